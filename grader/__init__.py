@@ -1,0 +1,8 @@
+"""The TA's side of the CIFAR-10 competition kit.
+
+`grader prepare` builds the competition bundle; later subcommands validate and
+score submissions. This package never imports torch: it must start fast and
+install light (see DESIGN.md).
+"""
+
+__version__ = "0.1.0"
