@@ -25,7 +25,6 @@ Guarantees:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import secrets
@@ -51,6 +50,7 @@ from grader.bundle import (
     TRAIN_IMAGES,
 )
 from grader.errors import UsageError
+from grader.fileio import file_digest
 from grader.sources import RawDataset, load_source
 
 DEFAULT_PUBLIC_FRACTION = 0.3
@@ -83,6 +83,8 @@ def prepare(
     """
     check_public_fraction(public_fraction)
     check_out(out, force)
+    for leftover in sorted(out.parent.glob(f".{out.name}.partial-*")):
+        warn(f"{leftover}: left by an interrupted run of grader prepare; delete it to free space.")
     raw = load_source(source, cache_dir=cache_dir, progress=progress)
     for message in raw.warnings:
         warn(message)
@@ -229,7 +231,7 @@ def _write_bundle(folder: Path, split: Split, manifest: dict) -> None:
         zip(test_ids, names[split.test_labels], usage, strict=True),
     )
     manifest["files"] = {
-        path.relative_to(folder).as_posix(): _sha256(path)
+        path.relative_to(folder).as_posix(): file_digest(path)
         for path in sorted(folder.rglob("*"))
         if path.is_file()
     }
@@ -241,14 +243,6 @@ def _write_bundle(folder: Path, split: Split, manifest: dict) -> None:
 def _write_csv(path: Path, header: list[str], rows) -> None:
     lines = [",".join(header)] + [",".join(str(v) for v in row) for row in rows]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 22):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _manifest(

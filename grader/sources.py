@@ -41,6 +41,7 @@ from tqdm import tqdm
 
 from grader.bundle import CIFAR10_CLASSES, IMAGE_SHAPE
 from grader.errors import SourceError, UsageError
+from grader.fileio import file_digest
 
 # Facts of the official release (https://www.cs.toronto.edu/~kriz/cifar.html); the
 # md5 sums are the ones torchvision's CIFAR10 dataset checks its download against.
@@ -166,14 +167,13 @@ def _load_official(path: Path) -> RawDataset:
     """Read the official release from its .tar.gz or its extracted folder."""
     if path.is_file():
         files, location = _read_archive_members(path), str(path.resolve())
-        got = _md5_file(path)
+        got = file_digest(path, "md5")
         differ = [] if got == OFFICIAL_ARCHIVE_MD5 else [f"{path.name} (md5 {got})"]
     else:
         files, location = _read_folder_members(path), str(path.resolve())
+        sums = {name: hashlib.md5(data).hexdigest() for name, data in files.items()}
         differ = [
-            f"{name} (md5 {hashlib.md5(data).hexdigest()})"
-            for name, data in files.items()
-            if hashlib.md5(data).hexdigest() != OFFICIAL_FILE_MD5[name]
+            f"{name} (md5 {md5})" for name, md5 in sums.items() if md5 != OFFICIAL_FILE_MD5[name]
         ]
     _check_meta(files["batches.meta"], f"{location}/batches.meta")
     train_images, train_labels = _read_batches(files, TRAIN_BATCHES, location)
@@ -309,14 +309,6 @@ def _read_batches(
         images.append(data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
         labels.append(batch_labels)
     return np.ascontiguousarray(np.concatenate(images)), np.concatenate(labels)
-
-
-def _md5_file(path: Path) -> str:
-    digest = hashlib.md5()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 22):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 # ----------------------------------------------------------------------------

@@ -5,6 +5,9 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +19,7 @@ from grader.errors import UsageError
 from grader.prepare import prepare, split_dataset, stratified_mask
 from grader.sources import RawDataset
 
+ROOT = Path(__file__).resolve().parents[1]
 PUBLIC_FILES = [
     "README.md",
     "classes.txt",
@@ -320,3 +324,34 @@ def test_a_crash_during_force_keeps_the_old_bundle(sources, tmp_path, monkeypatc
         build(sources["imagefolder-zip"], out, seed=2, force=True)
     assert tree_bytes(out) == before
     assert [p.name for p in tmp_path.iterdir()] == ["competition"]
+
+
+def test_a_killed_run_leaves_no_bundle_and_the_next_run_says_what_is_left(sources, tmp_path):
+    # A real SIGKILL in the middle of writing: no cleanup code can run.
+    out = tmp_path / "competition"
+    script = (
+        "import os, signal, sys\n"
+        "from grader import prepare as p\n"
+        "real = p._write_csv\n"
+        "def write_csv(path, header, rows):\n"
+        "    if path.name == 'solution.csv':\n"
+        "        os.kill(os.getpid(), signal.SIGKILL)\n"
+        "    real(path, header, rows)\n"
+        "p._write_csv = write_csv\n"
+        "p.prepare(sys.argv[1], p.Path(sys.argv[2]), seed=1, progress=False)\n"
+    )
+    killed = subprocess.run(
+        [sys.executable, "-c", script, str(sources["imagefolder-zip"]), str(out)],
+        cwd=ROOT,
+        capture_output=True,
+    )
+    assert killed.returncode == -signal.SIGKILL
+    assert not out.exists()
+    (leftover,) = tmp_path.iterdir()
+    assert leftover.name.startswith(".competition.partial-")
+    warnings: list[str] = []
+    prepare(str(sources["imagefolder-zip"]), out, progress=False, warn=warnings.append)
+    assert warnings == [
+        f"{leftover}: left by an interrupted run of grader prepare; delete it to free space."
+    ]
+    assert load_bundle(out).test_ids.shape == (50,)
