@@ -18,7 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from grader.prepare import _manifest, _write_bundle, split_dataset, write_atomically
+from grader.fileio import build_folder_atomically
+from grader.prepare import _manifest, _write_bundle, split_dataset
 from grader.sources import load_source
 
 BUDGET_S = 20.0
@@ -37,7 +38,9 @@ def run_once(source: str, scratch: Path) -> dict[str, float]:
     times["shuffle+split"] = time.perf_counter() - start
     start = time.perf_counter()
     out = scratch / f"bundle-{time.monotonic_ns()}"
-    write_atomically(out, False, lambda folder: _write_bundle(folder, split, manifest))
+    build_folder_atomically(
+        out, lambda folder: _write_bundle(folder, split, manifest), lambda: None
+    )
     times["write"] = time.perf_counter() - start
     times["total"] = sum(times.values())
     times["images"] = len(raw.train_labels) + len(raw.test_labels)

@@ -26,10 +26,7 @@ Guarantees:
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,7 +47,7 @@ from grader.bundle import (
     TRAIN_IMAGES,
 )
 from grader.errors import UsageError
-from grader.fileio import file_digest
+from grader.fileio import build_folder_atomically, file_digest
 from grader.sources import RawDataset, load_source
 
 DEFAULT_PUBLIC_FRACTION = 0.3
@@ -98,7 +95,9 @@ def prepare(
         )
     split = split_dataset(raw, seed, public_fraction)
     manifest = _manifest(raw, split, seed, seed_from, public_fraction)
-    write_atomically(out, force, lambda folder: _write_bundle(folder, split, manifest))
+    build_folder_atomically(
+        out, lambda folder: _write_bundle(folder, split, manifest), lambda: check_out(out, force)
+    )
     return manifest
 
 
@@ -168,37 +167,6 @@ def stratified_mask(labels: np.ndarray, fraction: float, rng: np.random.Generato
     for index, k in enumerate(quota):
         members = np.flatnonzero(labels == index)
         mask[rng.choice(members, size=min(k, len(members)), replace=False)] = True
-    return mask
-
-
-def write_atomically(out: Path, force: bool, build: Callable[[Path], None]) -> None:
-    """Run `build` on a temporary folder beside `out`, then rename it to `out`.
-
-    On any failure (an exception, Ctrl-C) the temporary folder is removed and
-    `out` is untouched. With `force`, an existing `out` is swapped out only
-    after the new bundle is complete.
-    """
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
-    try:
-        staging.chmod(0o777 & ~_umask())  # mkdtemp makes it private (0700)
-        build(staging)
-        if out.exists():
-            check_out(out, force)
-            retired = staging.with_name(staging.name.replace(".partial-", ".old-"))
-            out.rename(retired)
-            staging.rename(out)
-            shutil.rmtree(retired)
-        else:
-            staging.rename(out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
     return mask
 
 
