@@ -93,8 +93,8 @@ def load_bundle(path: str | Path) -> Bundle:
     classes = read_classes(root / CLASSES_TXT)
     train_images = _load_images(root / TRAIN_IMAGES)
     test_images = _load_images(root / TEST_IMAGES)
-    train_ids, train_labels = _read_id_csv(root / TRAIN_CSV, ("id", "label"), classes)
-    test_ids, _ = _read_id_csv(root / TEST_CSV, ("id",), classes)
+    train_ids, train_labels = read_id_csv(root / TRAIN_CSV, ("id", "label"), classes)
+    test_ids, _ = read_id_csv(root / TEST_CSV, ("id",), classes)
     _check_count(root / TRAIN_CSV, len(train_ids), root / TRAIN_IMAGES, len(train_images))
     _check_count(root / TEST_CSV, len(test_ids), root / TEST_IMAGES, len(test_images))
     return Bundle(root, classes, train_images, train_ids, train_labels, test_images, test_ids)
@@ -144,7 +144,7 @@ def _load_images(path: Path) -> np.ndarray:
     return images
 
 
-def _read_id_csv(
+def read_id_csv(
     path: Path, header: tuple[str, ...], classes: tuple[str, ...]
 ) -> tuple[np.ndarray, np.ndarray]:
     """Read an `id[,label]` CSV written by prepare; labels come back as class indices."""

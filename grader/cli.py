@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from grader import __version__
-from grader.errors import GraderError
+from grader.constants import DEFAULT_PUBLIC_FRACTION, RANK_BY
+from grader.errors import BundleError, GraderError, UsageError
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -27,12 +28,12 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _add_prepare(commands)
+    _add_validate(commands)
+    _add_score(commands)
     return parser
 
 
 def _add_prepare(commands: argparse._SubParsersAction) -> None:
-    from grader.prepare import DEFAULT_PUBLIC_FRACTION
-
     p = commands.add_parser(
         "prepare",
         help="build the competition bundle (public files for Kaggle, hidden test labels)",
@@ -110,6 +111,145 @@ def _run_prepare(args: argparse.Namespace) -> int:
         f"  Keep {args.out / 'private'}/ to yourself: solution.csv holds the hidden labels."
     )
     return 0
+
+
+def _add_validate(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser(
+        "validate",
+        help="check a submission CSV against the public files (exit 0 valid, 1 invalid)",
+        description="Check a submission before sending it: header id,label, one row per "
+        "test id, known labels. Every problem is listed at once, with line numbers. Needs "
+        "only the competition's public files.",
+        epilog="Exit status: 0 valid, 1 invalid, 2 usage error (a missing file or folder).",
+    )
+    p.add_argument("file", type=Path, metavar="FILE", help="the submission CSV (default: none)")
+    p.add_argument(
+        "--competition",
+        type=Path,
+        default=Path("competition/public"),
+        metavar="DIR",
+        help="the competition's public files, with test.csv and classes.txt "
+        "(default: competition/public)",
+    )
+    p.set_defaults(run=_run_validate)
+
+
+def _run_validate(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from grader.answers import load_public_key
+    from grader.submission import SubmissionChecker
+
+    if not args.file.is_file():
+        raise UsageError(f"{args.file}: no such file. Pass the path of your submission CSV.")
+    try:
+        key = load_public_key(args.competition)
+    except BundleError as exc:
+        raise UsageError(f"--competition: {exc}") from None
+    checker = SubmissionChecker(key)
+    checked = checker.check_file(args.file)
+    if not checked.valid:
+        count = len(checked.problems)
+        print(f"{args.file}: invalid, {count} problem{'s' * (count > 1)}:")
+        for number, problem in enumerate(checked.problems, start=1):
+            print(f"  {number}. {problem}")
+        return 1
+    counts = np.bincount(checked.labels, minlength=len(key.classes))
+    style = "class names" if checked.style == "names" else "class indices"
+    print(
+        f"{args.file}: valid. {checked.rows:,} rows, one per test id; labels written as "
+        f"{style}.\nPredicted: "
+        + ", ".join(f"{name} {n:,}" for name, n in zip(key.classes, counts, strict=True))
+    )
+    return 0
+
+
+def _add_score(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser(
+        "score",
+        help="score every submission in a folder and rank a leaderboard",
+        description="Score every CSV in SUBMISSIONS_DIR (DIR/<participant>.csv or "
+        "DIR/<participant>/*.csv) for accuracy and macro-F1 on the hidden split, and rank "
+        "the participants by their best public score (--final: by the private score of "
+        "their selected submissions, Kaggle's rule). A bad file never stops the run: it is "
+        "listed with its reason.",
+        epilog="Exit status: 0 every file scored, 1 some file invalid or unreadable (the "
+        "board is still written), 2 usage error. Submission time: a timestamp at the start "
+        "of the file name (2026-11-20T14-03-05_...), else the file's modification time. "
+        "Selected submissions end in .selected.csv. See submissions/README.md.",
+    )
+    p.add_argument(
+        "folder",
+        type=Path,
+        metavar="SUBMISSIONS_DIR",
+        help="folder of collected submissions (default: none)",
+    )
+    p.add_argument(
+        "--solution",
+        type=Path,
+        default=Path("competition/private/solution.csv"),
+        metavar="FILE",
+        help="the hidden labels written by grader prepare "
+        "(default: competition/private/solution.csv)",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("leaderboard"),
+        metavar="DIR",
+        help="folder for leaderboard.csv, leaderboard.md, scores.csv and "
+        "reports/; replaced as a whole on each run (default: leaderboard)",
+    )
+    p.add_argument(
+        "--final",
+        action="store_true",
+        help="rank by the private split, Kaggle's final board; without it no "
+        "output carries a private score (default: public board)",
+    )
+    p.add_argument(
+        "--rank-by",
+        choices=RANK_BY,
+        default="accuracy",
+        help="the metric that ranks (default: accuracy)",
+    )
+    p.set_defaults(run=_run_score)
+
+
+def _run_score(args: argparse.Namespace) -> int:
+    from grader.answers import load_solution
+    from grader.fileio import build_folder_atomically
+    from grader.report import terminal_table, write_outputs
+    from grader.score import leaderboard, score_folder
+
+    try:
+        key = load_solution(args.solution)
+    except BundleError as exc:
+        raise UsageError(f"--solution: {exc}") from None
+    _check_leaderboard_out(args.out)
+    entries = score_folder(args.folder, key)
+    board = leaderboard(entries, args.rank_by, args.final)
+    build_folder_atomically(
+        args.out,
+        lambda folder: write_outputs(folder, entries, board, args.final, args.rank_by, key.classes),
+        lambda: _check_leaderboard_out(args.out),
+    )
+    print(terminal_table(board, entries, args.final, args.rank_by))
+    print(
+        f"\nWrote {args.out}/: leaderboard.csv, leaderboard.md, scores.csv and "
+        f"reports/ (one JSON per participant)."
+    )
+    return 0 if all(e.status == "scored" for e in entries) else 1
+
+
+def _check_leaderboard_out(out: Path) -> None:
+    """--out is replaced on every run, so it must be a previous run's folder (or empty)."""
+    if out.exists() and not (
+        (out / "scores.csv").is_file() or (out.is_dir() and not any(out.iterdir()))
+    ):
+        raise UsageError(
+            f"--out {out}: exists and is not a leaderboard folder from grader score; "
+            "refusing to replace it. Choose another folder."
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

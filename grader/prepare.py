@@ -46,11 +46,10 @@ from grader.bundle import (
     TRAIN_CSV,
     TRAIN_IMAGES,
 )
+from grader.constants import DEFAULT_PUBLIC_FRACTION
 from grader.errors import UsageError
 from grader.fileio import build_folder_atomically, file_digest
 from grader.sources import RawDataset, load_source
-
-DEFAULT_PUBLIC_FRACTION = 0.3
 
 
 @dataclass(frozen=True)

@@ -71,7 +71,7 @@ def test_bad_flag_value_is_a_usage_error():
 def test_every_command_and_flag_has_help_with_its_default():
     parser = get_parser()
     commands = parser._subparsers._group_actions[0]
-    assert sorted(commands.choices) == ["prepare"]
+    assert sorted(commands.choices) == ["prepare", "score", "validate"]
     for name, sub in commands.choices.items():
         assert sub.description, name
         for action in sub._actions:
@@ -106,3 +106,73 @@ def test_grader_never_imports_torch():
 def test_no_grader_module_mentions_a_torch_import(path):
     text = path.read_text()
     assert "import torch" not in text and "from torch" not in text
+
+
+# ----------------------------------------------------------------------------
+# grader validate
+# ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def public_dir(sources, tmp_path_factory) -> Path:
+    from grader.prepare import prepare
+
+    out = tmp_path_factory.mktemp("validate") / "competition"
+    prepare(str(sources["imagefolder-zip"]), out, seed=2, progress=False)
+    return out / "public"
+
+
+def test_validate_a_valid_file(public_dir):
+    sample = public_dir / "sample_submission.csv"
+    result = grader("validate", str(sample), "--competition", str(public_dir))
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout == (
+        f"{sample}: valid. 50 rows, one per test id; labels written as class names.\n"
+        "Predicted: airplane 5, automobile 5, bird 5, cat 5, deer 5, dog 5, frog 5, horse 5, "
+        "ship 5, truck 5\n"
+    )
+
+
+def test_validate_lists_every_problem_and_exits_1(public_dir, tmp_path):
+    path = tmp_path / "mine.csv"
+    path.write_text("id,label\n0,cat\n0,dog\n1,lion\n")
+    result = grader("validate", str(path), "--competition", str(public_dir))
+    assert result.returncode == 1
+    assert result.stdout == (
+        f"{path}: invalid, 3 problems:\n"
+        "  1. duplicate id on 1 line: line 3 (id 0, first on line 2).\n"
+        "  2. unknown label on 1 line: line 4 ('lion'). Allowed: airplane, automobile, bird, "
+        "cat, deer, dog, frog, horse, ship, truck (any case) or their indices 0-9, one style "
+        "for the whole file.\n"
+        "  3. 48 of the 50 test ids have no row (ids 2, 3, 4, ...).\n"
+    )
+
+
+def test_validate_usage_errors_exit_2(public_dir, tmp_path):
+    missing = grader("validate", str(tmp_path / "nope.csv"), "--competition", str(public_dir))
+    assert (missing.returncode, missing.stderr) == (
+        2,
+        f"Error: {tmp_path / 'nope.csv'}: no such file. Pass the path of your submission CSV.\n",
+    )
+    (tmp_path / "a.csv").write_text("id,label\n")
+    no_bundle = grader("validate", str(tmp_path / "a.csv"), "--competition", str(tmp_path))
+    assert (no_bundle.returncode, no_bundle.stderr) == (
+        2,
+        f"Error: --competition: {tmp_path / 'test.csv'}: missing. Pass --competition the "
+        "folder that holds the competition's public files (test.csv, classes.txt).\n",
+    )
+
+
+def test_help_starts_fast_without_heavy_imports():
+    code = (
+        "import sys; from grader.cli import get_parser; get_parser(); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('numpy', 'PIL', 'tqdm')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        check=True,
+    )
+    assert result.stdout == "[]\n"

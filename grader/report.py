@@ -1,0 +1,260 @@
+"""Write a scoring run's outputs: CSV, Markdown, JSON reports and a terminal table.
+
+Participant names come from file names and are untrusted. In CSV a cell that
+a spreadsheet would run as a formula (=, +, -, @, tab, CR first) gets a
+leading apostrophe (OWASP's advice for CSV injection); Markdown escapes HTML
+and Markdown syntax; the terminal shows control characters as '?'; report
+file names keep only safe characters.
+
+Without `final`, no output carries a Private-split number: the public board
+is what students may see.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import html
+import io
+import json
+import re
+from pathlib import Path
+
+from grader.score import SPLITS, BoardRow, Entry
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Characters that start Markdown syntax inside a table cell (< > & are HTML-escaped).
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
+
+
+def splits_shown(final: bool) -> tuple[str, ...]:
+    """Splits whose scores an output may carry."""
+    return SPLITS if final else ("public",)
+
+
+# ----------------------------------------------------------------------------
+# Escaping untrusted text
+# ----------------------------------------------------------------------------
+
+
+def csv_cell(text: str) -> str:
+    """Neutralise a spreadsheet formula: prefix an apostrophe when it starts like one."""
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def markdown_text(text: str) -> str:
+    """Escape text for a Markdown table cell: no HTML, no Markdown syntax, one line."""
+    text = html.escape(" ".join(text.split()), quote=True)
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
+def terminal_text(text: str, width: int | None = None) -> str:
+    """Printable text for a terminal: control characters (escape codes) become '?'."""
+    shown = "".join(c if c.isprintable() else "?" for c in text)
+    if width is not None and len(shown) > width:
+        shown = shown[: width - 1] + "…"
+    return shown
+
+
+def report_name(participant: str, taken: set[str]) -> str:
+    """A safe, unique file name for a participant's JSON report."""
+    safe = re.sub(r"[^A-Za-z0-9_-]+", "_", participant).strip("_")[:60] or "participant"
+    if safe != participant or safe.lower() in taken:
+        safe = f"{safe}-{hashlib.sha256(participant.encode()).hexdigest()[:8]}"
+    taken.add(safe.lower())
+    return safe + ".json"
+
+
+# ----------------------------------------------------------------------------
+# Files
+# ----------------------------------------------------------------------------
+
+
+def leaderboard_csv(board: list[BoardRow], final: bool) -> str:
+    """rank, participant, file, submitted_at, then the scores of each shown split."""
+    columns = ["rank", "participant", "file", "submitted_at"]
+    columns += [f"{s}_{m}" for s in splits_shown(final) if s != "all" for m in _METRICS]
+    rows = [
+        [row.rank, csv_cell(row.participant), csv_cell(row.entry.file), _time(row.entry)]
+        + [_number(row.entry, s, m) for s in splits_shown(final) if s != "all" for m in _METRICS]
+        for row in board
+    ]
+    return _csv_text(columns, rows)
+
+
+def scores_csv(entries: list[Entry], final: bool) -> str:
+    """One row per file: status, reason and every score the board may show."""
+    columns = ["participant", "file", "submitted_at", "selected", "status", "error", "sha256"]
+    columns += [f"{s}_{m}" for s in splits_shown(final) for m in _METRICS]
+    rows = [
+        [
+            csv_cell(e.participant),
+            csv_cell(e.file),
+            _time(e),
+            "yes" if e.selected else "no",
+            e.status,
+            csv_cell(e.error),
+            e.sha256,
+        ]
+        + [_number(e, s, m) for s in splits_shown(final) for m in _METRICS]
+        for e in entries
+    ]
+    return _csv_text(columns, rows)
+
+
+def leaderboard_markdown(
+    board: list[BoardRow], entries: list[Entry], final: bool, rank_by: str
+) -> str:
+    """The board as a Markdown page, names escaped."""
+    split = "Private" if final else "Public"
+    title = "Final leaderboard" if final else "Public leaderboard"
+    shown = [s for s in splits_shown(final) if s != "all"]
+    header = ["Rank", "Participant"] + [f"{s.title()} {_LABEL[m]}" for s in shown for m in _METRICS]
+    lines = [
+        f"# {title}",
+        "",
+        f"Ranked by {split} {_LABEL[rank_by].lower()}; equal scores share a rank and the "
+        "earlier submission is listed first.",
+        "",
+        "| " + " | ".join([*header, "File", "Submitted (UTC)"]) + " |",
+        "|" + "---|" * (len(header) + 2),
+    ]
+    for row in board:
+        cells = [str(row.rank), markdown_text(row.participant)]
+        cells += [_percent(row.entry, s, m) for s in shown for m in _METRICS]
+        cells += [markdown_text(row.entry.file), _time(row.entry).replace("T", " ")]
+        lines.append("| " + " | ".join(cells) + " |")
+    unscored = [e for e in entries if e.status != "scored"]
+    if unscored:
+        lines += ["", f"{len(unscored)} file(s) not scored: see scores.csv for the reasons."]
+    return "\n".join(lines) + "\n"
+
+
+def participant_report(
+    participant: str,
+    entries: list[Entry],
+    board: list[BoardRow],
+    final: bool,
+    classes: tuple[str, ...],
+) -> str:
+    """JSON: the participant's place and every file with per-class metrics."""
+    place = next((row for row in board if row.participant == participant), None)
+    own = [e for e in entries if e.participant == participant]
+    report = {
+        "participant": participant,
+        "board": "final" if final else "public",
+        "rank": place.rank if place else None,
+        "ranked_file": place.entry.file if place else None,
+        "submissions": [
+            {
+                "file": e.file,
+                "submitted_at": _time(e),
+                "selected": e.selected,
+                "status": e.status,
+                "error": e.error,
+                "sha256": e.sha256,
+                **{s: e.metrics[s].as_dict(classes) for s in splits_shown(final) if e.metrics},
+            }
+            for e in own
+        ],
+    }
+    return json.dumps(report, indent=2, ensure_ascii=False) + "\n"
+
+
+def write_outputs(
+    folder: Path,
+    entries: list[Entry],
+    board: list[BoardRow],
+    final: bool,
+    rank_by: str,
+    classes: tuple[str, ...],
+) -> dict[str, str]:
+    """Write every output file into `folder`; return participant -> report file name."""
+    (folder / "leaderboard.csv").write_text(leaderboard_csv(board, final), encoding="utf-8")
+    (folder / "scores.csv").write_text(scores_csv(entries, final), encoding="utf-8")
+    (folder / "leaderboard.md").write_text(
+        leaderboard_markdown(board, entries, final, rank_by), encoding="utf-8"
+    )
+    (folder / "reports").mkdir()
+    names: dict[str, str] = {}
+    taken: set[str] = set()
+    for participant in sorted({e.participant for e in entries}):
+        names[participant] = report_name(participant, taken)
+        (folder / "reports" / names[participant]).write_text(
+            participant_report(participant, entries, board, final, classes), encoding="utf-8"
+        )
+    return names
+
+
+# ----------------------------------------------------------------------------
+# The terminal
+# ----------------------------------------------------------------------------
+
+
+def terminal_table(board: list[BoardRow], entries: list[Entry], final: bool, rank_by: str) -> str:
+    """The board and the unscored files, for the TA's terminal."""
+    shown = [s for s in splits_shown(final) if s != "all"]
+    heads = ["rank", "participant"] + [f"{s} {_SHORT[m]}" for s in shown for m in _METRICS]
+    heads += ["file", "submitted (UTC)"]
+    table = [
+        [str(row.rank), terminal_text(row.participant, 24)]
+        + [_percent(row.entry, s, m) for s in shown for m in _METRICS]
+        + [terminal_text(row.entry.file, 40), _time(row.entry).replace("T", " ")[:16]]
+        for row in board
+    ]
+    widths = [max(len(h), *(len(r[i]) for r in table)) for i, h in enumerate(heads)]
+    numeric = {0} | set(range(2, 2 + len(shown) * len(_METRICS)))
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(
+            c.rjust(w) if i in numeric else c.ljust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
+
+    split = "private" if final else "public"
+    title = "Final" if final else "Public"
+    participants = len({e.participant for e in entries})
+    out = [
+        f"{title} leaderboard, ranked by {split} {_LABEL[rank_by].lower()}: "
+        f"{len(board)} of {participants} participants ranked.",
+        line(heads),
+        *(line(r) for r in table),
+    ]
+    unscored = [e for e in entries if e.status != "scored"]
+    if unscored:
+        out += ["", f"Not scored ({len(unscored)} file(s); reasons in scores.csv):"]
+        out += [
+            f"  {terminal_text(e.file, 50)}: {e.status}: {terminal_text(e.error, 110)}"
+            for e in unscored
+        ]
+    return "\n".join(out)
+
+
+# ----------------------------------------------------------------------------
+# Helpers
+# ----------------------------------------------------------------------------
+
+_METRICS = ("accuracy", "macro_f1")
+_LABEL = {"accuracy": "Accuracy", "macro_f1": "Macro-F1"}
+_SHORT = {"accuracy": "acc", "macro_f1": "F1"}
+
+
+def _number(entry: Entry, split: str, metric: str) -> str:
+    """A score at full precision (repr), so equal scores stay visibly equal."""
+    return repr(getattr(entry.metrics[split], metric)) if entry.metrics else ""
+
+
+def _percent(entry: Entry, split: str, metric: str) -> str:
+    return f"{100 * getattr(entry.metrics[split], metric):.2f}%"
+
+
+def _time(entry: Entry) -> str:
+    return entry.submitted_at.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _csv_text(columns: list[str], rows: list[list]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows(rows)
+    return buffer.getvalue()

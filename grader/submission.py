@@ -1,0 +1,284 @@
+"""The one submission validator, used by `validate`, `score` and `submit`.
+
+A submission (DESIGN.md): header `id,label`, one row per test id in any order;
+a label is a class name (any case, surrounding spaces ignored) or its index
+0-9, one style for the whole file; UTF-8, with or without BOM, LF or CRLF,
+quoted fields allowed.
+
+The checker reports every problem in a file at once. Row problems are grouped
+by kind, each group with its count and its first few lines, so that a file
+with 10,000 bad rows gets a readable report rather than 10,000 lines.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from grader.answers import AnswerKey
+
+EXAMPLES = 3  # lines quoted for each kind of problem
+MISSING = -1  # label of a test id that has no row
+PANDAS_HINT = "df.to_csv(path, index=False) in pandas"
+ROW_PROBLEMS = (
+    ("fields", "wrong number of fields"),
+    ("empty_id", "empty id"),
+    ("bad_id", "id that is not an integer"),
+    ("unknown_id", "id not in the test set"),
+    ("duplicate", "duplicate id"),
+    ("empty_label", "empty label"),
+    ("unknown_label", "unknown label"),
+)
+
+
+@dataclass
+class Checked:
+    """The outcome of checking one file.
+
+    `labels[i]` is the predicted class index of the key's test row i, or -1
+    when the file has no row for it. Valid means no problems at all.
+    """
+
+    name: str
+    problems: list[str] = field(default_factory=list)
+    labels: np.ndarray | None = None
+    rows: int = 0
+    style: str = ""  # "names" or "indices": how the labels were written
+
+    @property
+    def valid(self) -> bool:
+        return not self.problems
+
+
+class _Group:
+    """Occurrences of one kind of row problem: a count and the first examples."""
+
+    def __init__(self, what: str) -> None:
+        self.what, self.count, self.examples = what, 0, []
+
+    def add(self, example: str) -> None:
+        self.count += 1
+        if len(self.examples) < EXAMPLES:
+            self.examples.append(example)
+
+    def message(self) -> str:
+        more = f" and {self.count - EXAMPLES:,} more" if self.count > EXAMPLES else ""
+        lines = "line" if self.count == 1 else "lines"
+        return f"{self.what} on {self.count:,} {lines}: {', '.join(self.examples)}{more}."
+
+
+class SubmissionChecker:
+    """Checks submission files against one answer key; build it once, check many files."""
+
+    def __init__(self, key: AnswerKey) -> None:
+        self.key = key
+        self.position = key.position_of()
+        self.names = {name.lower(): i for i, name in enumerate(key.classes)}
+        self.indices = {str(i): i for i in range(len(key.classes))}
+        # A valid file is about (id digits + longest class name + 4) bytes a row;
+        # anything far beyond that is refused before it is read whole.
+        longest = max(len(str(int(i))) for i in key.ids) + max(map(len, key.classes)) + 4
+        self.expected_bytes = 16 + len(key.ids) * longest
+        self.max_bytes = max(1 << 20, 16 * self.expected_bytes)
+        ids = np.sort(key.ids)
+        contiguous = len(ids) and ids[-1] - ids[0] == len(ids) - 1
+        self.id_range = f"Test ids run from {ids[0]} to {ids[-1]:,}." if contiguous else ""
+        self.allowed = (
+            f"Allowed: {', '.join(key.classes)} (any case) or their indices "
+            f"0-{len(key.classes) - 1}, one style for the whole file."
+        )
+
+    def check_file(self, path: Path, name: str | None = None) -> Checked:
+        """Read at most `max_bytes` + 1 bytes of `path` and check them."""
+        with path.open("rb") as f:
+            data = f.read(self.max_bytes + 1)
+        return self.check_bytes(data, name or str(path))
+
+    def check_bytes(self, data: bytes, name: str) -> Checked:
+        """Check the raw bytes of a submission; every problem goes into the result."""
+        result = Checked(name)
+        text = self._decode(data, result)
+        if text is not None:
+            _FileCheck(self, result).run(text)
+        return result
+
+    def _decode(self, data: bytes, result: Checked) -> str | None:
+        """Return the file's text, or None after recording why it is not CSV text."""
+        n = len(self.key.ids)
+        problem = None
+        if len(data) > self.max_bytes:
+            problem = (
+                f"the file is larger than {self.max_bytes / 1e6:.1f} MB, far larger than a "
+                f"valid submission (about {self.expected_bytes / 1e3:.0f} KB for {n:,} test "
+                "ids), so it was not read. Write one row per test id and nothing else."
+            )
+        elif data.startswith(b"PK\x03\x04"):
+            problem = (
+                "this is a zip archive (an Excel .xlsx file?), not CSV text. Export it as "
+                f"CSV, e.g. {PANDAS_HINT}."
+            )
+        elif (nul := data.find(b"\0")) >= 0:
+            problem = (
+                f"binary data, not CSV text (a NUL byte at offset {nul:,}). "
+                f"Save the predictions as a .csv text file, e.g. {PANDAS_HINT}."
+            )
+        else:
+            try:
+                text = data.decode("utf-8-sig")
+            except UnicodeDecodeError as exc:
+                line = data.count(b"\n", 0, exc.start) + 1
+                problem = (
+                    f"line {line}: not UTF-8 text (byte 0x{data[exc.start]:02x}). Save the "
+                    'file as UTF-8 ("CSV UTF-8" in spreadsheet programs).'
+                )
+            else:
+                if text.strip():
+                    return text
+                problem = (
+                    f"the file is empty. Expected the header id,label and {n:,} rows, one "
+                    "per test id (see sample_submission.csv)."
+                )
+        result.problems.append(problem)
+        return None
+
+
+class _FileCheck:
+    """The state of checking one file's rows."""
+
+    def __init__(self, checker: SubmissionChecker, result: Checked) -> None:
+        self.checker, self.result = checker, result
+        n = len(checker.key.ids)
+        self.groups = {kind: _Group(what) for kind, what in ROW_PROBLEMS}
+        self.labels = np.full(n, MISSING, dtype=np.int16)
+        self.first_line = np.zeros(n, dtype=np.int64)
+        self.styles: dict[str, tuple[int, str]] = {}  # style -> its first (line, label)
+
+    def run(self, text: str) -> None:
+        rows = csv.reader(io.StringIO(text, newline=""))
+        header = next(rows)
+        columns, header_is_data = self._header(header, text.splitlines()[0])
+        if columns is None:
+            return
+        self.width = max(len(header), 2)
+        self.groups["fields"].what = f"wrong number of fields (expected {self.width})"
+        if header_is_data:
+            self._row(header, columns, 1)
+        for row in rows:
+            if row:  # blank lines are tolerated
+                self._row(row, columns, rows.line_num)
+        self._finish()
+
+    def _header(self, header: list[str], first_line: str) -> tuple[tuple[int, int] | None, bool]:
+        """Find the id and label columns; report a wrong header."""
+        problems = self.result.problems
+        if len(header) == 1:
+            separator = next((s for s in (";", "\t", "|") if s in header[0]), None)
+            if separator is not None:
+                shown = "tabs" if separator == "\t" else repr(separator)
+                problems.append(
+                    f"line 1: fields are separated by {shown}, not commas: this is not a "
+                    f"comma-separated file. Save it with commas, e.g. {PANDAS_HINT}."
+                )
+                return None, False
+        names = [h.strip().lower() for h in header]
+        if len(names) >= 2 and names[0].lstrip("+-").isdigit():
+            problems.append(
+                "line 1: no header; the first line must be id,label (found the data row "
+                f"{first_line!r})."
+            )
+            return (0, 1), True
+        if "id" in names and "label" in names:
+            extra = [header[i] for i, n in enumerate(names) if n not in ("id", "label")]
+            if extra:
+                index = any(n in ("", "unnamed: 0") for n in names)
+                hint = (
+                    " (an unnamed first column is pandas' index: write the file with "
+                    "df.to_csv(path, index=False))"
+                )
+                problems.append(
+                    f"line 1: extra column(s) {', '.join(map(repr, extra))}; a submission "
+                    f"has exactly the columns id,label{hint if index else ''}."
+                )
+            return (names.index("id"), names.index("label")), False
+        problems.append(f"line 1: the header is {first_line!r}; expected id,label.")
+        return ((0, 1) if len(names) == 2 else None), False
+
+    def _row(self, row: list[str], columns: tuple[int, int], line: int) -> None:
+        self.result.rows += 1
+        if len(row) != self.width:
+            plural = "s" if len(row) != 1 else ""
+            self.groups["fields"].add(f"line {line} ({len(row)} field{plural})")
+            if len(row) <= max(columns):
+                return
+        raw_id, raw_label = row[columns[0]].strip(), row[columns[1]].strip()
+        position = self._position(raw_id, line)
+        label = self._label(raw_label, line)
+        if position is None:
+            return
+        first = self.first_line[position]
+        if first:
+            self.groups["duplicate"].add(f"line {line} (id {raw_id}, first on line {first})")
+            return
+        self.first_line[position] = line
+        if label is not None:
+            self.labels[position] = label
+
+    def _position(self, raw: str, line: int) -> int | None:
+        position = self.checker.position.get(raw)
+        if position is not None:
+            return position
+        if not raw:
+            self.groups["empty_id"].add(f"line {line}")
+            return None
+        try:
+            canonical = str(int(raw))
+        except ValueError:
+            self.groups["bad_id"].add(f"line {line} ({raw!r})")
+            return None
+        position = self.checker.position.get(canonical)
+        if position is None:
+            self.groups["unknown_id"].add(f"line {line} (id {raw})")
+        return position
+
+    def _label(self, raw: str, line: int) -> int | None:
+        label = self.checker.names.get(raw.lower())
+        style = "names"
+        if label is None:
+            label, style = self.checker.indices.get(raw.lstrip("0") or raw[:1]), "indices"
+        if label is None:
+            kind = "empty_label" if not raw else "unknown_label"
+            self.groups[kind].add(f"line {line}" if not raw else f"line {line} ({raw!r})")
+            return None
+        self.styles.setdefault(style, (line, raw))
+        return label
+
+    def _finish(self) -> None:
+        key, result = self.checker.key, self.result
+        for kind, group in self.groups.items():
+            if group.count:
+                extra = {"unknown_label": self.checker.allowed, "unknown_id": self.checker.id_range}
+                result.problems.append(" ".join([group.message(), extra.get(kind, "")]).rstrip())
+        if len(self.styles) == 2:
+            (name_line, name), (index_line, index) = self.styles["names"], self.styles["indices"]
+            result.problems.append(
+                f"labels mix class names (line {name_line}: {name!r}) and indices (line "
+                f"{index_line}: {index!r}); use one or the other for the whole file."
+            )
+        n = len(key.ids)
+        if result.rows > n:
+            result.problems.append(f"{result.rows:,} data rows, more than the {n:,} test ids.")
+        missing = np.flatnonzero(self.first_line == 0)
+        if len(missing):
+            shown = ", ".join(str(int(key.ids[i])) for i in missing[:EXAMPLES])
+            more = ", ..." if len(missing) > EXAMPLES else ""
+            one = len(missing) == 1
+            result.problems.append(
+                f"{len(missing):,} of the {n:,} test ids {'has' if one else 'have'} no row "
+                f"({'id' if one else 'ids'} {shown}{more})."
+            )
+        result.labels = self.labels
+        result.style = next(iter(self.styles), "")

@@ -1,0 +1,432 @@
+"""`grader score`: finding files, ranking rules, and a hostile folder end to end."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from grader.errors import UsageError
+from grader.metrics import Metrics
+from grader.prepare import prepare
+from grader.score import Entry, discover, leaderboard
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def when(day: int, hour: int = 12) -> datetime:
+    return datetime(2026, 11, day, hour, tzinfo=timezone.utc)
+
+
+def metrics(accuracy: float, macro_f1: float | None = None) -> Metrics:
+    zeros = np.zeros(10)
+    return Metrics(
+        1,
+        accuracy,
+        accuracy if macro_f1 is None else macro_f1,
+        zeros,
+        zeros,
+        zeros,
+        zeros.astype(int),
+        np.zeros((10, 10), int),
+    )
+
+
+def entry(
+    participant: str,
+    file: str,
+    at: datetime,
+    public: float,
+    private: float = 0.0,
+    selected: bool = False,
+    f1: float | None = None,
+) -> Entry:
+    e = Entry(participant, file, at, selected, status="scored")
+    e.metrics = {"public": metrics(public, f1), "private": metrics(private), "all": metrics(0)}
+    return e
+
+
+def board_of(entries, **kwargs):
+    return [(row.rank, row.participant, row.entry.file) for row in leaderboard(entries, **kwargs)]
+
+
+# ----------------------------------------------------------------------------
+# Ranking rules
+# ----------------------------------------------------------------------------
+
+
+def test_equal_scores_share_a_rank_and_the_earlier_submission_comes_first():
+    entries = [
+        entry("ann", "ann.csv", when(2), 0.9),
+        entry("ben", "ben.csv", when(1), 0.9),
+        entry("cat", "cat.csv", when(1), 0.8),
+        entry("dan", "dan.csv", when(3), 0.95),
+    ]
+    assert board_of(entries) == [
+        (1, "dan", "dan.csv"),
+        (2, "ben", "ben.csv"),
+        (2, "ann", "ann.csv"),
+        (4, "cat", "cat.csv"),
+    ]
+
+
+def test_scores_that_round_alike_are_not_tied():
+    entries = [entry("ann", "a.csv", when(1), 0.91230), entry("ben", "b.csv", when(2), 0.91231)]
+    assert board_of(entries) == [(1, "ben", "b.csv"), (2, "ann", "a.csv")]
+
+
+def test_a_participants_best_public_file_counts_earliest_among_equals():
+    entries = [
+        entry("ann", "ann/1.csv", when(1), 0.7),
+        entry("ann", "ann/3.csv", when(3), 0.9),
+        entry("ann", "ann/2.csv", when(2), 0.9),
+    ]
+    assert board_of(entries) == [(1, "ann", "ann/2.csv")]
+    assert leaderboard(entries)[0].scored_files == 3
+
+
+def test_rank_by_macro_f1():
+    entries = [
+        entry("ann", "a.csv", when(1), 0.9, f1=0.5),
+        entry("ben", "b.csv", when(1), 0.8, f1=0.7),
+    ]
+    assert board_of(entries, rank_by="macro_f1") == [(1, "ben", "b.csv"), (2, "ann", "a.csv")]
+
+
+def test_unscored_files_never_reach_the_board():
+    bad = Entry("eve", "eve.csv", when(1), status="invalid", error="x")
+    assert board_of([bad, entry("ann", "a.csv", when(1), 0.5)]) == [(1, "ann", "a.csv")]
+
+
+def test_final_board_follows_kaggles_selection_rule():
+    entries = [
+        # bob selected his second file: it counts even though its public score is lower.
+        entry("bob", "bob/a.csv", when(1), public=0.90, private=0.70),
+        entry("bob", "bob/b.selected.csv", when(2), public=0.80, private=0.85, selected=True),
+        # carol selected nothing: her 2 best public files count, the best private wins,
+        # and her third file (best private, worst public) does not count.
+        entry("carol", "carol/a.csv", when(1), public=0.90, private=0.60),
+        entry("carol", "carol/b.csv", when(2), public=0.85, private=0.88),
+        entry("carol", "carol/c.csv", when(3), public=0.50, private=0.99),
+        # dave selected 3: only the 2 latest selected count.
+        entry("dave", "dave/a.selected.csv", when(1), public=0.7, private=0.95, selected=True),
+        entry("dave", "dave/b.selected.csv", when(2), public=0.7, private=0.80, selected=True),
+        entry("dave", "dave/c.selected.csv", when(3), public=0.7, private=0.81, selected=True),
+    ]
+    assert board_of(entries, final=True) == [
+        (1, "carol", "carol/b.csv"),
+        (2, "bob", "bob/b.selected.csv"),
+        (3, "dave", "dave/c.selected.csv"),
+    ]
+
+
+# ----------------------------------------------------------------------------
+# Finding files
+# ----------------------------------------------------------------------------
+
+
+def test_submission_time_from_the_file_name_else_its_modification_time(tmp_path):
+    folder = tmp_path / "subs"
+    (folder / "ann").mkdir(parents=True)
+    names = [
+        "2026-11-20T14-03-05_first.csv",
+        "2026-11-21_1403_second.csv",
+        "20261122-140305.selected.csv",
+        "2026-13-45_not-a-date.csv",
+        "plain.csv",
+    ]
+    for name in names:
+        (folder / "ann" / name).write_text("id,label\n")
+        os.utime(folder / "ann" / name, (1_700_000_000, 1_700_000_000))
+    found = {e.file: e for e, _ in discover(folder)}
+    stamp = datetime.fromtimestamp(1_700_000_000, tz=timezone.utc)
+    assert {name: found[f"ann/{name}"].submitted_at for name in names} == {
+        names[0]: datetime(2026, 11, 20, 14, 3, 5, tzinfo=timezone.utc),
+        names[1]: datetime(2026, 11, 21, 14, 3, tzinfo=timezone.utc),
+        names[2]: datetime(2026, 11, 22, 14, 3, 5, tzinfo=timezone.utc),
+        names[3]: stamp,
+        names[4]: stamp,
+    }
+    assert [e.selected for e in found.values()] == [False, False, False, True, False]
+
+
+def test_only_csv_files_one_level_deep_are_found(tmp_path):
+    (tmp_path / "ann" / "old").mkdir(parents=True)
+    (tmp_path / "ann" / "old" / "deep.csv").write_text("")
+    (tmp_path / "ann" / "notes.txt").write_text("")
+    (tmp_path / "ann" / ".hidden.csv").write_text("")
+    (tmp_path / "ann" / "Run.CSV").write_text("")
+    (tmp_path / "README.md").write_text("")
+    (tmp_path / "ben.csv").write_text("")
+    assert [(e.participant, e.file) for e, _ in discover(tmp_path)] == [
+        ("ann", "ann/Run.CSV"),
+        ("ben", "ben.csv"),
+    ]
+
+
+def test_a_folder_without_submissions_is_a_usage_error(tmp_path):
+    with pytest.raises(UsageError) as info:
+        discover(tmp_path)
+    assert str(info.value) == (
+        f"{tmp_path}: no .csv files found. Expected DIR/<participant>.csv or "
+        "DIR/<participant>/*.csv."
+    )
+    with pytest.raises(UsageError) as info:
+        discover(tmp_path / "missing")
+    assert str(info.value).startswith(f"{tmp_path / 'missing'}: no such folder.")
+
+
+# ----------------------------------------------------------------------------
+# A whole mixed folder, through the command line
+# ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def competition(sources, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("score") / "competition"
+    prepare(str(sources["imagefolder-zip"]), out, seed=3, progress=False)
+    return out
+
+
+def solution_rows(competition: Path) -> list[dict[str, str]]:
+    with (competition / "private" / "solution.csv").open() as f:
+        return list(csv.DictReader(f))
+
+
+def write_predictions(path: Path, rows: list[dict[str, str]], wrong: set[int]) -> None:
+    """A valid submission with the given test ids predicted wrong ('cat' <-> 'dog')."""
+    lines = ["id,label"]
+    for row in rows:
+        label = row["label"]
+        if int(row["id"]) in wrong:
+            label = "dog" if label == "cat" else "cat"
+        lines.append(f"{row['id']},{label}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+
+
+HOSTILE_FORMULA = '=HYPERLINK("evil.test","win")'
+HOSTILE_HTML = "<img src=x onerror=alert(1)>"
+
+
+@pytest.fixture
+def mixed_folder(competition, tmp_path) -> Path:
+    rows = solution_rows(competition)
+    public = [int(r["id"]) for r in rows if r["Usage"] == "Public"]
+    private = [int(r["id"]) for r in rows if r["Usage"] == "Private"]
+    subs = tmp_path / "submissions"
+    write_predictions(subs / "alice.csv", rows, wrong=set())
+    write_predictions(subs / "bob" / "2026-11-20T10-00-00_first.csv", rows, wrong=set(public[:3]))
+    write_predictions(
+        subs / "bob" / "2026-11-21T10-00-00_second.csv",
+        rows,
+        wrong=set(public[:1]) | set(private[:10]),
+    )
+    write_predictions(subs / f"{HOSTILE_FORMULA}.csv", rows, wrong=set(public[:3] + private[:2]))
+    write_predictions(subs / f"{HOSTILE_HTML}.csv", rows, wrong=set(public[:6] + private[:5]))
+    (subs / "carol.csv").write_text("")
+    (subs / "dave.csv").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+    (subs / "erin").mkdir()
+    (subs / "erin" / "try.csv").write_text("id;label\n0;cat\n")
+    outside = tmp_path / "outside.csv"
+    write_predictions(outside, rows, wrong=set())
+    (subs / "mallory.csv").symlink_to(outside)
+    os.utime(subs / "alice.csv", (1_790_000_000, 1_790_000_000))
+    for name in (f"{HOSTILE_FORMULA}.csv", f"{HOSTILE_HTML}.csv"):
+        os.utime(subs / name, (1_780_000_000, 1_780_000_000))
+    return subs
+
+
+def grader(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "grader", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+
+
+def test_a_mixed_folder_end_to_end(mixed_folder, competition, tmp_path):
+    out = tmp_path / "board"
+    result = grader(
+        "score",
+        str(mixed_folder),
+        "--solution",
+        str(competition / "private" / "solution.csv"),
+        "--out",
+        str(out),
+    )
+    assert result.returncode == 1, result.stderr  # some files were not scored
+    assert result.stderr == ""
+    # 15 public test ids: 3 wrong = 80%, 1 wrong = 93.33%, 6 wrong = 60%.
+    with (out / "leaderboard.csv").open() as f:
+        board = list(csv.reader(f))
+    assert board[0] == [
+        "rank",
+        "participant",
+        "file",
+        "submitted_at",
+        "public_accuracy",
+        "public_macro_f1",
+    ]
+    assert [row[:4] for row in board[1:]] == [
+        ["1", "alice", "alice.csv", "2026-09-21T14:13:20"],
+        ["2", "bob", "bob/2026-11-21T10-00-00_second.csv", "2026-11-21T10:00:00"],
+        ["3", "'" + HOSTILE_FORMULA, "'" + HOSTILE_FORMULA + ".csv", "2026-05-28T20:26:40"],
+        ["4", HOSTILE_HTML, HOSTILE_HTML + ".csv", "2026-05-28T20:26:40"],
+    ]
+    assert [float(row[4]) for row in board[1:]] == pytest.approx([1, 14 / 15, 12 / 15, 9 / 15])
+
+    with (out / "scores.csv").open() as f:
+        scores = {row["file"]: row for row in csv.DictReader(f)}
+    assert {name: (row["status"], row["error"][:40]) for name, row in scores.items()} == {
+        "'" + HOSTILE_FORMULA + ".csv": ("scored", ""),
+        HOSTILE_HTML + ".csv": ("scored", ""),
+        "alice.csv": ("scored", ""),
+        "bob/2026-11-20T10-00-00_first.csv": ("scored", ""),
+        "bob/2026-11-21T10-00-00_second.csv": ("scored", ""),
+        "carol.csv": ("invalid", "the file is empty. Expected the header i"),
+        "dave.csv": ("invalid", "binary data, not CSV text (a NUL byte at"),
+        "erin/try.csv": ("invalid", "line 1: fields are separated by ';', not"),
+        "mallory.csv": ("error", "a symbolic link leading outside the subm"),
+    }
+
+    markdown = (out / "leaderboard.md").read_text()
+    assert "<img" not in markdown
+    assert "| 4 | &lt;img src=x onerror=alert(1)&gt; | 60.00% | " in markdown
+    assert "| 3 | =HYPERLINK(&quot;evil.test&quot;,&quot;win&quot;) |" in markdown
+
+    reports = sorted(p.name for p in (out / "reports").iterdir())
+
+    def digest(name: str) -> str:
+        return hashlib.sha256(name.encode()).hexdigest()[:8]
+
+    assert reports == [
+        f"HYPERLINK_evil_test_win-{digest(HOSTILE_FORMULA)}.json",
+        "alice.json",
+        "bob.json",
+        "carol.json",
+        "dave.json",
+        "erin.json",
+        f"img_src_x_onerror_alert_1-{digest(HOSTILE_HTML)}.json",
+        "mallory.json",
+    ]
+    bob = json.loads((out / "reports" / "bob.json").read_text())
+    assert (bob["rank"], bob["ranked_file"]) == (2, "bob/2026-11-21T10-00-00_second.csv")
+    second = bob["submissions"][1]
+    assert second["public"]["accuracy"] == pytest.approx(14 / 15)
+    assert sum(map(sum, second["public"]["confusion_matrix"]["counts"])) == 15
+
+    # The public board shows no private-split number anywhere.
+    for path in out.rglob("*"):
+        if path.is_file():
+            assert "private" not in path.read_text().lower(), path.name
+
+    assert result.stdout.splitlines()[0] == (
+        "Public leaderboard, ranked by public accuracy: 4 of 8 participants ranked."
+    )
+    assert (
+        "  mallory.csv: error: a symbolic link leading outside the submissions folder; "
+        "not followed." in result.stdout
+    )
+
+
+def test_rerunning_gives_identical_outputs(mixed_folder, competition, tmp_path):
+    out = tmp_path / "board"
+    solution = str(competition / "private" / "solution.csv")
+    grader("score", str(mixed_folder), "--solution", solution, "--out", str(out))
+    first = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    grader("score", str(mixed_folder), "--solution", solution, "--out", str(out))
+    again = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert again == first
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def test_final_board_ranks_by_the_private_split(mixed_folder, competition, tmp_path):
+    out = tmp_path / "final"
+    result = grader(
+        "score",
+        str(mixed_folder),
+        "--solution",
+        str(competition / "private" / "solution.csv"),
+        "--out",
+        str(out),
+        "--final",
+    )
+    assert result.returncode == 1
+    with (out / "leaderboard.csv").open() as f:
+        board = list(csv.DictReader(f))
+    # 35 private ids. bob's two best public files: first (private all right) beats
+    # second (10 private wrong), so first counts, tying alice at 100%; alice submitted
+    # earlier. The hostile files have 2 and 5 private ids wrong: 33/35 and 30/35.
+    assert [(r["rank"], r["participant"], r["file"]) for r in board] == [
+        ("1", "alice", "alice.csv"),
+        ("1", "bob", "bob/2026-11-20T10-00-00_first.csv"),
+        ("3", "'" + HOSTILE_FORMULA, "'" + HOSTILE_FORMULA + ".csv"),
+        ("4", HOSTILE_HTML, HOSTILE_HTML + ".csv"),
+    ]
+    assert [float(r["private_accuracy"]) for r in board] == pytest.approx([1, 1, 33 / 35, 30 / 35])
+    assert "private_macro_f1" in board[0] and "all_accuracy" not in board[0]
+
+
+def test_out_must_be_a_leaderboard_folder(mixed_folder, competition, tmp_path):
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "keep.txt").write_text("mine")
+    result = grader(
+        "score",
+        str(mixed_folder),
+        "--solution",
+        str(competition / "private" / "solution.csv"),
+        "--out",
+        str(tmp_path / "notes"),
+    )
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"Error: --out {tmp_path / 'notes'}: exists and is not a leaderboard folder from "
+        "grader score; refusing to replace it. Choose another folder.\n"
+    )
+
+
+def test_a_missing_solution_is_a_usage_error(mixed_folder, tmp_path):
+    result = grader("score", str(mixed_folder), "--solution", str(tmp_path / "nope.csv"))
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"Error: --solution: {tmp_path / 'nope.csv'}: no such file. Pass --solution the "
+        "private/solution.csv that `grader prepare` wrote.\n"
+    )
+
+
+def test_unreadable_and_odd_files_are_reported(competition, tmp_path):
+    rows = solution_rows(competition)
+    subs = tmp_path / "subs"
+    write_predictions(subs / "ok.csv", rows, wrong=set())
+    (subs / "folder.csv").mkdir()
+    (subs / "broken.csv").symlink_to(subs / "gone.csv")
+    (subs / "inside.csv").symlink_to(subs / "ok.csv")
+    result = grader(
+        "score",
+        str(subs),
+        "--solution",
+        str(competition / "private" / "solution.csv"),
+        "--out",
+        str(tmp_path / "out"),
+    )
+    with (tmp_path / "out" / "scores.csv").open() as f:
+        status = {r["file"]: (r["status"], r["error"]) for r in csv.DictReader(f)}
+    assert status == {
+        "broken.csv": ("error", "cannot be read (No such file or directory)."),
+        "folder.csv": ("error", "not a regular file; not read."),
+        "inside.csv": ("scored", ""),
+        "ok.csv": ("scored", ""),
+    }
+    assert result.returncode == 1
