@@ -57,6 +57,10 @@ def load_public_key(public_dir: str | Path) -> AnswerKey:
         )
     classes = read_classes(root / CLASSES_TXT)
     ids, _ = read_id_csv(root / TEST_CSV, ("id",), classes)
+    if not len(ids):
+        raise BundleError(
+            f"{root / TEST_CSV}: holds no test ids; rebuild it with `grader prepare`."
+        )
     return AnswerKey(ids, classes, source=str(root))
 
 
@@ -95,6 +99,8 @@ def load_solution(path: str | Path) -> AnswerKey:
         seen.add(ids[-1])
         labels.append(index[row[1]])
         public.append(row[2] == "Public")
+    if not ids:
+        raise BundleError(f"{path}: holds no test ids; rebuild it with `grader prepare`.")
     return AnswerKey(
         np.asarray(ids, np.int64),
         classes,

@@ -140,6 +140,10 @@ def _run_validate(args: argparse.Namespace) -> int:
     from grader.answers import load_public_key
     from grader.submission import SubmissionChecker
 
+    if args.file.is_dir():
+        raise UsageError(
+            f"{args.file}: a folder, not a file. Pass the path of your submission CSV."
+        )
     if not args.file.is_file():
         raise UsageError(f"{args.file}: no such file. Pass the path of your submission CSV.")
     try:
@@ -226,6 +230,11 @@ def _run_score(args: argparse.Namespace) -> int:
     except BundleError as exc:
         raise UsageError(f"--solution: {exc}") from None
     _check_leaderboard_out(args.out)
+    if args.out.resolve().is_relative_to(args.folder.resolve()):
+        raise UsageError(
+            f"--out {args.out}: inside the submissions folder {args.folder}, where the next run "
+            "would score its own files. Choose a folder outside it."
+        )
     entries = score_folder(args.folder, key)
     board = leaderboard(entries, args.rank_by, args.final)
     build_folder_atomically(

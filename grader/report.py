@@ -202,7 +202,7 @@ def terminal_table(board: list[BoardRow], entries: list[Entry], final: bool, ran
         + [terminal_text(row.entry.file, 40), _time(row.entry).replace("T", " ")[:16]]
         for row in board
     ]
-    widths = [max(len(h), *(len(r[i]) for r in table)) for i, h in enumerate(heads)]
+    widths = [max([len(h)] + [len(r[i]) for r in table]) for i, h in enumerate(heads)]
     numeric = {0} | set(range(2, 2 + len(shown) * len(_METRICS)))
 
     def line(cells: list[str]) -> str:

@@ -24,6 +24,7 @@ earlier submission is listed first.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import stat
 from dataclasses import dataclass, field
@@ -83,16 +84,30 @@ def discover(folder: Path) -> list[tuple[Entry, Path | None]]:
         )
     root = folder.resolve()
     found: list[tuple[Entry, Path | None]] = []
-    for item in sorted(folder.iterdir()):
-        if item.name.startswith("."):
+    for item in _listing(folder):
+        if _skipped(item.name):
             continue
-        if item.suffix.lower() == ".csv":
-            found.append((_entry(item.stem, item.name, item, root), item))
-        elif item.is_dir() and _leaves(item, root):
-            found.append((_entry(item.name, item.name + "/", item, root), None))
-        elif item.is_dir():
-            for path in _participant_files(item):
-                found.append((_entry(item.name, f"{item.name}/{path.name}", path, root), path))
+        link = _link_problem(item, root)
+        if link or not item.is_dir():
+            participant = _participant_of(item.name) if item.suffix.lower() == ".csv" else ""
+            found.append(_candidate(participant or _shown(item.name), item.name, item, link))
+            continue
+        try:
+            inside = _listing(item)
+        except OSError as exc:
+            found.append(
+                _failed(
+                    _shown(item.name),
+                    item.name + "/",
+                    item,
+                    f"the folder cannot be read ({exc.strerror or exc}).",
+                )
+            )
+            continue
+        for path in inside:
+            if not _skipped(path.name):
+                rel = f"{item.name}/{path.name}"
+                found.append(_candidate(_shown(item.name), rel, path, _link_problem(path, root)))
     if not found:
         raise UsageError(
             f"{folder}: no .csv files found. Expected DIR/<participant>.csv or "
@@ -101,27 +116,69 @@ def discover(folder: Path) -> list[tuple[Entry, Path | None]]:
     return found
 
 
-def _participant_files(folder: Path) -> list[Path]:
-    return sorted(
-        p for p in folder.iterdir() if not p.name.startswith(".") and p.suffix.lower() == ".csv"
-    )
+def _listing(folder: Path) -> list[Path]:
+    return sorted(folder.iterdir())
 
 
-def _leaves(path: Path, root: Path) -> bool:
-    """Whether a link leads outside the submissions folder."""
+def _skipped(name: str) -> bool:
+    """Hidden files and READMEs are not submissions (submissions/README.md is the kit's)."""
+    return name.startswith(".") or name.lower().startswith("readme")
+
+
+def _shown(name: str) -> str:
+    """A file name as text that any output can hold: undecodable bytes escaped,
+    control characters (terminal escape codes, line breaks) replaced by '?'."""
+    text = os.fsencode(name).decode("utf-8", "backslashreplace")
+    return "".join(c if c.isprintable() else "?" for c in text)
+
+
+def _participant_of(file_name: str) -> str:
+    """The participant of a top-level file: its name less timestamp, .selected and .csv."""
+    stem = file_name[: -len(".csv")]
+    if stem.lower().endswith(".selected"):
+        stem = stem[: -len(".selected")]
+    match = _TIMESTAMP.match(stem)
+    if match and stem[match.end() : match.end() + 1] in ("_", "-", " "):
+        stem = stem[match.end() + 1 :]
+    return _shown(stem)
+
+
+def _link_problem(path: Path, root: Path) -> str:
+    """Why a symbolic link is not followed ('' for a plain file or a link inside the folder)."""
     if not path.is_symlink():
-        return False
-    target = path.resolve()
-    return target != root and root not in target.parents
+        return ""
+    try:
+        target = path.resolve(strict=False)
+    except (OSError, RuntimeError):  # a loop of links
+        return "a symbolic link that loops; not followed."
+    if target != root and root not in target.parents:
+        return "a symbolic link leading outside the submissions folder; not followed."
+    return ""
 
 
-def _entry(participant: str, rel: str, path: Path, root: Path) -> Entry:
+def _candidate(
+    participant: str, rel: str, path: Path, link_problem: str
+) -> tuple[Entry, Path | None]:
+    if link_problem:
+        return _failed(participant, rel, path, link_problem)
+    if path.is_dir():
+        return _failed(
+            participant,
+            rel + "/",
+            path,
+            "a folder nested too deep; put files in DIR/<participant>/*.csv.",
+        )
+    if path.suffix.lower() != ".csv":
+        return _failed(
+            participant, rel, path, "not a .csv file; rename it to .csv if it is a submission."
+        )
     selected = path.name.lower().endswith(SELECTED_SUFFIX)
-    entry = Entry(participant, rel, _submission_time(path), selected)
-    if _leaves(path, root):
-        entry.status = "error"
-        entry.error = "a symbolic link leading outside the submissions folder; not followed."
-    return entry
+    return Entry(participant, _shown(rel), _submission_time(path), selected), path
+
+
+def _failed(participant: str, rel: str, path: Path, reason: str) -> tuple[Entry, None]:
+    entry = Entry(participant, _shown(rel), _submission_time(path), status="error", error=reason)
+    return entry, None
 
 
 def _submission_time(path: Path) -> datetime:

@@ -97,7 +97,13 @@ def load_source(
 ) -> RawDataset:
     """Read CIFAR-10 from `spec`: "torchvision" or the path of a file or folder."""
     if spec == "torchvision":
-        return _load_official(fetch_official(cache_dir or default_cache_dir(), progress))
+        cached = fetch_official(cache_dir or default_cache_dir(), progress)
+        try:
+            return _load_official(cached)
+        except SourceError as exc:
+            raise SourceError(
+                f"{exc} It is the download cache's copy: delete {cached} and run again."
+            ) from None
     path = Path(spec).expanduser()
     if not path.exists():
         raise UsageError(

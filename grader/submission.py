@@ -25,6 +25,7 @@ EXAMPLES = 3  # lines quoted for each kind of problem
 MISSING = -1  # label of a test id that has no row
 PANDAS_HINT = "df.to_csv(path, index=False) in pandas"
 ROW_PROBLEMS = (
+    ("multiline", "a quoted field running over several lines (a quote never closed?)"),
     ("fields", "wrong number of fields"),
     ("empty_id", "empty id"),
     ("bad_id", "id that is not an integer"),
@@ -52,6 +53,22 @@ class Checked:
     @property
     def valid(self) -> bool:
         return not self.problems
+
+
+def shorten(text: str, limit: int = 40) -> str:
+    """Text quoted in a message: at most `limit` characters, marked when cut."""
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _extra_column_hint(names: list[str], extra: list[int]) -> str:
+    if any(names[i] == "" for i in extra) and extra[-1] == len(names) - 1 and names[-1] == "":
+        return " (a comma at the end of every line adds an empty column: remove it)"
+    if any(names[i] in ("", "unnamed: 0") for i in extra):
+        return (
+            " (an unnamed first column is pandas' index: write the file with "
+            "df.to_csv(path, index=False))"
+        )
+    return ""
 
 
 class _Group:
@@ -121,6 +138,11 @@ class SubmissionChecker:
                 "this is a zip archive (an Excel .xlsx file?), not CSV text. Export it as "
                 f"CSV, e.g. {PANDAS_HINT}."
             )
+        elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
+            problem = (
+                'this is UTF-16 text ("Unicode text" in spreadsheet programs), not UTF-8. '
+                f"Save it as UTF-8 CSV, e.g. {PANDAS_HINT}."
+            )
         elif (nul := data.find(b"\0")) >= 0:
             problem = (
                 f"binary data, not CSV text (a NUL byte at offset {nul:,}). "
@@ -158,57 +180,84 @@ class _FileCheck:
         self.styles: dict[str, tuple[int, str]] = {}  # style -> its first (line, label)
 
     def run(self, text: str) -> None:
+        # A field may be as long as the file (the file's size is capped before this).
+        csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
         rows = csv.reader(io.StringIO(text, newline=""))
-        header = next(rows)
-        columns, header_is_data = self._header(header, text.splitlines()[0])
+        try:
+            self._read(rows)
+        except csv.Error as exc:
+            self.result.problems.append(f"line {rows.line_num}: not readable as CSV ({exc}).")
+
+    def _read(self, rows) -> None:
+        header = next((row for row in rows if row), [])
+        if header and header[0].strip().lower().startswith("sep="):
+            # Excel's "sep=X" line names the separator; the header follows it.
+            separator = ",".join(header).strip()[4:]
+            if separator != ",":
+                self._separator_problem(separator, rows.line_num)
+                return
+            header = next((row for row in rows if row), [])
+        columns, header_is_data = self._header(header, rows.line_num)
         if columns is None:
             return
         self.width = max(len(header), 2)
         self.groups["fields"].what = f"wrong number of fields (expected {self.width})"
         if header_is_data:
-            self._row(header, columns, 1)
+            self._row(header, columns, rows.line_num, rows.line_num)
+        last = rows.line_num
         for row in rows:
             if row:  # blank lines are tolerated
-                self._row(row, columns, rows.line_num)
+                self._row(row, columns, last + 1, rows.line_num)
+            last = rows.line_num
         self._finish()
 
-    def _header(self, header: list[str], first_line: str) -> tuple[tuple[int, int] | None, bool]:
+    def _separator_problem(self, separator: str, line: int) -> None:
+        shown = "tabs" if separator == "\t" else repr(separator)
+        self.result.problems.append(
+            f"line {line}: fields are separated by {shown}, not commas: this is not a "
+            f"comma-separated file. Save it with commas, e.g. {PANDAS_HINT}."
+        )
+
+    def _header(self, header: list[str], line: int) -> tuple[tuple[int, int] | None, bool]:
         """Find the id and label columns; report a wrong header."""
         problems = self.result.problems
         if len(header) == 1:
             separator = next((s for s in (";", "\t", "|") if s in header[0]), None)
             if separator is not None:
-                shown = "tabs" if separator == "\t" else repr(separator)
-                problems.append(
-                    f"line 1: fields are separated by {shown}, not commas: this is not a "
-                    f"comma-separated file. Save it with commas, e.g. {PANDAS_HINT}."
-                )
+                self._separator_problem(separator, line)
                 return None, False
         names = [h.strip().lower() for h in header]
+        shown = shorten(",".join(header))
         if len(names) >= 2 and names[0].lstrip("+-").isdigit():
             problems.append(
-                "line 1: no header; the first line must be id,label (found the data row "
-                f"{first_line!r})."
+                f"line {line}: no header; the first line must be id,label (found the data "
+                f"row {shown!r})."
             )
             return (0, 1), True
         if "id" in names and "label" in names:
-            extra = [header[i] for i, n in enumerate(names) if n not in ("id", "label")]
+            for name in ("id", "label"):
+                if names.count(name) > 1:
+                    problems.append(
+                        f"line {line}: the column {name!r} appears {names.count(name)} times; "
+                        "a submission has exactly the columns id,label."
+                    )
+            extra = [i for i, n in enumerate(names) if n not in ("id", "label")]
             if extra:
-                index = any(n in ("", "unnamed: 0") for n in names)
-                hint = (
-                    " (an unnamed first column is pandas' index: write the file with "
-                    "df.to_csv(path, index=False))"
-                )
                 problems.append(
-                    f"line 1: extra column(s) {', '.join(map(repr, extra))}; a submission "
-                    f"has exactly the columns id,label{hint if index else ''}."
+                    f"line {line}: extra column(s) "
+                    f"{', '.join(repr(shorten(header[i])) for i in extra)}; a submission has "
+                    f"exactly the columns id,label{_extra_column_hint(names, extra)}."
                 )
             return (names.index("id"), names.index("label")), False
-        problems.append(f"line 1: the header is {first_line!r}; expected id,label.")
+        problems.append(f"line {line}: the header is {shown!r}; expected id,label.")
         return ((0, 1) if len(names) == 2 else None), False
 
-    def _row(self, row: list[str], columns: tuple[int, int], line: int) -> None:
+    def _row(self, row: list[str], columns: tuple[int, int], line: int, end: int) -> None:
+        """Check one data row, which runs from `line` to `end` (a quoted line break)."""
         self.result.rows += 1
+        if end > line and any("\n" in field or "\r" in field for field in row):
+            self.groups["multiline"].add(f"line {line} (to line {end})")
+            return
         if len(row) != self.width:
             plural = "s" if len(row) != 1 else ""
             self.groups["fields"].add(f"line {line} ({len(row)} field{plural})")
@@ -221,7 +270,9 @@ class _FileCheck:
             return
         first = self.first_line[position]
         if first:
-            self.groups["duplicate"].add(f"line {line} (id {raw_id}, first on line {first})")
+            self.groups["duplicate"].add(
+                f"line {line} (id {shorten(raw_id)}, first on line {first})"
+            )
             return
         self.first_line[position] = line
         if label is not None:
@@ -234,14 +285,13 @@ class _FileCheck:
         if not raw:
             self.groups["empty_id"].add(f"line {line}")
             return None
-        try:
-            canonical = str(int(raw))
-        except ValueError:
-            self.groups["bad_id"].add(f"line {line} ({raw!r})")
+        digits = raw[1:] if raw.startswith("-") else raw
+        if not (digits.isascii() and digits.isdigit()):
+            self.groups["bad_id"].add(f"line {line} ({shorten(raw)!r})")
             return None
-        position = self.checker.position.get(canonical)
+        position = self.checker.position.get(str(int(raw)))  # leading zeros are tolerated
         if position is None:
-            self.groups["unknown_id"].add(f"line {line} (id {raw})")
+            self.groups["unknown_id"].add(f"line {line} (id {shorten(raw)})")
         return position
 
     def _label(self, raw: str, line: int) -> int | None:
@@ -251,7 +301,7 @@ class _FileCheck:
             label, style = self.checker.indices.get(raw.lstrip("0") or raw[:1]), "indices"
         if label is None:
             kind = "empty_label" if not raw else "unknown_label"
-            self.groups[kind].add(f"line {line}" if not raw else f"line {line} ({raw!r})")
+            self.groups[kind].add(f"line {line}" if not raw else f"line {line} ({shorten(raw)!r})")
             return None
         self.styles.setdefault(style, (line, raw))
         return label
@@ -265,8 +315,8 @@ class _FileCheck:
         if len(self.styles) == 2:
             (name_line, name), (index_line, index) = self.styles["names"], self.styles["indices"]
             result.problems.append(
-                f"labels mix class names (line {name_line}: {name!r}) and indices (line "
-                f"{index_line}: {index!r}); use one or the other for the whole file."
+                f"labels mix class names (line {name_line}: {shorten(name)!r}) and indices "
+                f"(line {index_line}: {index!r}); use one or the other for the whole file."
             )
         n = len(key.ids)
         if result.rows > n:

@@ -158,7 +158,7 @@ def test_submission_time_from_the_file_name_else_its_modification_time(tmp_path)
     assert [e.selected for e in found.values()] == [False, False, False, True, False]
 
 
-def test_only_csv_files_one_level_deep_are_found(tmp_path):
+def test_every_file_is_listed_and_those_that_cannot_be_submissions_say_why(tmp_path):
     (tmp_path / "ann" / "old").mkdir(parents=True)
     (tmp_path / "ann" / "old" / "deep.csv").write_text("")
     (tmp_path / "ann" / "notes.txt").write_text("")
@@ -166,9 +166,57 @@ def test_only_csv_files_one_level_deep_are_found(tmp_path):
     (tmp_path / "ann" / "Run.CSV").write_text("")
     (tmp_path / "README.md").write_text("")
     (tmp_path / "ben.csv").write_text("")
-    assert [(e.participant, e.file) for e, _ in discover(tmp_path)] == [
-        ("ann", "ann/Run.CSV"),
-        ("ben", "ben.csv"),
+    (tmp_path / "cy.csv").mkdir()  # a participant folder whose name ends in .csv
+    (tmp_path / "cy.csv" / "a.csv").write_text("")
+    (tmp_path / "dee.tsv").write_text("")
+    found = [(e.participant, e.file, e.status, e.error) for e, _ in discover(tmp_path)]
+    assert found == [
+        ("ann", "ann/Run.CSV", "", ""),
+        (
+            "ann",
+            "ann/notes.txt",
+            "error",
+            "not a .csv file; rename it to .csv if it is a submission.",
+        ),
+        (
+            "ann",
+            "ann/old/",
+            "error",
+            "a folder nested too deep; put files in DIR/<participant>/*.csv.",
+        ),
+        ("ben", "ben.csv", "", ""),
+        ("cy.csv", "cy.csv/a.csv", "", ""),
+        (
+            "dee.tsv",
+            "dee.tsv",
+            "error",
+            "not a .csv file; rename it to .csv if it is a submission.",
+        ),
+    ]
+
+
+def test_top_level_names_lose_their_timestamp_and_selection_mark(tmp_path):
+    for name in ("2026-11-20T14-03-05_bob.csv", "alice.selected.csv", "alice.csv"):
+        (tmp_path / name).write_text("")
+    found = [(e.participant, e.selected) for e, _ in discover(tmp_path)]
+    assert found == [("bob", False), ("alice", False), ("alice", True)]
+
+
+def test_hostile_bytes_in_file_names_are_made_printable(tmp_path):
+    names = [b"caf\xe9.csv", b"ev\x1b[2Jil\nname.csv"]
+    for name in names:
+        (tmp_path / os.fsdecode(name)).write_text("")
+    found = sorted((e.participant, e.file) for e, _ in discover(tmp_path))
+    assert found == [("caf\\xe9", "caf\\xe9.csv"), ("ev?[2Jil?name", "ev?[2Jil?name.csv")]
+
+
+def test_links_that_loop_are_reported(tmp_path):
+    (tmp_path / "loop.csv").symlink_to(tmp_path / "loop.csv")
+    (tmp_path / "ok.csv").write_text("")
+    found = [(e.file, e.status, e.error) for e, _ in discover(tmp_path)]
+    assert found == [
+        ("loop.csv", "error", "a symbolic link that loops; not followed."),
+        ("ok.csv", "", ""),
     ]
 
 
@@ -410,7 +458,7 @@ def test_unreadable_and_odd_files_are_reported(competition, tmp_path):
     rows = solution_rows(competition)
     subs = tmp_path / "subs"
     write_predictions(subs / "ok.csv", rows, wrong=set())
-    (subs / "folder.csv").mkdir()
+    os.mkfifo(subs / "pipe.csv")  # reading it would block forever
     (subs / "broken.csv").symlink_to(subs / "gone.csv")
     (subs / "inside.csv").symlink_to(subs / "ok.csv")
     result = grader(
@@ -425,8 +473,46 @@ def test_unreadable_and_odd_files_are_reported(competition, tmp_path):
         status = {r["file"]: (r["status"], r["error"]) for r in csv.DictReader(f)}
     assert status == {
         "broken.csv": ("error", "cannot be read (No such file or directory)."),
-        "folder.csv": ("error", "not a regular file; not read."),
+        "pipe.csv": ("error", "not a regular file; not read."),
         "inside.csv": ("scored", ""),
         "ok.csv": ("scored", ""),
     }
     assert result.returncode == 1
+
+
+def test_out_inside_the_submissions_folder_is_refused(mixed_folder, competition):
+    result = grader(
+        "score",
+        str(mixed_folder),
+        "--solution",
+        str(competition / "private" / "solution.csv"),
+        "--out",
+        str(mixed_folder / "board"),
+    )
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"Error: --out {mixed_folder / 'board'}: inside the submissions folder {mixed_folder}, "
+        "where the next run would score its own files. Choose a folder outside it.\n"
+    )
+
+
+def test_a_folder_with_no_valid_file_still_gets_its_board(competition, tmp_path):
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    (subs / "carol.csv").write_text("id,label\n")
+    result = grader(
+        "score",
+        str(subs),
+        "--solution",
+        str(competition / "private" / "solution.csv"),
+        "--out",
+        str(tmp_path / "b"),
+    )
+    assert result.returncode == 1 and result.stderr == ""
+    assert result.stdout.splitlines()[:2] == [
+        "Public leaderboard, ranked by public accuracy: 0 of 1 participants ranked.",
+        "rank  participant  public acc  public F1  file  submitted (UTC)",
+    ]
+    assert (tmp_path / "b" / "leaderboard.csv").read_text() == (
+        "rank,participant,file,submitted_at,public_accuracy,public_macro_f1\n"
+    )

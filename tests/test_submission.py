@@ -44,6 +44,8 @@ def test_a_valid_file_gives_labels_in_test_id_order():
         csv_text(*GOOD_ROWS, header=" ID , Label "),
         csv_text(*(f"{r.split(',')[1]},{r.split(',')[0]}" for r in GOOD_ROWS), header="label,id"),
         csv_text(*GOOD_ROWS) + "\n\n",  # trailing blank lines
+        "\n\n" + csv_text(*GOOD_ROWS),  # leading blank lines
+        "sep=,\n" + csv_text(*GOOD_ROWS),  # Excel's separator line
         csv_text(*(f"{i},{i}" for i in range(10))),  # indices instead of names
         csv_text(*(f"00{i},0{i}" for i in range(10))),  # leading zeros
     ],
@@ -55,6 +57,8 @@ def test_a_valid_file_gives_labels_in_test_id_order():
         "header-case",
         "column-order",
         "blank-lines",
+        "leading-blank-lines",
+        "excel-sep-line",
         "indices",
         "leading-zeros",
     ],
@@ -186,6 +190,54 @@ BAD_FILES = {
             "labels mix class names (line 2: 'airplane') and indices (line 7: '5'); use one "
             "or the other for the whole file."
         ],
+    ),
+    "utf-16": (
+        "\ufeff".encode("utf-16-le") + csv_text(*GOOD_ROWS).encode("utf-16-le"),
+        [
+            'this is UTF-16 text ("Unicode text" in spreadsheet programs), not UTF-8. Save it '
+            "as UTF-8 CSV, e.g. df.to_csv(path, index=False) in pandas."
+        ],
+    ),
+    "excel-sep-line-semicolon": (
+        "sep=;\n" + csv_text(*(r.replace(",", ";") for r in GOOD_ROWS), header="id;label"),
+        [
+            "line 1: fields are separated by ';', not commas: this is not a comma-separated "
+            "file. Save it with commas, e.g. df.to_csv(path, index=False) in pandas."
+        ],
+    ),
+    "trailing-commas": (
+        csv_text(*(r + "," for r in GOOD_ROWS), header="id,label,"),
+        [
+            "line 1: extra column(s) ''; a submission has exactly the columns id,label (a comma "
+            "at the end of every line adds an empty column: remove it)."
+        ],
+    ),
+    "duplicate-column": (
+        csv_text(*(r + ",cat" for r in GOOD_ROWS), header="id,label,label"),
+        [
+            "line 1: the column 'label' appears 2 times; a submission has exactly the columns "
+            "id,label."
+        ],
+    ),
+    "unclosed-quote": (
+        csv_text(*GOOD_ROWS[:3], '3,"cat', *GOOD_ROWS[4:]),
+        [
+            "a quoted field running over several lines (a quote never closed?) on 1 line: line 5 "
+            "(to line 11).",
+            "7 of the 10 test ids have no row (ids 3, 4, 5, ...).",
+        ],
+    ),
+    "lenient-int-ids": (
+        csv_text("+0,airplane", "1_0,cat", "\uff12,bird", *GOOD_ROWS[3:]),
+        [
+            "id that is not an integer on 3 lines: line 2 ('+0'), line 3 ('1_0'), line 4 "
+            "('\uff12').",
+            "3 of the 10 test ids have no row (ids 0, 1, 2).",
+        ],
+    ),
+    "long-values-are-cut": (
+        csv_text(*GOOD_ROWS[:9], "9," + "x" * 300_000),
+        ["unknown label on 1 line: line 11 ('" + "x" * 40 + "...'). " + ALLOWED],
     ),
     "wrong-field-counts": (
         csv_text(*GOOD_ROWS[:8], "8,ship,extra", "9"),
