@@ -1,0 +1,134 @@
+"""The bundle as training, validation and test batches of uint8 images.
+
+Images stay uint8 32x32 on the CPU (memory-mapped from the bundle); a batch
+is fetched with one fancy-indexing call (`__getitems__`), pinned, and sent to
+the device, where `baseline.transforms` does the rest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from grader.bundle import CIFAR10_CLASSES, Bundle, load_bundle
+from grader.errors import BundleError
+from grader.prepare import stratified_mask
+
+
+class TrainingError(Exception):
+    """An expected failure of a training run, explained for the user (no traceback)."""
+
+
+@dataclass(frozen=True)
+class Splits:
+    """Row indices into the bundle's train and test arrays."""
+
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+
+
+def load_data(
+    path: str, val_fraction: float, train_limit: int | None, seed: int
+) -> tuple[Bundle, Splits]:
+    """Load the bundle and split a stratified, seeded validation set off the training data.
+
+    The split depends only on the seed (set before anything else is drawn), so
+    every process of a distributed run holds the same split.
+    """
+    try:
+        bundle = load_bundle(path)
+    except BundleError as exc:
+        raise TrainingError(f"--data: {exc}") from None
+    if bundle.classes != CIFAR10_CLASSES:
+        raise TrainingError(
+            f"--data: {bundle.root / 'classes.txt'} lists {list(bundle.classes)}; the baseline "
+            f"is built for the 10 CIFAR-10 classes {list(CIFAR10_CLASSES)}. Rebuild the "
+            "bundle with `grader prepare`."
+        )
+    rng = np.random.default_rng(seed)
+    rows = np.arange(len(bundle.train_labels))
+    if train_limit is not None and train_limit < len(rows):
+        rows = rows[stratified_mask(bundle.train_labels, train_limit / len(rows), rng)]
+    if not 0 < val_fraction < 1:
+        raise TrainingError(f"--val-fraction {val_fraction}: must be between 0 and 1, exclusive.")
+    val = stratified_mask(bundle.train_labels[rows], val_fraction, rng)
+    if val.all() or not val.any():
+        raise TrainingError(
+            f"--val-fraction {val_fraction}: leaves no training or no validation image out of "
+            f"{len(rows)}; raise --train-limit or choose a fraction nearer 0.1."
+        )
+    splits = Splits(rows[~val], rows[val], np.arange(len(bundle.test_ids)))
+    return bundle, splits
+
+
+class ImageRows(Dataset):
+    """Rows of a uint8 image array, fetched a whole batch at a time."""
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray | None, rows: np.ndarray) -> None:
+        self.images, self.labels, self.rows = images, labels, rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: int):
+        return self.__getitems__([i])
+
+    def __getitems__(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        rows = self.rows[np.asarray(indices)]
+        order = np.argsort(rows)  # read the memory map in ascending order, then restore
+        images = np.empty((len(rows), *self.images.shape[1:]), dtype=np.uint8)
+        images[order] = self.images[rows[order]]
+        labels = self.labels[rows] if self.labels is not None else np.full(len(rows), -1)
+        return (
+            torch.from_numpy(images),
+            torch.from_numpy(np.asarray(labels, dtype=np.int64)),
+            torch.from_numpy(rows.astype(np.int64)),
+        )
+
+
+def keep_batch(batch):
+    """collate_fn: `ImageRows.__getitems__` already returns a whole batch."""
+    return batch
+
+
+class EpochShuffle(Sampler[int]):
+    """A permutation drawn from (seed, epoch): the same on every process and after a resume."""
+
+    def __init__(self, n: int, seed: int) -> None:
+        self.n, self.seed, self.epoch = n, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self):
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        return iter(torch.randperm(self.n, generator=generator).tolist())
+
+
+def make_loader(
+    dataset: ImageRows, batch_size: int, shuffle_seed: int | None, pin_memory: bool
+) -> DataLoader:
+    """A loader of global batches; Accelerate splits each one across processes.
+
+    Training (a shuffle seed given) drops the last incomplete batch, so every
+    optimizer step sees a full batch (and BatchNorm never sees a batch of 1);
+    evaluation keeps every image.
+    """
+    training = shuffle_seed is not None
+    sampler = EpochShuffle(len(dataset), shuffle_seed) if training else None
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        sampler=sampler,
+        collate_fn=keep_batch,
+        pin_memory=pin_memory,
+        num_workers=0,
+        drop_last=training,
+    )

@@ -1,0 +1,105 @@
+"""Build the model: a torchvision classifier, its pretrained weights, and a new head.
+
+Weights come through torchvision's weight enums (`ResNet50_Weights.IMAGENET1K_V1`),
+so torchvision's download cache (`$TORCH_HOME/hub/checkpoints`) is used. On a
+machine without internet, `--weights-file` loads a local copy of the same file,
+checked against the hash torchvision publishes in its file name (the first
+hex digits of the file's sha256, as torch.hub checks them).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+import torch
+import torchvision
+from torch import nn
+
+from baseline.data import TrainingError
+
+_HASH_IN_NAME = re.compile(r"-([a-f0-9]{6,})\.")
+
+
+def resolve_weights(model: str, weights: str):
+    """The torchvision weights enum member named `weights` for `model`, or None for 'none'."""
+    if model not in torchvision.models.list_models():
+        raise TrainingError(
+            f"--model {model}: not a torchvision model. Examples: resnet18, resnet50, "
+            "efficientnet_b0, convnext_tiny (torchvision.models.list_models() lists all)."
+        )
+    if weights.lower() == "none":
+        return None
+    enum = torchvision.models.get_model_weights(model)
+    if weights not in enum.__members__:
+        raise TrainingError(
+            f"--weights {weights}: {model} has no such weights; choose one of "
+            f"{', '.join(enum.__members__)} or none."
+        )
+    return enum[weights]
+
+
+def check_weights_file(path: Path, url: str) -> None:
+    """Refuse a weights file whose sha256 does not start with the hash in torchvision's URL."""
+    if not path.is_file():
+        raise TrainingError(f"--weights-file {path}: no such file.")
+    match = _HASH_IN_NAME.search(url.rsplit("/", 1)[-1])
+    expected = match.group(1) if match else ""
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if not digest.startswith(expected):
+        raise TrainingError(
+            f"--weights-file {path}: sha256 {digest[:12]}... does not match the published "
+            f"file {url} (sha256 starts with {expected}). Download that file again, or pass "
+            "--weights none to train from scratch."
+        )
+
+
+def load_pretrained(weights, weights_file: Path | None, progress: bool) -> dict:
+    """The pretrained state dict: from a checked local file, or torchvision's cache/download."""
+    if weights_file is not None:
+        check_weights_file(weights_file, weights.url)
+        return torch.load(weights_file, map_location="cpu", weights_only=True)
+    try:
+        return weights.get_state_dict(progress=progress, check_hash=True)
+    except (OSError, RuntimeError) as exc:  # URLError is an OSError; hash errors are RuntimeError
+        raise TrainingError(
+            f"could not get the {weights} weights ({exc}). Without internet, download "
+            f"{weights.url} elsewhere and pass --weights-file PATH, or use --weights none."
+        ) from None
+
+
+def build_model(model: str, weights, state: dict | None, num_classes: int) -> nn.Module:
+    """The torchvision `model`, with `state` loaded and a new `num_classes`-way last layer."""
+    net = torchvision.models.get_model(model, weights=None)
+    if state is not None:
+        net.load_state_dict(state)
+    replace_head(net, num_classes)
+    return net
+
+
+def replace_head(net: nn.Module, num_classes: int) -> None:
+    """Swap the last nn.Linear (resnet's fc, efficientnet's classifier[-1], ...) for a new one."""
+    name, last = next(
+        ((n, m) for n, m in reversed(list(net.named_modules())) if isinstance(m, nn.Linear)),
+        (None, None),
+    )
+    if last is None:
+        raise TrainingError("the model has no nn.Linear classifier layer to replace.")
+    parent = net.get_submodule(name.rpartition(".")[0]) if "." in name else net
+    setattr(parent, name.rpartition(".")[2], nn.Linear(last.in_features, num_classes))
+
+
+def summary(net: nn.Module, model: str, weights) -> str:
+    """A plain-text model summary: parameter counts per top-level block, then the layers."""
+    total = sum(p.numel() for p in net.parameters())
+    trainable = sum(p.numel() for p in net.parameters() if p.requires_grad)
+    lines = [
+        f"model: torchvision {model}, weights {weights or 'none (random init)'}",
+        f"parameters: {total:,} ({trainable:,} trainable)",
+        "",
+        f"{'block':<24} {'parameters':>14}",
+    ]
+    for name, child in net.named_children():
+        lines.append(f"{name:<24} {sum(p.numel() for p in child.parameters()):>14,}")
+    return "\n".join([*lines, "", str(net), ""])

@@ -1,0 +1,492 @@
+"""Train the course baseline with Hugging Face Accelerate, then write a submission.
+
+Runbook (from the kit's root, after `grader prepare`):
+
+    # one GPU, or the CPU
+    python -m baseline.train --data competition/public --out runs/baseline
+    # Kaggle's GPU T4 x2: both GPUs, same optimisation (the batch of 128 is global)
+    accelerate launch --multi_gpu --num_processes 2 -m baseline.train --out runs/baseline
+    # two CPU processes over gloo (what the tests run), or torchrun on GPUs
+    torchrun --nproc_per_node 2 -m baseline.train --cpu ...
+    # after a kill: continue from the last finished epoch
+    python -m baseline.train --out runs/baseline --resume
+    # a smoke run in about a minute on a laptop CPU
+    python -m baseline.train --model resnet18 --weights none --image-size 32 \\
+        --train-limit 2000 --epochs 2 --out runs/smoke
+
+The baseline (DESIGN.md): torchvision resnet50 with IMAGENET1K_V1 weights and
+a new 10-way fc, SGD lr 1e-3 (no momentum, no weight decay), global batch 128,
+3 epochs, RandomResizedCrop 224 + flip + ImageNet normalisation, seed 42.
+Expected accuracy on T4 x2: not measured yet.
+
+Writes to --out: metrics.csv and learning_curves.png (every epoch), the
+checkpoint/ (every epoch), model_summary.txt, submission.csv,
+confusion_matrix.csv/.png (validation), run.json.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from accelerate import Accelerator
+from accelerate.utils import DataLoaderConfiguration
+from tqdm.auto import tqdm
+
+from baseline.config import TrainConfig, parse_config
+from baseline.data import EpochShuffle, ImageRows, TrainingError, load_data, make_loader
+from baseline.model import build_model, load_pretrained, resolve_weights, summary
+from baseline.outputs import (
+    git_commit,
+    library_versions,
+    plot_learning_curves,
+    write_confusion,
+    write_metrics_csv,
+    write_run_json,
+    write_submission,
+    write_text,
+)
+from baseline.transforms import CROP_RATIO, CROP_SCALE, DeviceTransforms
+from grader.metrics import score
+
+CHECKPOINT = "checkpoint"
+NAN_CHECK_EVERY = 25  # steps between host syncs that check the loss is finite
+
+
+# ----------------------------------------------------------------------------
+# Set-up
+# ----------------------------------------------------------------------------
+
+
+def make_accelerator(cfg: TrainConfig) -> Accelerator:
+    """Accelerate with a GLOBAL batch (split_batches) and the chosen precision."""
+    use_cuda = torch.cuda.is_available() and not cfg.cpu
+    precision = cfg.mixed_precision
+    if precision == "auto":
+        precision = ("bf16" if torch.cuda.is_bf16_supported() else "fp16") if use_cuda else "no"
+    return Accelerator(
+        cpu=not use_cuda,
+        mixed_precision=precision,
+        gradient_accumulation_steps=cfg.grad_accum,
+        dataloader_config=DataLoaderConfiguration(split_batches=True),
+    )
+
+
+def seed_everything(seed: int, deterministic: bool) -> None:
+    """Seed Python, NumPy and torch once; choose deterministic or fast GPU kernels."""
+    import random
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)  # noqa: NPY002 (seeds any library code using the global RNG)
+    torch.manual_seed(seed)
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True)
+        torch.backends.cudnn.benchmark = False
+    else:
+        torch.backends.cudnn.benchmark = True
+
+
+def derived_seed(*parts: int) -> int:
+    """A seed for one (epoch, step, process): runs and resumes draw the same numbers."""
+    return int(np.random.SeedSequence([abs(p) for p in parts]).generate_state(1)[0])
+
+
+def check_batch(cfg: TrainConfig, processes: int) -> None:
+    share = processes * cfg.grad_accum
+    if cfg.batch_size % share:
+        raise TrainingError(
+            f"--batch-size {cfg.batch_size}: must be divisible by processes x --grad-accum "
+            f"({processes} x {cfg.grad_accum} = {share}), since the batch is global."
+        )
+
+
+def prepare_out(cfg: TrainConfig) -> Path:
+    """Refuse to overwrite another run; with --resume, require its checkpoint."""
+    out = Path(cfg.out)
+    has_checkpoint = (out / CHECKPOINT / "progress.json").is_file()
+    if cfg.resume and not has_checkpoint:
+        raise TrainingError(
+            f"--resume: {out / CHECKPOINT} holds no finished epoch to continue from. Run "
+            "without --resume to start."
+        )
+    if not cfg.resume and (has_checkpoint or (out / "run.json").is_file()):
+        raise TrainingError(
+            f"--out {out}: holds an earlier run. Pass --resume to continue it, or choose "
+            "another --out."
+        )
+    return out
+
+
+# ----------------------------------------------------------------------------
+# Training and evaluation
+# ----------------------------------------------------------------------------
+
+
+@dataclass
+class Loop:
+    """What one epoch needs, prepared by Accelerate."""
+
+    accelerator: Accelerator
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    transforms: DeviceTransforms
+    cfg: TrainConfig
+    shuffle: EpochShuffle  # the training sampler, kept from before Accelerate wraps it
+
+
+def train_one_epoch(loop: Loop, loader, epoch: int) -> dict[str, float]:
+    """One pass over the training split; returns mean loss, accuracy and images/s."""
+    acc, model, cfg = loop.accelerator, loop.model, loop.cfg
+    model.train()
+    # Accelerate re-sets the sampler's epoch from its own counter when iteration starts
+    # (0 after a resume): set both, so a resumed run shuffles as an uninterrupted one.
+    loader.set_epoch(epoch)
+    loop.shuffle.set_epoch(epoch)
+    torch.manual_seed(derived_seed(cfg.seed, epoch, acc.process_index, 1))  # dropout etc.
+    sums = torch.zeros(3, device=acc.device)  # loss x n, correct, n
+    first_bad = torch.full((), -1, device=acc.device)
+    start = time.perf_counter()
+    bar = tqdm(
+        loader,
+        desc=f"epoch {epoch + 1}/{cfg.epochs}",
+        leave=False,
+        disable=not acc.is_local_main_process,
+    )
+    for step, (images, labels, _) in enumerate(bar):
+        generator = torch.Generator().manual_seed(
+            derived_seed(cfg.seed, epoch, step, acc.process_index)
+        )
+        x = loop.transforms.train(images, generator)
+        with acc.accumulate(model):
+            logits = model(x)
+            loss = F.cross_entropy(logits, labels)
+            acc.backward(loss)
+            loop.optimizer.step()
+            loop.optimizer.zero_grad(set_to_none=True)
+        detached = loss.detach().float()
+        first_bad = torch.where(
+            (first_bad < 0) & ~torch.isfinite(detached),
+            torch.tensor(step, device=acc.device),
+            first_bad,
+        )
+        sums += torch.stack(
+            [
+                detached * len(labels),
+                (logits.argmax(1) == labels).sum(),
+                torch.tensor(len(labels), device=acc.device),
+            ]
+        )
+        if step % NAN_CHECK_EVERY == 0 or step == len(loader) - 1:
+            _stop_if_diverged(first_bad, epoch, loop)
+            bar.set_postfix(loss=f"{sums[0].item() / max(sums[2].item(), 1):.3f}")
+    sums = acc.reduce(sums, reduction="sum")
+    seconds = time.perf_counter() - start
+    return {
+        "train_loss": (sums[0] / sums[2]).item(),
+        "train_acc": (sums[1] / sums[2]).item(),
+        "seconds": seconds,
+        "images_per_s": sums[2].item() / seconds,
+    }
+
+
+def _stop_if_diverged(first_bad: torch.Tensor, epoch: int, loop: Loop) -> None:
+    step = int(loop.accelerator.reduce(first_bad.clone(), reduction="max").item())
+    if step >= 0:
+        lr = loop.optimizer.param_groups[0]["lr"]
+        raise TrainingError(
+            f"the loss became NaN or infinite at epoch {epoch + 1}, step {step + 1} (lr {lr:g}). "
+            "Lower --lr (e.g. by 10x), or check --mixed-precision; the last finished epoch "
+            "is in the checkpoint."
+        )
+
+
+@torch.inference_mode()
+def predict(loop: Loop, loader, desc: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per-example (rows, predictions, labels, losses) over a loader, gathered across processes.
+
+    Accelerate pads the last batch so every process gets the same number of
+    images; gather_for_metrics drops the padding, so each row appears once.
+    """
+    acc, model = loop.accelerator, loop.model
+    model.eval()
+    parts: list[tuple[torch.Tensor, ...]] = []
+    for images, labels, rows in tqdm(
+        loader, desc=desc, leave=False, disable=not acc.is_local_main_process
+    ):
+        logits = model(loop.transforms.eval(images)).float()
+        safe = labels.clamp(min=0)  # test labels are unknown (-1)
+        losses = F.cross_entropy(logits, safe, reduction="none")
+        parts.append(acc.gather_for_metrics((rows, logits.argmax(1), labels, losses)))
+    return tuple(torch.cat([p[i] for p in parts]).cpu().numpy() for i in range(4))
+
+
+def evaluate(loop: Loop, loader, n_classes: int) -> tuple[dict[str, float], np.ndarray]:
+    """Validation loss, accuracy and macro-F1; also the confusion matrix."""
+    _, predicted, labels, losses = predict(loop, loader, "validation")
+    metrics = score(labels, predicted, n_classes)
+    return (
+        {
+            "val_loss": float(losses.mean()),
+            "val_acc": metrics.accuracy,
+            "val_macro_f1": metrics.macro_f1,
+        },
+        metrics.confusion,
+    )
+
+
+# ----------------------------------------------------------------------------
+# Checkpoints
+# ----------------------------------------------------------------------------
+
+
+def save_checkpoint(acc: Accelerator, out: Path, cfg: TrainConfig, history: list[dict]) -> None:
+    """Save model, optimizer and progress after an epoch; the swap is atomic."""
+    staging = out / f"{CHECKPOINT}.partial"
+    if acc.is_main_process and staging.exists():
+        shutil.rmtree(staging)
+    acc.wait_for_everyone()
+    acc.save_state(str(staging))
+    acc.wait_for_everyone()
+    if acc.is_main_process:
+        import json
+
+        (staging / "progress.json").write_text(
+            json.dumps(
+                {"epochs_done": len(history), "history": history, "config": cfg.to_dict()}, indent=2
+            )
+        )
+        final = out / CHECKPOINT
+        retired = out / f"{CHECKPOINT}.old"
+        if final.exists():
+            final.rename(retired)
+        staging.rename(final)
+        shutil.rmtree(retired, ignore_errors=True)
+    acc.wait_for_everyone()
+
+
+def load_checkpoint(acc: Accelerator, out: Path, cfg: TrainConfig) -> list[dict]:
+    """Restore the last checkpoint; refuse one made with other settings."""
+    import json
+
+    progress = json.loads((out / CHECKPOINT / "progress.json").read_text())
+    saved = progress["config"]
+    changeable = {"resume", "epochs", "out", "data", "weights_file"}
+    differ = [k for k, v in cfg.to_dict().items() if k not in changeable and saved.get(k) != v]
+    if differ:
+        raise TrainingError(
+            f"--resume: the checkpoint in {out} was made with other settings ("
+            + ", ".join(f"--{k.replace('_', '-')} {saved.get(k)}" for k in differ)
+            + "). Resume with the same settings, or start a new --out."
+        )
+    acc.load_state(str(out / CHECKPOINT))
+    return progress["history"]
+
+
+# ----------------------------------------------------------------------------
+# The run
+# ----------------------------------------------------------------------------
+
+
+def banner(cfg: TrainConfig, acc: Accelerator, sizes: dict[str, int], steps: int) -> str:
+    """The start-of-run summary: every setting that decides the numbers."""
+    if acc.device.type == "cuda":
+        device = f"{acc.num_processes} x cuda ({torch.cuda.get_device_name(acc.device)})"
+    else:
+        device = f"{acc.num_processes} x cpu"
+    per_process = cfg.batch_size // acc.num_processes
+    micro = f", in {cfg.grad_accum} micro-batches" if cfg.grad_accum > 1 else ""
+    rows = {
+        "model": f"torchvision {cfg.model}, weights {cfg.weights}, new 10-way last layer",
+        "data": f"{cfg.data}: {sizes['train']:,} train / {sizes['val']:,} validation "
+        f"(stratified, seed {cfg.seed}) / {sizes['test']:,} test",
+        "devices": f"{device}, {acc.distributed_type.value}, mixed precision {acc.mixed_precision}",
+        "batch": f"{cfg.batch_size} global per optimizer step = {per_process} per process x "
+        f"{acc.num_processes} process(es){micro}",
+        "steps": f"{steps:,} per epoch x {cfg.epochs} epochs = {steps * cfg.epochs:,} "
+        "optimizer steps (an epoch's last incomplete batch is dropped)",
+        "optimizer": f"SGD lr {cfg.lr:g}, momentum {cfg.momentum:g}, "
+        f"weight decay {cfg.weight_decay:g}",
+        "train": f"RandomResizedCrop({cfg.image_size}, scale={CROP_SCALE}, ratio=(3/4, 4/3)) "
+        "of the 32x32 image, bilinear antialias, flip p=0.5, ImageNet Normalize, on the device",
+        "eval": f"Resize({cfg.image_size}) bilinear antialias + Normalize",
+        "seed": f"{cfg.seed}, deterministic kernels {'on' if cfg.deterministic else 'off'}",
+    }
+    return "\n".join([f"Baseline run -> {cfg.out}", *(f"  {k:<10} {v}" for k, v in rows.items())])
+
+
+def run(cfg: TrainConfig) -> dict:
+    """Train, evaluate every epoch, checkpoint, and write the submission and records."""
+    started = time.perf_counter()
+    acc = make_accelerator(cfg)
+    check_batch(cfg, acc.num_processes)
+    out = prepare_out(cfg)
+    seed_everything(cfg.seed, cfg.deterministic)  # before the split and the model
+    bundle, splits = load_data(cfg.data, cfg.val_fraction, cfg.train_limit, cfg.seed)
+    weights = resolve_weights(cfg.model, cfg.weights)
+    with acc.main_process_first():
+        state = (
+            load_pretrained(
+                weights,
+                Path(cfg.weights_file) if cfg.weights_file else None,
+                acc.is_local_main_process,
+            )
+            if weights
+            else None
+        )
+    torch.manual_seed(cfg.seed)  # the new head's initialisation depends on the seed only
+    model = build_model(cfg.model, weights, state, len(bundle.classes))
+    model = model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.SGD(
+        model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+    )
+    pin = acc.device.type == "cuda"
+    micro = cfg.batch_size // cfg.grad_accum
+    train_loader = make_loader(
+        ImageRows(bundle.train_images, bundle.train_labels, splits.train), micro, cfg.seed, pin
+    )
+    val_loader = make_loader(
+        ImageRows(bundle.train_images, bundle.train_labels, splits.val), micro, None, pin
+    )
+    test_loader = make_loader(ImageRows(bundle.test_images, None, splits.test), micro, None, pin)
+    shuffle = train_loader.sampler
+    if len(train_loader) == 0:
+        raise TrainingError(
+            f"--batch-size {cfg.batch_size}: larger than the {len(splits.train)} training "
+            "images; lower it or raise --train-limit."
+        )
+    model, optimizer, train_loader, val_loader, test_loader = acc.prepare(
+        model, optimizer, train_loader, val_loader, test_loader
+    )
+    loop = Loop(acc, model, optimizer, DeviceTransforms(cfg.image_size, acc.device), cfg, shuffle)
+    history = load_checkpoint(acc, out, cfg) if cfg.resume else []
+    sizes = {"train": len(splits.train), "val": len(splits.val), "test": len(splits.test)}
+    steps = len(train_loader) // cfg.grad_accum
+    if acc.is_main_process:
+        out.mkdir(parents=True, exist_ok=True)
+        acc.print(banner(cfg, acc, sizes, steps))
+        if history:
+            acc.print(f"Resuming after epoch {len(history)} from {out / CHECKPOINT}")
+        write_text(out / "model_summary.txt", summary(acc.unwrap_model(model), cfg.model, weights))
+    confusion = None
+    for epoch in range(len(history), cfg.epochs):
+        row = {
+            "epoch": epoch + 1,
+            **_guard_memory(lambda e=epoch: train_one_epoch(loop, train_loader, e), cfg, acc),
+        }
+        val, confusion = evaluate(loop, val_loader, len(bundle.classes))
+        row.update(val, lr=optimizer.param_groups[0]["lr"])
+        history.append(row)
+        if acc.is_main_process:
+            write_metrics_csv(out / "metrics.csv", history)
+            plot_learning_curves(out / "learning_curves.png", history)
+            acc.print(
+                f"epoch {epoch + 1}/{cfg.epochs}: train loss {row['train_loss']:.4f} acc "
+                f"{row['train_acc']:.4f} | val loss {row['val_loss']:.4f} acc "
+                f"{row['val_acc']:.4f} macro-F1 {row['val_macro_f1']:.4f} | "
+                f"{row['images_per_s']:.0f} img/s"
+            )
+        save_checkpoint(acc, out, cfg, history)
+    if confusion is None:  # resumed after the last epoch: evaluate once more for the records
+        _, confusion = evaluate(loop, val_loader, len(bundle.classes))
+    predict_start = time.perf_counter()
+    rows, predicted, _, _ = predict(loop, test_loader, "test")
+    record = {}
+    if acc.is_main_process:
+        write_submission(
+            out / "submission.csv",
+            bundle.test_ids[rows],
+            predicted,
+            bundle.classes,
+            bundle.test_ids,
+        )
+        write_confusion(out, confusion, bundle.classes)
+        record = _run_record(cfg, acc, history, sizes, steps, started, predict_start)
+        write_run_json(out / "run.json", record)
+        acc.print(
+            f"Wrote {out}/submission.csv ({len(rows):,} rows), metrics.csv, "
+            "learning_curves.png, confusion_matrix.png and run.json."
+        )
+    acc.wait_for_everyone()
+    acc.end_training()
+    return record
+
+
+def _guard_memory(step, cfg: TrainConfig, acc: Accelerator):
+    """Run `step`; turn running out of memory into advice on what to lower."""
+    try:
+        return step()
+    except (torch.OutOfMemoryError, RuntimeError) as exc:
+        if "out of memory" not in str(exc) and "can't allocate memory" not in str(exc):
+            raise
+        per_process = cfg.batch_size // acc.num_processes // cfg.grad_accum
+        raise TrainingError(
+            f"out of memory with {per_process} images per process at {cfg.image_size} px on "
+            f"{acc.device.type}. Lower --batch-size or --image-size, or keep the batch and add "
+            f"--grad-accum {cfg.grad_accum * 2} (the same optimisation in smaller pieces)."
+        ) from None
+
+
+def _run_record(cfg, acc, history, sizes, steps, started, predict_start) -> dict:
+    last = history[-1] if history else {}
+    return {
+        "config": cfg.to_dict(),
+        "seed": cfg.seed,
+        "settled": {
+            "batch": f"{cfg.batch_size} global per optimizer step, "
+            f"{cfg.batch_size // acc.num_processes} per process",
+            "crop": f"RandomResizedCrop({cfg.image_size}, scale={CROP_SCALE}, "
+            f"ratio={tuple(round(r, 4) for r in CROP_RATIO)}) of the 32x32 image",
+            "mixed_precision": acc.mixed_precision,
+        },
+        "hardware": {
+            "processes": acc.num_processes,
+            "device": acc.device.type,
+            "device_name": torch.cuda.get_device_name(acc.device)
+            if acc.device.type == "cuda"
+            else platform_cpu(),
+            "distributed": acc.distributed_type.value,
+        },
+        "data": sizes,
+        "steps_per_epoch": steps,
+        "versions": library_versions(),
+        "git_commit": git_commit(),
+        "timings_s": {
+            "total": round(time.perf_counter() - started, 3),
+            "epochs": [round(row["seconds"], 3) for row in history],
+            "predict_test": round(time.perf_counter() - predict_start, 3),
+        },
+        "validation": {k: last.get(k) for k in ("val_loss", "val_acc", "val_macro_f1")},
+        "history": history,
+    }
+
+
+def platform_cpu() -> str:
+    import platform
+
+    return platform.processor() or platform.machine()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: parse flags, run, and print expected failures as one line."""
+    cfg = parse_config(argv)
+    try:
+        run(cfg)
+    except TrainingError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("Interrupted. Continue later with --resume.", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
