@@ -203,8 +203,7 @@ def _stop_if_diverged(first_bad: torch.Tensor, epoch: int, loop: Loop) -> None:
         lr = loop.optimizer.param_groups[0]["lr"]
         raise TrainingError(
             f"the loss became NaN or infinite at epoch {epoch + 1}, step {step + 1} (lr {lr:g}). "
-            "Lower --lr (e.g. by 10x), or check --mixed-precision; the last finished epoch "
-            "is in the checkpoint."
+            "Lower --lr (e.g. by 10x), or try --mixed-precision no."
         )
 
 

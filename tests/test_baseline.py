@@ -1,0 +1,407 @@
+"""The baseline trainer, run as users run it, on the CPU at tiny scale.
+
+Real torchvision models (resnet18 at 32 px, random init), real Accelerate,
+real processes: one process, and two over gloo with torchrun.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from baseline.config import TrainConfig, get_parser
+from baseline.data import TrainingError
+from baseline.model import check_weights_file
+from baseline.outputs import METRIC_COLUMNS
+from grader.prepare import prepare
+from tests.cifar_fixtures import make_tiny_cifar, write_imagefolder_zip
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = [
+    "--model",
+    "resnet18",
+    "--weights",
+    "none",
+    "--image-size",
+    "32",
+    "--epochs",
+    "2",
+    "--batch-size",
+    "32",
+]
+ENV = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory) -> Path:
+    """300 training images (30 per class) and 50 test images."""
+    root = tmp_path_factory.mktemp("baseline")
+    source = write_imagefolder_zip(make_tiny_cifar(30, 5, seed=4), root / "tiny.zip")
+    prepare(str(source), root / "competition", seed=9, progress=False)
+    return root / "competition" / "public"
+
+
+def train(
+    out: Path, *args: str, data: Path | None = None, launcher: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess:
+    command = [*(launcher or (sys.executable,)), "-m", "baseline.train", "--out", str(out), *args]
+    if data is not None:
+        command += ["--data", str(data)]
+    return subprocess.run(command, capture_output=True, text=True, env=ENV, cwd=ROOT, timeout=300)
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open() as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="module")
+def single_run(bundle, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("runs") / "single"
+    result = train(out, *TINY, data=bundle)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out
+
+
+def test_a_run_writes_every_output(single_run, bundle):
+    assert sorted(p.name for p in single_run.iterdir()) == [
+        "checkpoint",
+        "confusion_matrix.csv",
+        "confusion_matrix.png",
+        "learning_curves.png",
+        "metrics.csv",
+        "model_summary.txt",
+        "run.json",
+        "submission.csv",
+    ]
+    rows = read_csv(single_run / "metrics.csv")
+    assert list(rows[0]) == list(METRIC_COLUMNS)
+    assert [row["epoch"] for row in rows] == ["1", "2"]
+    assert all(float(row["lr"]) == 1e-3 for row in rows)
+    for name in ("learning_curves.png", "confusion_matrix.png"):
+        assert (single_run / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    confusion = read_csv(single_run / "confusion_matrix.csv")
+    assert (
+        len(confusion) == 10
+        and sum(int(v) for r in confusion for k, v in r.items() if k != "true \\ predicted") == 30
+    )  # 10% of 300
+    record = json.loads((single_run / "run.json").read_text())
+    assert record["config"]["model"] == "resnet18" and record["seed"] == 42
+    assert record["data"] == {"train": 270, "val": 30, "test": 50}
+    assert record["steps_per_epoch"] == 8  # 270 // 32
+    assert record["settled"]["batch"] == "32 global per optimizer step, 32 per process"
+    assert record["settled"]["mixed_precision"] == "no"
+    assert set(record["versions"]) >= {"torch", "torchvision", "accelerate", "python"}
+    assert record["validation"]["val_acc"] == float(rows[-1]["val_acc"])
+    summary = (single_run / "model_summary.txt").read_text()
+    assert summary.startswith("model: torchvision resnet18, weights none (random init)\n")
+
+
+def test_the_submission_passes_grader_validate(single_run, bundle):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "grader",
+            "validate",
+            str(single_run / "submission.csv"),
+            "--competition",
+            str(bundle),
+        ],
+        capture_output=True,
+        text=True,
+        env=ENV,
+    )
+    assert result.returncode == 0, result.stdout
+    ids = [row["id"] for row in read_csv(single_run / "submission.csv")]
+    assert ids == [str(i) for i in range(50)]
+
+
+def test_the_banner_settles_the_ambiguities(bundle, tmp_path):
+    result = train(tmp_path / "run", *TINY, "--epochs", "1", data=bundle)
+    banner = result.stdout.split("epoch 1/1")[0]
+    assert "  batch      32 global per optimizer step = 32 per process x 1 process(es)" in banner
+    assert "  steps      8 per epoch x 1 epochs = 8 optimizer steps" in banner
+    assert "  devices    1 x cpu, NO, mixed precision no" in banner
+    assert "RandomResizedCrop(32, scale=(0.08, 1.0), ratio=(3/4, 4/3))" in banner
+    assert "  seed       42, deterministic kernels off" in banner
+
+
+def test_same_seed_gives_identical_predictions(single_run, bundle, tmp_path):
+    again = tmp_path / "again"
+    assert train(again, *TINY, data=bundle).returncode == 0
+    assert (again / "submission.csv").read_bytes() == (single_run / "submission.csv").read_bytes()
+    timing = {"seconds", "images_per_s"}
+    strip = [
+        {k: v for k, v in row.items() if k not in timing}
+        for row in read_csv(single_run / "metrics.csv")
+    ]
+    assert [
+        {k: v for k, v in row.items() if k not in timing} for row in read_csv(again / "metrics.csv")
+    ] == strip
+
+
+KILL_AFTER_FIRST_CHECKPOINT = """
+import os, signal, sys
+import baseline.train as t
+real = t.save_checkpoint
+def save_then_die(acc, out, cfg, history):
+    real(acc, out, cfg, history)
+    os.kill(os.getpid(), signal.SIGKILL)
+t.save_checkpoint = save_then_die
+sys.exit(t.main(sys.argv[1:]))
+"""
+
+
+def test_resume_after_a_kill_ends_with_the_uninterrupted_predictions(single_run, bundle, tmp_path):
+    out = tmp_path / "killed"
+    args = ["--out", str(out), "--data", str(bundle), *TINY]
+    killed = subprocess.run(
+        [sys.executable, "-c", KILL_AFTER_FIRST_CHECKPOINT, *args],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        cwd=ROOT,
+        timeout=300,
+    )
+    assert killed.returncode == -signal.SIGKILL
+    assert not (out / "submission.csv").exists()
+    progress = json.loads((out / "checkpoint" / "progress.json").read_text())
+    assert progress["epochs_done"] == 1
+    refused = train(out, *TINY, data=bundle)
+    assert refused.returncode == 1
+    assert refused.stderr == (
+        f"Error: --out {out}: holds an earlier run. Pass --resume to continue it, or choose "
+        "another --out.\n"
+    )
+    resumed = train(out, *TINY, "--resume", data=bundle)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"Resuming after epoch 1 from {out / 'checkpoint'}" in resumed.stdout
+    assert (out / "submission.csv").read_bytes() == (single_run / "submission.csv").read_bytes()
+
+
+def test_resume_refuses_other_settings(single_run, bundle):
+    result = train(single_run, *TINY, "--lr", "0.1", "--resume", data=bundle)
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"Error: --resume: the checkpoint in {single_run} was made with other settings (--lr "
+        "0.001). Resume with the same settings, or start a new --out.\n"
+    )
+
+
+def test_two_processes_over_gloo_predict_every_test_id_once(bundle, tmp_path):
+    out = tmp_path / "ddp"
+    with socket.socket() as probe:  # a free port for the rendezvous
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    torchrun = (
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_addr",
+        "127.0.0.1",
+        "--master_port",
+        str(port),
+    )
+    result = train(out, *TINY, "--cpu", data=bundle, launcher=torchrun)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "  devices    2 x cpu, MULTI_CPU, mixed precision no" in result.stdout
+    assert "= 16 per process x 2 process(es)" in result.stdout
+    assert result.stdout.count("Baseline run ->") == 1  # the banner only on the main process
+    ids = [int(row["id"]) for row in read_csv(out / "submission.csv")]
+    assert sorted(ids) == list(range(50))
+    record = json.loads((out / "run.json").read_text())
+    assert record["hardware"]["processes"] == 2
+    assert record["steps_per_epoch"] == 8  # the same optimisation as one process
+
+
+def test_gradient_accumulation_keeps_the_global_batch(bundle, tmp_path):
+    result = train(tmp_path / "accum", *TINY, "--epochs", "1", "--grad-accum", "2", data=bundle)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (
+        "32 global per optimizer step = 32 per process x 1 process(es), in 2 "
+        "micro-batches" in result.stdout
+    )
+    assert "8 per epoch" in result.stdout
+
+
+# ----------------------------------------------------------------------------
+# Bad input: one clear line, exit 1
+# ----------------------------------------------------------------------------
+
+
+def test_missing_bundle(tmp_path):
+    result = train(tmp_path / "run", *TINY, data=tmp_path / "nowhere")
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == (
+        f"Error: --data: {tmp_path / 'nowhere'}: no such folder. Build the competition first "
+        "with `grader prepare`, or pass the folder that holds classes.txt and the .npy files.\n"
+    )
+
+
+def test_bundle_with_other_classes(bundle, tmp_path):
+    import shutil
+
+    copy = Path(shutil.copytree(bundle, tmp_path / "public"))
+    names = (copy / "classes.txt").read_text().splitlines()
+    names[0], names[1] = names[1], names[0]
+    (copy / "classes.txt").write_text("\n".join(names) + "\n")
+    result = train(tmp_path / "run", *TINY, data=copy)
+    assert result.returncode == 1
+    assert result.stderr.startswith(
+        f"Error: --data: {copy / 'classes.txt'} lists ['automobile', 'airplane', "
+    )
+    assert "Traceback" not in result.stderr
+
+
+def test_batch_not_divisible_by_processes_and_accumulation(bundle, tmp_path):
+    result = train(tmp_path / "run", *TINY, "--grad-accum", "3", data=bundle)
+    assert result.stderr == (
+        "Error: --batch-size 32: must be divisible by processes x --grad-accum (1 x 3 = 3), "
+        "since the batch is global.\n"
+    )
+
+
+def test_a_diverging_loss_stops_with_the_step_and_lr(bundle, tmp_path):
+    result = train(tmp_path / "run", *TINY, "--lr", "1e30", data=bundle)
+    assert result.returncode == 1
+    last_line = result.stderr.splitlines()[-1]
+    assert last_line.startswith("Error: the loss became NaN or infinite at epoch 1, step ")
+    assert last_line.endswith(" (lr 1e+30). Lower --lr (e.g. by 10x), or try --mixed-precision no.")
+    assert "Traceback" not in result.stderr
+
+
+def test_unknown_model_and_weights(bundle, tmp_path):
+    result = train(tmp_path / "a", "--model", "resnet51", data=bundle)
+    assert result.stderr == (
+        "Error: --model resnet51: not a torchvision model. Examples: resnet18, resnet50, "
+        "efficientnet_b0, convnext_tiny (torchvision.models.list_models() lists all).\n"
+    )
+    result = train(tmp_path / "b", "--weights", "IMAGENET1K_V9", data=bundle)
+    assert result.stderr == (
+        "Error: --weights IMAGENET1K_V9: resnet50 has no such weights; choose one of "
+        "IMAGENET1K_V1, IMAGENET1K_V2, DEFAULT or none.\n"
+    )
+
+
+def test_a_weights_file_must_match_torchvisions_published_hash(tmp_path):
+    path = tmp_path / "resnet50-0676ba61.pth"
+    path.write_bytes(b"not the real weights")
+    url = "https://download.pytorch.org/models/resnet50-0676ba61.pth"
+    with pytest.raises(TrainingError) as info:
+        check_weights_file(path, url)
+    digest = __import__("hashlib").sha256(b"not the real weights").hexdigest()
+    assert str(info.value) == (
+        f"--weights-file {path}: sha256 {digest[:12]}... does not match the published file "
+        f"{url} (sha256 starts with 0676ba61). Download that file again, or pass --weights "
+        "none to train from scratch."
+    )
+    # A file whose hash does match is accepted.
+    check_weights_file(path, f"https://example.test/models/resnet50-{digest[:8]}.pth")
+
+
+def test_running_out_of_memory_says_what_to_lower():
+    from baseline.train import _guard_memory
+
+    class Acc:
+        num_processes = 2
+        device = type("D", (), {"type": "cuda"})()
+
+    def step():
+        raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    with pytest.raises(TrainingError) as info:
+        _guard_memory(step, TrainConfig(batch_size=256), Acc())
+    assert str(info.value) == (
+        "out of memory with 128 images per process at 224 px on cuda. Lower --batch-size or "
+        "--image-size, or keep the batch and add --grad-accum 2 (the same optimisation in "
+        "smaller pieces)."
+    )
+
+
+def test_help_lists_every_config_field_with_its_default():
+    helps = {a.option_strings[0]: a.help for a in get_parser()._actions if a.dest != "help"}
+    for flag in (
+        "--data",
+        "--out",
+        "--model",
+        "--weights",
+        "--epochs",
+        "--batch-size",
+        "--lr",
+        "--image-size",
+        "--train-limit",
+        "--val-fraction",
+        "--seed",
+        "--mixed-precision",
+        "--deterministic",
+        "--resume",
+        "--weights-file",
+    ):
+        assert "(default: " in helps[flag], flag
+    assert helps["--batch-size"].endswith("(default: 128)")
+    assert helps["--lr"].endswith("(default: 0.001)")
+    assert helps["--weights"].endswith("(default: IMAGENET1K_V1)")
+    assert helps["--model"].endswith("(default: resnet50)")
+    defaults = TrainConfig()
+    assert (
+        defaults.model,
+        defaults.weights,
+        defaults.lr,
+        defaults.batch_size,
+        defaults.epochs,
+        defaults.momentum,
+        defaults.weight_decay,
+    ) == ("resnet50", "IMAGENET1K_V1", 1e-3, 128, 3, 0.0, 0.0)
+
+
+# ----------------------------------------------------------------------------
+# Real images: a short run learns well above chance
+# ----------------------------------------------------------------------------
+
+REAL_ZIP = ROOT.parent / "shared" / "data" / "cifar10-images.zip"
+
+
+@pytest.mark.skipif(not REAL_ZIP.exists(), reason="needs ../shared/data/cifar10-images.zip")
+def test_a_short_run_on_real_cifar10_learns_well_above_chance(tmp_path):
+    prepare(str(REAL_ZIP), tmp_path / "competition", seed=1, progress=False)
+    out = tmp_path / "real"
+    result = train(
+        out,
+        "--model",
+        "resnet18",
+        "--weights",
+        "none",
+        "--image-size",
+        "32",
+        "--train-limit",
+        "4000",
+        "--epochs",
+        "3",
+        "--batch-size",
+        "64",
+        "--lr",
+        "0.05",
+        "--momentum",
+        "0.9",
+        data=tmp_path / "competition" / "public",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    last = read_csv(out / "metrics.csv")[-1]
+    # Chance is 0.1; this run reached 0.30 (resnet18 from scratch, 3 short epochs of the
+    # lecture's heavy crop at 32 px), so twice chance leaves room for numeric noise.
+    assert float(last["val_acc"]) > 0.2, last
+    predicted = [row["label"] for row in read_csv(out / "submission.csv")]
+    assert len(set(predicted)) >= 5
+    assert np.isfinite(float(last["train_loss"]))

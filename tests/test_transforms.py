@@ -1,0 +1,94 @@
+"""The device-side transforms against torchvision's own, and the crop statistics."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torchvision.transforms.v2 as T
+from torchvision.transforms.v2 import functional as F
+
+from baseline.transforms import IMAGENET_MEAN, IMAGENET_STD, DeviceTransforms, sample_crops
+
+NORMALIZE = T.Normalize(IMAGENET_MEAN, IMAGENET_STD)
+
+
+@pytest.fixture(scope="module")
+def images() -> torch.Tensor:
+    return torch.randint(
+        0, 256, (12, 32, 32, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(0)
+    )
+
+
+def as_float(images: torch.Tensor) -> torch.Tensor:
+    return images.permute(0, 3, 1, 2).float() / 255
+
+
+@pytest.mark.parametrize("size", [224, 32, 16])  # up-, same- and down-sampling
+def test_eval_equals_torchvision_resize_and_normalize(images, size):
+    ours = DeviceTransforms(size, torch.device("cpu")).eval(images)
+    reference = NORMALIZE(F.resize(as_float(images), [size, size], antialias=True))
+    assert ours.shape == (12, 3, size, size)
+    assert ours.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(ours, reference, atol=5e-5, rtol=0)
+
+
+@pytest.mark.parametrize("size", [224, 20])
+def test_train_equals_torchvision_resized_crop_flip_and_normalize(images, size):
+    ours = DeviceTransforms(size, torch.device("cpu")).train(
+        images, torch.Generator().manual_seed(3)
+    )
+    # Replay the same random numbers: the boxes first, then one flip draw per image.
+    replay = torch.Generator().manual_seed(3)
+    top, left, h, w = sample_crops(12, 32, 32, replay)
+    flips = torch.rand(12, generator=replay) < 0.5
+    assert 0 < flips.sum() < 12  # both branches are exercised
+    for b in range(12):
+        crop = F.resized_crop(
+            as_float(images[b : b + 1]),
+            int(top[b]),
+            int(left[b]),
+            int(h[b]),
+            int(w[b]),
+            [size, size],
+            antialias=True,
+        )
+        reference = NORMALIZE(crop.flip(-1) if flips[b] else crop)
+        torch.testing.assert_close(ours[b : b + 1], reference, atol=5e-5, rtol=0)
+
+
+def test_crop_boxes_follow_torchvision_random_resized_crop_statistics():
+    n = 20_000
+    top, left, h, w = sample_crops(n, 32, 32, torch.Generator().manual_seed(0))
+    assert ((h >= 1) & (w >= 1) & (top >= 0) & (left >= 0)).all()
+    assert ((top + h <= 32) & (left + w <= 32)).all()
+    area = (h * w).float() / 1024
+    log_ratio = torch.log(w.float() / h.float())
+    # The same statistics from torchvision's own sampler.
+    torch.manual_seed(0)
+    boxes = [
+        T.RandomResizedCrop.get_params(torch.empty(3, 32, 32), [0.08, 1.0], [3 / 4, 4 / 3])
+        for _ in range(n)
+    ]
+    ref = torch.tensor(boxes, dtype=torch.float)
+    ref_area = ref[:, 2] * ref[:, 3] / 1024
+    ref_log_ratio = torch.log(ref[:, 3] / ref[:, 2])
+    # Means agree within a few standard errors (sd of area ~0.27, of log-ratio ~0.2).
+    assert abs(area.mean() - ref_area.mean()) < 0.01
+    assert abs(log_ratio.mean() - ref_log_ratio.mean()) < 0.01
+    assert abs(area.std() - ref_area.std()) < 0.01
+    # Rounding to whole pixels widens the ratio range a little beyond [3/4, 4/3].
+    assert log_ratio.abs().max() <= math.log(4 / 3) + 0.35
+    assert (h * w).min() >= 0.08 * 1024 * 0.8 and (h * w).max() <= 1024
+
+
+def test_flips_are_half_of_the_images():
+    images = torch.zeros(4000, 4, 4, 3, dtype=torch.uint8)
+    images[:, :, 0] = 255  # a white left column: flipped images have it on the right
+    out = DeviceTransforms(4, torch.device("cpu")).train(images, torch.Generator().manual_seed(1))
+    left_brighter = out[:, 0, :, 0].mean(dim=1) > out[:, 0, :, -1].mean(dim=1)
+    right_brighter = out[:, 0, :, -1].mean(dim=1) > out[:, 0, :, 0].mean(dim=1)
+    holds_column = left_brighter | right_brighter  # crops that include the white column
+    assert holds_column.sum() > 1000
+    assert abs(right_brighter[holds_column].float().mean() - 0.5) < 0.04
