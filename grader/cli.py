@@ -30,6 +30,7 @@ def get_parser() -> argparse.ArgumentParser:
     _add_prepare(commands)
     _add_validate(commands)
     _add_score(commands)
+    _add_submit(commands)
     return parser
 
 
@@ -134,36 +135,41 @@ def _add_validate(commands: argparse._SubParsersAction) -> None:
     p.set_defaults(run=_run_validate)
 
 
-def _run_validate(args: argparse.Namespace) -> int:
-    import numpy as np
-
+def _check_submission(path: Path, public: Path, flag: str):
+    """Validate a student's file against the public files; usage errors say which flag."""
     from grader.answers import load_public_key
     from grader.submission import SubmissionChecker
 
-    if args.file.is_dir():
-        raise UsageError(
-            f"{args.file}: a folder, not a file. Pass the path of your submission CSV."
-        )
-    if not args.file.is_file():
-        raise UsageError(f"{args.file}: no such file. Pass the path of your submission CSV.")
+    if path.is_dir():
+        raise UsageError(f"{path}: a folder, not a file. Pass the path of your submission CSV.")
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file. Pass the path of your submission CSV.")
     try:
-        key = load_public_key(args.competition)
+        key = load_public_key(public)
     except BundleError as exc:
-        raise UsageError(f"--competition: {exc}") from None
-    checker = SubmissionChecker(key)
-    checked = checker.check_file(args.file)
+        raise UsageError(f"{flag}: {exc}") from None
+    return SubmissionChecker(key).check_file(path)
+
+
+def _print_problems(path: Path, problems: list[str]) -> None:
+    print(f"{path}: invalid, {len(problems)} problem{'s' * (len(problems) > 1)}:")
+    for number, problem in enumerate(problems, start=1):
+        print(f"  {number}. {problem}")
+
+
+def _run_validate(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    checked = _check_submission(args.file, args.competition, "--competition")
     if not checked.valid:
-        count = len(checked.problems)
-        print(f"{args.file}: invalid, {count} problem{'s' * (count > 1)}:")
-        for number, problem in enumerate(checked.problems, start=1):
-            print(f"  {number}. {problem}")
+        _print_problems(args.file, checked.problems)
         return 1
-    counts = np.bincount(checked.labels, minlength=len(key.classes))
+    counts = np.bincount(checked.labels, minlength=len(checked.classes))
     style = "class names" if checked.style == "names" else "class indices"
     print(
         f"{args.file}: valid. {checked.rows:,} rows, one per test id; labels written as "
         f"{style}.\nPredicted: "
-        + ", ".join(f"{name} {n:,}" for name, n in zip(key.classes, counts, strict=True))
+        + ", ".join(f"{name} {n:,}" for name, n in zip(checked.classes, counts, strict=True))
     )
     return 0
 
@@ -259,6 +265,54 @@ def _check_leaderboard_out(out: Path) -> None:
             f"--out {out}: exists and is not a leaderboard folder from grader score; "
             "refusing to replace it. Choose another folder."
         )
+
+
+def _add_submit(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser(
+        "submit",
+        help="validate a submission, then send it to Kaggle with the official client",
+        description="Check FILE exactly as grader validate does; if it is valid, submit it to "
+        "the Kaggle competition with the kaggle package (credentials: ~/.kaggle/kaggle.json "
+        "or KAGGLE_USERNAME and KAGGLE_KEY). An invalid file is never sent.",
+        epilog="Exit status: 0 submitted, 1 invalid file or refused by Kaggle, 2 usage error "
+        "(missing file, data or credentials).",
+    )
+    p.add_argument("file", type=Path, metavar="FILE", help="the submission CSV (default: none)")
+    p.add_argument(
+        "--competition",
+        required=True,
+        metavar="SLUG",
+        help="the competition's name in its address, kaggle.com/competitions/SLUG "
+        "(default: none, required)",
+    )
+    p.add_argument(
+        "-m",
+        "--message",
+        required=True,
+        help="a description of this submission (default: none, required)",
+    )
+    p.add_argument(
+        "--data",
+        type=Path,
+        default=Path("competition/public"),
+        metavar="DIR",
+        help="the competition's public files, to validate against (default: competition/public)",
+    )
+    p.set_defaults(run=_run_submit)
+
+
+def _run_submit(args: argparse.Namespace) -> int:
+    from grader.submit import submit
+
+    checked = _check_submission(args.file, args.data, "--data")
+    if not checked.valid:
+        _print_problems(args.file, checked.problems)
+        print("Not submitted: fix the file first.")
+        return 1
+    receipt = submit(args.file, args.competition, args.message)
+    reference = f" (ref {receipt.ref})" if receipt.ref else ""
+    print(f"{args.file}: valid, submitted to {args.competition}{reference}: {receipt.message}")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -49,6 +49,7 @@ class Checked:
     labels: np.ndarray | None = None
     rows: int = 0
     style: str = ""  # "names" or "indices": how the labels were written
+    classes: tuple[str, ...] = ()  # the key's classes, for reports
 
     @property
     def valid(self) -> bool:
@@ -117,7 +118,7 @@ class SubmissionChecker:
 
     def check_bytes(self, data: bytes, name: str) -> Checked:
         """Check the raw bytes of a submission; every problem goes into the result."""
-        result = Checked(name)
+        result = Checked(name, classes=self.key.classes)
         text = self._decode(data, result)
         if text is not None:
             _FileCheck(self, result).run(text)

@@ -34,7 +34,7 @@ def test_readme_opens_with_the_two_fresh_machine_commands():
     readme = (ROOT / "README.md").read_text()
     first_screen = "\n".join(readme.splitlines()[:40])
     assert "pip install -r requirements.txt" in first_screen
-    assert "grader prepare" in first_screen
+    assert "python -m baseline.demo" in first_screen
     assert "pip install -r requirements-dev.txt" in first_screen
     assert "python -m pytest" in first_screen
 

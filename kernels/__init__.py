@@ -1,0 +1,1 @@
+"""The Kaggle notebooks students fork, and the builder that generates them."""

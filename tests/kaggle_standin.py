@@ -1,0 +1,100 @@
+"""A local stand-in for Kaggle's API, for driving the real kaggle client in tests.
+
+The client cannot be pointed at an arbitrary host (its TEST environment is
+ignored by KaggleApi, which only switches between production and
+http://localhost), so tests run it with KAGGLE_API_ENVIRONMENT=LOCALHOST and
+HTTP_PROXY naming this server: every request, the file upload included,
+arrives here in proxy form. Requests are answered the way Kaggle's
+competitions service does for the calls of a submission, and as its kernels
+service does for a push.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+
+class KaggleStandIn:
+    """Start with `with KaggleStandIn({"cifar10-class"}) as kaggle:`; read what arrived."""
+
+    def __init__(self, competitions: set[str]) -> None:
+        self.competitions = competitions
+        self.calls: list[tuple[str, str, dict]] = []  # (method name, Authorization, body)
+        self.uploads: dict[str, bytes] = {}
+        self.submissions: list[dict] = []
+        self.kernels: list[dict] = []  # SaveKernel requests (kaggle kernels push)
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def proxy(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self) -> KaggleStandIn:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def _handler(self):
+        standin = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:
+                pass
+
+            def _body(self) -> bytes:
+                return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+            def _reply(self, status: int, payload: dict) -> None:
+                body = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_PUT(self) -> None:
+                token = urlsplit(self.path).path.rsplit("/", 1)[-1]
+                standin.uploads[token] = self._body()
+                self._reply(200, {})
+
+            def do_POST(self) -> None:
+                request = json.loads(self._body() or b"{}")
+                method = urlsplit(self.path).path.rsplit("/", 1)[-1]
+                standin.calls.append((method, self.headers.get("Authorization", ""), request))
+                competition = request.get("competitionName")
+                if method == "StartSubmissionUpload":
+                    if competition not in standin.competitions:
+                        return self._reply(404, {"code": 404, "message": "Competition not found"})
+                    token = f"blob-{len(standin.uploads) + 1}"
+                    return self._reply(
+                        200, {"token": token, "createUrl": f"http://localhost/upload/{token}"}
+                    )
+                if method == "CreateSubmission":
+                    if request.get("blobFileTokens") not in standin.uploads:
+                        return self._reply(400, {"code": 400, "message": "unknown upload"})
+                    standin.submissions.append(request)
+                    return self._reply(
+                        200, {"message": f"Successfully submitted to {competition}", "ref": 31337}
+                    )
+                if method == "SaveKernel":
+                    standin.kernels.append(request)
+                    return self._reply(
+                        200,
+                        {
+                            "ref": f"/code/{request.get('slug')}",
+                            "url": "http://localhost/code/x",
+                            "versionNumber": 1,
+                        },
+                    )
+                return self._reply(404, {"code": 404, "message": f"no such method {method}"})
+
+        return Handler
