@@ -35,7 +35,7 @@ class TrainConfig:
 
     data: str = _f("competition/public", "the competition's public folder (grader prepare)")
     out: str = _f("runs/baseline", "folder for checkpoints, curves, submission.csv, run.json")
-    model: str = _f("resnet50", "torchvision model name")
+    model: str = _f("resnet50", "torchvision model name, or timm/NAME for a timm model")
     weights: str = _f("IMAGENET1K_V1", "torchvision weights of the model, or 'none'")
     weights_file: str | None = _f(
         None, "local copy of the weights file, for machines without internet"
@@ -43,9 +43,46 @@ class TrainConfig:
     epochs: int = _f(3, "passes over the training split")
     batch_size: int = _f(128, "GLOBAL images per optimizer step, split across processes")
     grad_accum: int = _f(1, "split each batch into this many sequential micro-batches (memory)")
-    lr: float = _f(1e-3, "SGD learning rate")
+    optimizer: str = _f("sgd", "sgd, adam or adamw", choices=("sgd", "adam", "adamw"))
+    lr: float = _f(1e-3, "peak learning rate")
     momentum: float = _f(0.0, "SGD momentum (torch's default 0: plain SGD)")
-    weight_decay: float = _f(0.0, "L2 penalty (torch's default 0)")
+    nesterov: bool = _f(False, "Nesterov momentum (SGD with --momentum > 0)")
+    weight_decay: float = _f(0.0, "L2 penalty (torch's default 0; decoupled for adamw)")
+    sched: str = _f(
+        "none",
+        "lr decay: none, step, exponential, plateau (on validation loss) or cosine",
+        choices=("none", "step", "exponential", "plateau", "cosine"),
+    )
+    warmup_epochs: float = _f(0.0, "linear lr warm-up from 0, in epochs (fractions allowed)")
+    step_size: int = _f(1, "epochs between lr drops (--sched step)")
+    gamma: float = _f(
+        0.1, "lr factor: per --step-size epochs (step), per epoch (exponential), per plateau"
+    )
+    plateau_patience: int = _f(1, "epochs without a better validation loss before a drop")
+    patience: int = _f(
+        0,
+        "early stopping: stop after this many epochs without a better "
+        "validation loss and keep the best weights (0: off)",
+    )
+    dropout: float = _f(0.0, "dropout probability before the last layer")
+    bn_head: bool = _f(False, "batch-normalise the features before the last layer")
+    augment: str = _f(
+        "lecture",
+        "lecture (crop + flip), none (resize only), randaugment or trivialaugment "
+        "(each on top of the lecture's)",
+        choices=("lecture", "none", "randaugment", "trivialaugment"),
+    )
+    mixup: float = _f(0.0, "mixup alpha (0: off; timm's Mixup)")
+    cutmix: float = _f(0.0, "cutmix alpha (0: off; timm's Mixup)")
+    label_smoothing: float = _f(0.0, "label smoothing of the cross-entropy target")
+    ema: float = _f(
+        0.0,
+        "decay of an exponential moving average of the weights, used for "
+        "evaluation and prediction (0: off; e.g. 0.999)",
+    )
+    tta: bool = _f(
+        False, "test-time augmentation: average the predictions of each image and its mirror"
+    )
     image_size: int = _f(224, "side in pixels the 32x32 images are resized to")
     train_limit: int | None = _f(None, "use only this many training images (stratified)")
     val_fraction: float = _f(0.1, "share of the training images held out for validation")

@@ -68,8 +68,11 @@ def load_data(
 class ImageRows(Dataset):
     """Rows of a uint8 image array, fetched a whole batch at a time."""
 
-    def __init__(self, images: np.ndarray, labels: np.ndarray | None, rows: np.ndarray) -> None:
+    def __init__(
+        self, images: np.ndarray, labels: np.ndarray | None, rows: np.ndarray, policy=None
+    ) -> None:
         self.images, self.labels, self.rows = images, labels, rows
+        self.policy = policy  # per-image augmentation of uint8 (3, 32, 32) tensors, or None
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -83,8 +86,12 @@ class ImageRows(Dataset):
         images = np.empty((len(rows), *self.images.shape[1:]), dtype=np.uint8)
         images[order] = self.images[rows[order]]
         labels = self.labels[rows] if self.labels is not None else np.full(len(rows), -1)
+        batch = torch.from_numpy(images)
+        if self.policy is not None:  # cheap at 32x32: ~0.1 ms an image on one core
+            chw = batch.permute(0, 3, 1, 2)
+            batch = torch.stack([self.policy(image) for image in chw]).permute(0, 2, 3, 1)
         return (
-            torch.from_numpy(images),
+            batch.contiguous(),
             torch.from_numpy(np.asarray(labels, dtype=np.int64)),
             torch.from_numpy(rows.astype(np.int64)),
         )

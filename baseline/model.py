@@ -23,7 +23,19 @@ _HASH_IN_NAME = re.compile(r"-([a-f0-9]{6,})\.")
 
 
 def resolve_weights(model: str, weights: str):
-    """The torchvision weights enum member named `weights` for `model`, or None for 'none'."""
+    """The torchvision weights enum member named `weights` for `model`, or None for 'none'.
+
+    For a timm model (`timm/NAME`) it is the string "timm-pretrained" unless 'none'.
+    """
+    if model.startswith("timm/"):
+        import timm
+
+        if model[5:] not in timm.list_models():
+            raise TrainingError(
+                f"--model {model}: timm has no model {model[5:]!r} (timm.list_models() "
+                "lists them, e.g. timm/resnet18, timm/convnext_nano)."
+            )
+        return None if weights.lower() == "none" else "timm-pretrained"
     if model not in torchvision.models.list_models():
         raise TrainingError(
             f"--model {model}: not a torchvision model. Examples: resnet18, resnet50, "
@@ -69,17 +81,47 @@ def load_pretrained(weights, weights_file: Path | None, progress: bool) -> dict:
         ) from None
 
 
-def build_model(model: str, weights, state: dict | None, num_classes: int) -> nn.Module:
-    """The torchvision `model`, with `state` loaded and a new `num_classes`-way last layer."""
+def build_model(
+    model: str,
+    weights,
+    state: dict | None,
+    num_classes: int,
+    dropout: float = 0.0,
+    bn_head: bool = False,
+) -> nn.Module:
+    """The model, with `state` loaded and a new `num_classes`-way last layer.
+
+    torchvision models get the head of `replace_head`; timm models (`timm/NAME`)
+    are created with their own head, `dropout` as timm's drop_rate, and timm's
+    pretrained weights when `weights` is set (downloaded through timm's cache).
+    """
+    if model.startswith("timm/"):
+        import timm
+
+        try:
+            return timm.create_model(
+                model[5:],
+                pretrained=weights is not None,
+                num_classes=num_classes,
+                drop_rate=dropout,
+            )
+        except (OSError, RuntimeError) as exc:
+            raise TrainingError(
+                f"could not get timm's pretrained weights for {model[5:]} ({exc}). Without "
+                "internet use --weights none, or put them in the Hugging Face cache first."
+            ) from None
     net = torchvision.models.get_model(model, weights=None)
     if state is not None:
         net.load_state_dict(state)
-    replace_head(net, num_classes)
+    replace_head(net, num_classes, dropout, bn_head)
     return net
 
 
-def replace_head(net: nn.Module, num_classes: int) -> None:
-    """Swap the last nn.Linear (resnet's fc, efficientnet's classifier[-1], ...) for a new one."""
+def replace_head(
+    net: nn.Module, num_classes: int, dropout: float = 0.0, bn_head: bool = False
+) -> None:
+    """Swap the last nn.Linear (resnet's fc, efficientnet's classifier[-1], ...) for a new
+    one, optionally after batch normalisation of the features and dropout."""
     name, last = next(
         ((n, m) for n, m in reversed(list(net.named_modules())) if isinstance(m, nn.Linear)),
         (None, None),
@@ -87,7 +129,10 @@ def replace_head(net: nn.Module, num_classes: int) -> None:
     if last is None:
         raise TrainingError("the model has no nn.Linear classifier layer to replace.")
     parent = net.get_submodule(name.rpartition(".")[0]) if "." in name else net
-    setattr(parent, name.rpartition(".")[2], nn.Linear(last.in_features, num_classes))
+    layers: list[nn.Module] = [nn.BatchNorm1d(last.in_features)] if bn_head else []
+    layers += [nn.Dropout(dropout)] if dropout > 0 else []
+    head = nn.Linear(last.in_features, num_classes)
+    setattr(parent, name.rpartition(".")[2], nn.Sequential(*layers, head) if layers else head)
 
 
 def summary(net: nn.Module, model: str, weights) -> str:
@@ -95,7 +140,8 @@ def summary(net: nn.Module, model: str, weights) -> str:
     total = sum(p.numel() for p in net.parameters())
     trainable = sum(p.numel() for p in net.parameters() if p.requires_grad)
     lines = [
-        f"model: torchvision {model}, weights {weights or 'none (random init)'}",
+        f"model: {'' if model.startswith('timm/') else 'torchvision '}{model}, weights "
+        f"{weights or 'none (random init)'}",
         f"parameters: {total:,} ({trainable:,} trainable)",
         "",
         f"{'block':<24} {'parameters':>14}",

@@ -26,11 +26,12 @@ confusion_matrix.csv/.png (validation), run.json.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -53,10 +54,19 @@ from baseline.outputs import (
     write_submission,
     write_text,
 )
+from baseline.recipe import (
+    Criterion,
+    EarlyStopping,
+    LrSchedule,
+    augmentation_policy,
+    build_optimizer,
+    check_recipe,
+)
 from baseline.transforms import CROP_RATIO, CROP_SCALE, DeviceTransforms
 from grader.metrics import score
 
 CHECKPOINT = "checkpoint"
+BEST = "best_model.pt"  # early stopping keeps the best epoch's weights here
 NAN_CHECK_EVERY = 25  # steps between host syncs that check the loss is finite
 
 
@@ -140,6 +150,15 @@ class Loop:
     transforms: DeviceTransforms
     cfg: TrainConfig
     shuffle: EpochShuffle  # the training sampler, kept from before Accelerate wraps it
+    schedule: LrSchedule | None = None
+    criterion: Criterion | None = None
+    ema: torch.nn.Module | None = None  # timm ModelEmaV3 of the unwrapped model
+    lr_trace: list[float] = field(default_factory=list)  # the lr of every optimizer step
+
+    @property
+    def eval_model(self) -> torch.nn.Module:
+        """The weights that are evaluated: the moving average with --ema."""
+        return self.ema.module if self.ema is not None else self.model
 
 
 def train_one_epoch(loop: Loop, loader, epoch: int) -> dict[str, float]:
@@ -150,7 +169,11 @@ def train_one_epoch(loop: Loop, loader, epoch: int) -> dict[str, float]:
     # (0 after a resume): set both, so a resumed run shuffles as an uninterrupted one.
     loader.set_epoch(epoch)
     loop.shuffle.set_epoch(epoch)
-    torch.manual_seed(derived_seed(cfg.seed, epoch, acc.process_index, 1))  # dropout etc.
+    # Dropout, mixup and the per-image policies draw from the global generators: seed
+    # them per (epoch, process) so that a resumed run draws what an uninterrupted one did.
+    torch.manual_seed(derived_seed(cfg.seed, epoch, acc.process_index, 1))
+    np.random.seed(derived_seed(cfg.seed, epoch, acc.process_index, 2))  # noqa: NPY002
+    criterion = loop.criterion or Criterion(cfg, 10)
     sums = torch.zeros(3, device=acc.device)  # loss x n, correct, n
     first_bad = torch.full((), -1, device=acc.device)
     start = time.perf_counter()
@@ -164,13 +187,23 @@ def train_one_epoch(loop: Loop, loader, epoch: int) -> dict[str, float]:
         generator = torch.Generator().manual_seed(
             derived_seed(cfg.seed, epoch, step, acc.process_index)
         )
-        x = loop.transforms.train(images, generator)
+        if cfg.augment == "none":
+            x = loop.transforms.eval(images)
+        else:
+            x = loop.transforms.train(images, generator)
+        x, targets = criterion.mix(x, labels)
         with acc.accumulate(model):
             logits = model(x)
-            loss = F.cross_entropy(logits, labels)
+            loss = criterion(logits, targets)
             acc.backward(loss)
+            if loop.schedule is not None:
+                loop.schedule.apply(loop.optimizer, len(loop.lr_trace))
             loop.optimizer.step()
             loop.optimizer.zero_grad(set_to_none=True)
+        if acc.sync_gradients:
+            loop.lr_trace.append(loop.optimizer.param_groups[0]["lr"])
+            if loop.ema is not None:
+                loop.ema.update(acc.unwrap_model(model), step=len(loop.lr_trace))
         detached = loss.detach().float()
         first_bad = torch.where(
             (first_bad < 0) & ~torch.isfinite(detached),
@@ -214,16 +247,20 @@ def predict(loop: Loop, loader, desc: str) -> tuple[np.ndarray, np.ndarray, np.n
     Accelerate pads the last batch so every process gets the same number of
     images; gather_for_metrics drops the padding, so each row appears once.
     """
-    acc, model = loop.accelerator, loop.model
+    acc, model = loop.accelerator, loop.eval_model
     model.eval()
     parts: list[tuple[torch.Tensor, ...]] = []
     for images, labels, rows in tqdm(
         loader, desc=desc, leave=False, disable=not acc.is_local_main_process
     ):
-        logits = model(loop.transforms.eval(images)).float()
+        x = loop.transforms.eval(images)
+        with acc.autocast():
+            probs = model(x).float().softmax(dim=1)
+            if loop.cfg.tta:  # average with the mirror image's prediction
+                probs = (probs + model(x.flip(-1)).float().softmax(dim=1)) / 2
         safe = labels.clamp(min=0)  # test labels are unknown (-1)
-        losses = F.cross_entropy(logits, safe, reduction="none")
-        parts.append(acc.gather_for_metrics((rows, logits.argmax(1), labels, losses)))
+        losses = F.nll_loss(probs.clamp_min(1e-12).log(), safe, reduction="none")
+        parts.append(acc.gather_for_metrics((rows, probs.argmax(1), labels, losses)))
     return tuple(torch.cat([p[i] for p in parts]).cpu().numpy() for i in range(4))
 
 
@@ -246,7 +283,7 @@ def evaluate(loop: Loop, loader, n_classes: int) -> tuple[dict[str, float], np.n
 # ----------------------------------------------------------------------------
 
 
-def save_checkpoint(acc: Accelerator, out: Path, cfg: TrainConfig, history: list[dict]) -> None:
+def save_checkpoint(acc: Accelerator, out: Path, cfg: TrainConfig, progress: dict) -> None:
     """Save model, optimizer and progress after an epoch; the swap is atomic."""
     staging = out / f"{CHECKPOINT}.partial"
     if acc.is_main_process and staging.exists():
@@ -255,11 +292,10 @@ def save_checkpoint(acc: Accelerator, out: Path, cfg: TrainConfig, history: list
     acc.save_state(str(staging))
     acc.wait_for_everyone()
     if acc.is_main_process:
-        import json
-
         (staging / "progress.json").write_text(
             json.dumps(
-                {"epochs_done": len(history), "history": history, "config": cfg.to_dict()}, indent=2
+                {**progress, "epochs_done": len(progress["history"]), "config": cfg.to_dict()},
+                indent=2,
             )
         )
         final = out / CHECKPOINT
@@ -271,10 +307,8 @@ def save_checkpoint(acc: Accelerator, out: Path, cfg: TrainConfig, history: list
     acc.wait_for_everyone()
 
 
-def load_checkpoint(acc: Accelerator, out: Path, cfg: TrainConfig) -> list[dict]:
-    """Restore the last checkpoint; refuse one made with other settings."""
-    import json
-
+def load_checkpoint(acc: Accelerator, out: Path, cfg: TrainConfig) -> dict:
+    """Restore the last checkpoint and return its progress; refuse other settings."""
     progress = json.loads((out / CHECKPOINT / "progress.json").read_text())
     saved = progress["config"]
     changeable = {"resume", "epochs", "out", "data", "weights_file"}
@@ -286,7 +320,22 @@ def load_checkpoint(acc: Accelerator, out: Path, cfg: TrainConfig) -> list[dict]
             + "). Resume with the same settings, or start a new --out."
         )
     acc.load_state(str(out / CHECKPOINT))
-    return progress["history"]
+    return progress
+
+
+def save_best(loop: Loop, out: Path) -> None:
+    """Keep the weights of the best epoch so far (the evaluated ones, EMA included)."""
+    acc = loop.accelerator
+    if acc.is_main_process:
+        state = acc.unwrap_model(loop.eval_model).state_dict()
+        torch.save(state, out / f".{BEST}.tmp")
+        (out / f".{BEST}.tmp").replace(out / BEST)
+    acc.wait_for_everyone()
+
+
+def restore_best(loop: Loop, out: Path) -> None:
+    state = torch.load(out / BEST, map_location=loop.accelerator.device, weights_only=True)
+    loop.accelerator.unwrap_model(loop.eval_model).load_state_dict(state)
 
 
 # ----------------------------------------------------------------------------
@@ -311,14 +360,50 @@ def banner(cfg: TrainConfig, acc: Accelerator, sizes: dict[str, int], steps: int
         f"{acc.num_processes} process(es){micro}",
         "steps": f"{steps:,} per epoch x {cfg.epochs} epochs = {steps * cfg.epochs:,} "
         "optimizer steps (an epoch's last incomplete batch is dropped)",
-        "optimizer": f"SGD lr {cfg.lr:g}, momentum {cfg.momentum:g}, "
-        f"weight decay {cfg.weight_decay:g}",
-        "train": f"RandomResizedCrop({cfg.image_size}, scale={CROP_SCALE}, ratio=(3/4, 4/3)) "
-        "of the 32x32 image, bilinear antialias, flip p=0.5, ImageNet Normalize, on the device",
+        "optimizer": _optimizer_text(cfg),
+        "schedule": _schedule_text(cfg),
+        "regularise": f"weight decay {cfg.weight_decay:g}, dropout {cfg.dropout:g}, "
+        f"batch-norm head {'on' if cfg.bn_head else 'off'}, label smoothing "
+        f"{cfg.label_smoothing:g}, mixup {cfg.mixup:g}, cutmix {cfg.cutmix:g}, EMA "
+        f"{cfg.ema or 'off'}, early stopping "
+        f"{f'patience {cfg.patience}' if cfg.patience else 'off'}, flip TTA "
+        f"{'on' if cfg.tta else 'off'}",
+        "train": _augment_text(cfg),
         "eval": f"Resize({cfg.image_size}) bilinear antialias + Normalize",
         "seed": f"{cfg.seed}, deterministic kernels {'on' if cfg.deterministic else 'off'}",
     }
     return "\n".join([f"Baseline run -> {cfg.out}", *(f"  {k:<10} {v}" for k, v in rows.items())])
+
+
+def _optimizer_text(cfg: TrainConfig) -> str:
+    if cfg.optimizer == "sgd":
+        nesterov = ", nesterov" if cfg.nesterov else ""
+        return f"SGD lr {cfg.lr:g}, momentum {cfg.momentum:g}{nesterov}"
+    return f"{'Adam' if cfg.optimizer == 'adam' else 'AdamW'} lr {cfg.lr:g}"
+
+
+def _schedule_text(cfg: TrainConfig) -> str:
+    warm = f"linear warm-up {cfg.warmup_epochs:g} epochs, then " if cfg.warmup_epochs else ""
+    decay = {
+        "none": "constant",
+        "step": f"x{cfg.gamma:g} every {cfg.step_size} epochs",
+        "exponential": f"x{cfg.gamma:g} per epoch (smoothly)",
+        "plateau": f"x{cfg.gamma:g} after {cfg.plateau_patience} epochs without a better "
+        "validation loss",
+        "cosine": "cosine decay to 0",
+    }[cfg.sched]
+    return f"{warm}{decay}; set every optimizer step (global step count)"
+
+
+def _augment_text(cfg: TrainConfig) -> str:
+    if cfg.augment == "none":
+        return f"Resize({cfg.image_size}) + Normalize only (no augmentation)"
+    extra = f"{cfg.augment} on the 32x32 image (CPU), then " if cfg.augment != "lecture" else ""
+    return (
+        f"{extra}RandomResizedCrop({cfg.image_size}, scale={CROP_SCALE}, ratio=(3/4, 4/3))"
+        " of the 32x32 image, bilinear antialias, flip p=0.5, ImageNet Normalize, on the "
+        "device"
+    )
 
 
 def run(cfg: TrainConfig) -> dict:
@@ -326,75 +411,92 @@ def run(cfg: TrainConfig) -> dict:
     started = time.perf_counter()
     acc = make_accelerator(cfg)
     check_batch(cfg, acc.num_processes)
+    check_recipe(cfg, cfg.batch_size // acc.num_processes // cfg.grad_accum)
     out = prepare_out(cfg)
     seed_everything(cfg.seed, cfg.deterministic)  # before the split and the model
     bundle, splits = load_data(cfg.data, cfg.val_fraction, cfg.train_limit, cfg.seed)
     weights = resolve_weights(cfg.model, cfg.weights)
     with acc.main_process_first():
-        state = (
-            load_pretrained(
-                weights,
-                Path(cfg.weights_file) if cfg.weights_file else None,
-                acc.is_local_main_process,
-            )
-            if weights
-            else None
+        state = None
+        if weights is not None and not cfg.model.startswith("timm/"):
+            weights_file = Path(cfg.weights_file) if cfg.weights_file else None
+            state = load_pretrained(weights, weights_file, acc.is_local_main_process)
+        torch.manual_seed(cfg.seed)  # the new head's initialisation depends on the seed only
+        model = build_model(
+            cfg.model, weights, state, len(bundle.classes), cfg.dropout, cfg.bn_head
         )
-    torch.manual_seed(cfg.seed)  # the new head's initialisation depends on the seed only
-    model = build_model(cfg.model, weights, state, len(bundle.classes))
     model = model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.SGD(
-        model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
-    )
-    pin = acc.device.type == "cuda"
-    micro = cfg.batch_size // cfg.grad_accum
-    train_loader = make_loader(
-        ImageRows(bundle.train_images, bundle.train_labels, splits.train), micro, cfg.seed, pin
-    )
-    val_loader = make_loader(
-        ImageRows(bundle.train_images, bundle.train_labels, splits.val), micro, None, pin
-    )
-    test_loader = make_loader(ImageRows(bundle.test_images, None, splits.test), micro, None, pin)
+    optimizer = build_optimizer(cfg, model.parameters())
+    train_loader, val_loader, test_loader = _loaders(cfg, bundle, splits, acc)
     shuffle = train_loader.sampler
-    if len(train_loader) == 0:
-        raise TrainingError(
-            f"--batch-size {cfg.batch_size}: larger than the {len(splits.train)} training "
-            "images; lower it or raise --train-limit."
-        )
     model, optimizer, train_loader, val_loader, test_loader = acc.prepare(
         model, optimizer, train_loader, val_loader, test_loader
     )
-    loop = Loop(acc, model, optimizer, DeviceTransforms(cfg.image_size, acc.device), cfg, shuffle)
-    history = load_checkpoint(acc, out, cfg) if cfg.resume else []
-    sizes = {"train": len(splits.train), "val": len(splits.val), "test": len(splits.test)}
     steps = len(train_loader) // cfg.grad_accum
+    if steps == 0:
+        raise TrainingError(f"--grad-accum {cfg.grad_accum}: more micro-batches than an epoch has.")
+    loop = Loop(
+        acc,
+        model,
+        optimizer,
+        DeviceTransforms(cfg.image_size, acc.device),
+        cfg,
+        shuffle,
+        LrSchedule(cfg, steps),
+        Criterion(cfg, len(bundle.classes)),
+    )
+    if cfg.ema:
+        from timm.utils import ModelEmaV3
+
+        loop.ema = ModelEmaV3(acc.unwrap_model(model), decay=cfg.ema)
+        acc.register_for_checkpointing(loop.ema)
+    stopper = EarlyStopping(cfg.patience)
+    progress = load_checkpoint(acc, out, cfg) if cfg.resume else {"history": []}
+    history = progress["history"]
+    loop.lr_trace = progress.get("lr_trace", [])
+    loop.schedule.plateau.update(progress.get("plateau", {}))
+    stopper.__dict__.update(progress.get("early_stopping", {}))
+    sizes = {"train": len(splits.train), "val": len(splits.val), "test": len(splits.test)}
     if acc.is_main_process:
         out.mkdir(parents=True, exist_ok=True)
         acc.print(banner(cfg, acc, sizes, steps))
         if history:
             acc.print(f"Resuming after epoch {len(history)} from {out / CHECKPOINT}")
         write_text(out / "model_summary.txt", summary(acc.unwrap_model(model), cfg.model, weights))
-    confusion = None
     for epoch in range(len(history), cfg.epochs):
+        if stopper.should_stop:
+            break
         row = {
             "epoch": epoch + 1,
             **_guard_memory(lambda e=epoch: train_one_epoch(loop, train_loader, e), cfg, acc),
         }
-        val, confusion = evaluate(loop, val_loader, len(bundle.classes))
-        row.update(val, lr=optimizer.param_groups[0]["lr"])
+        val, _ = evaluate(loop, val_loader, len(bundle.classes))
+        row.update(val, lr=loop.lr_trace[-1])
         history.append(row)
+        loop.schedule.end_epoch(row["val_loss"])
+        if stopper.update(epoch + 1, row["val_loss"]) and cfg.patience:
+            save_best(loop, out)
         if acc.is_main_process:
-            write_metrics_csv(out / "metrics.csv", history)
-            plot_learning_curves(out / "learning_curves.png", history)
+            _report_epoch(out, history, loop.lr_trace, cfg)
+        save_checkpoint(
+            acc,
+            out,
+            cfg,
+            {
+                "history": history,
+                "lr_trace": loop.lr_trace,
+                "plateau": loop.schedule.plateau,
+                "early_stopping": vars(stopper),
+            },
+        )
+        if stopper.should_stop:
             acc.print(
-                f"epoch {epoch + 1}/{cfg.epochs}: train loss {row['train_loss']:.4f} acc "
-                f"{row['train_acc']:.4f} | val loss {row['val_loss']:.4f} acc "
-                f"{row['val_acc']:.4f} macro-F1 {row['val_macro_f1']:.4f} | "
-                f"{row['images_per_s']:.0f} img/s"
+                f"Early stopping: no better validation loss for {cfg.patience} epochs; "
+                f"keeping the weights of epoch {stopper.best_epoch}."
             )
-        save_checkpoint(acc, out, cfg, history)
-    if confusion is None:  # resumed after the last epoch: evaluate once more for the records
-        _, confusion = evaluate(loop, val_loader, len(bundle.classes))
+    if cfg.patience and (out / BEST).is_file():
+        restore_best(loop, out)
+    _, confusion = evaluate(loop, val_loader, len(bundle.classes))
     predict_start = time.perf_counter()
     rows, predicted, _, _ = predict(loop, test_loader, "test")
     record = {}
@@ -408,6 +510,7 @@ def run(cfg: TrainConfig) -> dict:
         )
         write_confusion(out, confusion, bundle.classes)
         record = _run_record(cfg, acc, history, sizes, steps, started, predict_start)
+        record["early_stopping"] = vars(stopper) if cfg.patience else None
         write_run_json(out / "run.json", record)
         acc.print(
             f"Wrote {out}/submission.csv ({len(rows):,} rows), metrics.csv, "
@@ -416,6 +519,46 @@ def run(cfg: TrainConfig) -> dict:
     acc.wait_for_everyone()
     acc.end_training()
     return record
+
+
+def _loaders(cfg: TrainConfig, bundle, splits, acc: Accelerator):
+    """Train (shuffled, with the per-image policy), validation and test loaders."""
+    pin = acc.device.type == "cuda"
+    micro = cfg.batch_size // cfg.grad_accum
+    policy = augmentation_policy(cfg.augment)
+    train = make_loader(
+        ImageRows(bundle.train_images, bundle.train_labels, splits.train, policy),
+        micro,
+        cfg.seed,
+        pin,
+    )
+    if len(train) == 0:
+        raise TrainingError(
+            f"--batch-size {cfg.batch_size}: larger than the {len(splits.train)} training "
+            "images; lower it or raise --train-limit."
+        )
+    val = make_loader(
+        ImageRows(bundle.train_images, bundle.train_labels, splits.val), micro, None, pin
+    )
+    test = make_loader(ImageRows(bundle.test_images, None, splits.test), micro, None, pin)
+    return train, val, test
+
+
+def _report_epoch(out: Path, history: list[dict], lr_trace: list[float], cfg) -> None:
+    """Per-epoch files and line (main process)."""
+    row = history[-1]
+    write_metrics_csv(out / "metrics.csv", history)
+    write_text(
+        out / "lr.csv", "step,lr\n" + "".join(f"{i + 1},{lr!r}\n" for i, lr in enumerate(lr_trace))
+    )
+    plot_learning_curves(out / "learning_curves.png", history)
+    print(
+        f"epoch {row['epoch']}/{cfg.epochs}: train loss {row['train_loss']:.4f} acc "
+        f"{row['train_acc']:.4f} | val loss {row['val_loss']:.4f} acc "
+        f"{row['val_acc']:.4f} macro-F1 {row['val_macro_f1']:.4f} | lr {row['lr']:.3g} | "
+        f"{row['images_per_s']:.0f} img/s",
+        flush=True,
+    )
 
 
 def _guard_memory(step, cfg: TrainConfig, acc: Accelerator):

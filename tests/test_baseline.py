@@ -78,6 +78,7 @@ def test_a_run_writes_every_output(single_run, bundle):
         "confusion_matrix.csv",
         "confusion_matrix.png",
         "learning_curves.png",
+        "lr.csv",
         "metrics.csv",
         "model_summary.txt",
         "run.json",
@@ -154,8 +155,8 @@ KILL_AFTER_FIRST_CHECKPOINT = """
 import os, signal, sys
 import baseline.train as t
 real = t.save_checkpoint
-def save_then_die(acc, out, cfg, history):
-    real(acc, out, cfg, history)
+def save_then_die(*args):
+    real(*args)
     os.kill(os.getpid(), signal.SIGKILL)
 t.save_checkpoint = save_then_die
 sys.exit(t.main(sys.argv[1:]))
