@@ -23,6 +23,22 @@ import torchvision.transforms.v2 as T
 from baseline.config import TrainConfig
 from baseline.data import TrainingError
 
+# The improved recipe of kernels/improved (a starting point, not a tuned optimum):
+# Nesterov momentum, warm-up then cosine decay, L2, label smoothing, flip TTA and
+# more epochs. Accuracy on T4 x2: not measured yet (target: >= 97% within an hour).
+IMPROVED = {
+    "optimizer": "sgd",
+    "lr": 0.01,
+    "momentum": 0.9,
+    "nesterov": True,
+    "sched": "cosine",
+    "warmup_epochs": 1.0,
+    "weight_decay": 5e-4,
+    "label_smoothing": 0.1,
+    "tta": True,
+    "epochs": 10,
+}
+
 
 def check_recipe(cfg: TrainConfig, per_process_batch: int) -> None:
     """Refuse settings that cannot work together, naming the flags."""

@@ -1,0 +1,208 @@
+"""Read a run's learning curves the way the lecture does, and suggest the next change.
+
+Run:
+    python -m baseline.diagnose runs/baseline
+
+Rules (errors are 1 - accuracy, from metrics.csv; thresholds for CIFAR-10,
+where a fine-tuned ResNet reaches a few percent of training error):
+
+* underfitting: the training error is still above 30% at the last epoch (both
+  errors high, the model has not learnt the training set);
+* overfitting: the validation error exceeds the training error by more than 10
+  points, or the validation loss has risen 10% above its minimum while the
+  training loss kept falling;
+* good fit: neither;
+* lr too high: a loss that is not finite, a training loss that rises by more
+  than 10% from one epoch to the next, or a validation loss that changes
+  direction twice in the last 4 epochs by more than 5%;
+* lr too low: the training loss still fell more than 5% in the last epoch and
+  the validation loss with it (the run stopped while still learning fast).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import itertools
+import math
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HIGH_TRAIN_ERROR = 0.30
+OVERFIT_GAP = 0.10
+RISE = 0.10
+JUMP = 0.10
+WIGGLE = 0.05
+STILL_FALLING = 0.05
+
+
+@dataclass
+class Diagnosis:
+    """The verdict ("overfitting", "underfitting" or "good fit"), the lr's, and advice."""
+
+    verdict: str
+    reasons: list[str] = field(default_factory=list)
+    lr: str = "looks fine"  # or "too high" / "too low"
+    lr_reasons: list[str] = field(default_factory=list)
+    advice: list[str] = field(default_factory=list)
+
+
+def diagnose(history: list[dict[str, float]]) -> Diagnosis:
+    """Apply the lecture's rules to per-epoch metrics (train/val loss and accuracy)."""
+    last = history[-1]
+    train_error, val_error = 1 - last["train_acc"], 1 - last["val_acc"]
+    train_loss = [row["train_loss"] for row in history]
+    val_loss = [row["val_loss"] for row in history]
+    result = _fit(train_error, val_error, train_loss, val_loss)
+    _learning_rate(result, train_loss, val_loss)
+    result.advice = _advice(result)
+    return result
+
+
+def _fit(
+    train_error: float, val_error: float, train_loss: list[float], val_loss: list[float]
+) -> Diagnosis:
+    best = min(range(len(val_loss)), key=val_loss.__getitem__)
+    rose = val_loss[-1] > val_loss[best] * (1 + RISE) and train_loss[-1] < train_loss[best]
+    gap = val_error - train_error
+    if train_error > HIGH_TRAIN_ERROR:
+        return Diagnosis(
+            "underfitting",
+            [
+                f"the training error is still {train_error:.1%} (above {HIGH_TRAIN_ERROR:.0%}), "
+                f"and the validation error {val_error:.1%}: the model has not learnt the "
+                "training set yet"
+            ],
+        )
+    if gap > OVERFIT_GAP or rose:
+        reasons = []
+        if gap > OVERFIT_GAP:
+            reasons.append(
+                f"the validation error ({val_error:.1%}) is {gap * 100:.1f} points "
+                f"above the training error ({train_error:.1%})"
+            )
+        if rose:
+            reasons.append(
+                f"the validation loss rose from {val_loss[best]:.3f} (epoch "
+                f"{best + 1}) to {val_loss[-1]:.3f} while the training loss fell"
+            )
+        return Diagnosis("overfitting", reasons)
+    return Diagnosis(
+        "good fit",
+        [
+            f"training error {train_error:.1%} and validation error {val_error:.1%} are both low "
+            f"and {abs(gap) * 100:.1f} points apart"
+        ],
+    )
+
+
+def _learning_rate(result: Diagnosis, train_loss: list[float], val_loss: list[float]) -> None:
+    if not all(math.isfinite(v) for v in train_loss + val_loss):
+        result.lr, result.lr_reasons = "too high", ["a loss became NaN or infinite (diverged)"]
+        return
+    jumps = [i for i in range(1, len(train_loss)) if train_loss[i] > train_loss[i - 1] * (1 + JUMP)]
+    if jumps:
+        result.lr = "too high"
+        result.lr_reasons.append(
+            f"the training loss rose at epoch {jumps[0] + 1} "
+            f"({train_loss[jumps[0] - 1]:.3f} -> {train_loss[jumps[0]]:.3f})"
+        )
+    recent = val_loss[-4:]
+    steps = [b - a for a, b in itertools.pairwise(recent) if abs(b - a) > WIGGLE * a]
+    turns = sum(1 for a, b in itertools.pairwise(steps) if a * b < 0)
+    if turns >= 2:
+        result.lr = "too high"
+        result.lr_reasons.append(
+            "the validation loss oscillates (up and down by more than "
+            f"{WIGGLE:.0%} over the last {len(recent)} epochs)"
+        )
+    if result.lr == "too high" or len(train_loss) < 2:
+        return
+    train_drop = 1 - train_loss[-1] / train_loss[-2]
+    val_drop = 1 - val_loss[-1] / val_loss[-2]
+    if train_drop > STILL_FALLING and val_drop > 0:
+        result.lr = "too low"
+        result.lr_reasons.append(
+            f"the training loss still fell {train_drop:.0%} in the last "
+            f"epoch (and the validation loss {val_drop:.0%}): it was still "
+            "learning fast when the run ended"
+        )
+
+
+def _advice(result: Diagnosis) -> list[str]:
+    advice = {
+        "underfitting": [
+            "train longer (--epochs) or with a larger lr / --momentum 0.9",
+            "a larger model or higher resolution; less regularisation "
+            "(--weight-decay, --dropout, --mixup)",
+        ],
+        "overfitting": [
+            "regularise: --weight-decay 5e-4, --dropout 0.2, --augment "
+            "randaugment, --label-smoothing 0.1, --mixup 0.2",
+            "stop earlier: --patience 2 keeps the best epoch's weights",
+            "more training data: a smaller --val-fraction or no --train-limit",
+        ],
+        "good fit": [
+            "try a schedule (--sched cosine --warmup-epochs 1) and more epochs, then "
+            "compare on the validation split"
+        ],
+    }[result.verdict]
+    if result.lr == "too high":
+        advice.insert(0, "lower --lr (e.g. by 3-10x) or add --warmup-epochs 1")
+    elif result.lr == "too low":
+        advice.insert(
+            0, "raise --lr (e.g. x3) or train more epochs; --sched cosine then decays it at the end"
+        )
+    return advice
+
+
+def read_history(run: Path) -> list[dict[str, float]]:
+    """metrics.csv of a run folder, as floats."""
+    path = run / "metrics.csv" if run.is_dir() else run
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path}: no such file. Pass a run folder written by "
+            "python -m baseline.train (it holds metrics.csv)."
+        )
+    with path.open(newline="") as f:
+        rows = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+    if not rows:
+        raise FileNotFoundError(f"{path}: no finished epoch yet.")
+    return rows
+
+
+def report(diagnosis: Diagnosis, epochs: int) -> str:
+    lines = [f"After {epochs} epoch(s): {diagnosis.verdict}."]
+    lines += [f"  - {reason}" for reason in diagnosis.reasons]
+    lines.append(f"Learning rate: {diagnosis.lr}.")
+    lines += [f"  - {reason}" for reason in diagnosis.lr_reasons]
+    lines.append("Next:")
+    lines += [f"  - {step}" for step in diagnosis.advice]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m baseline.diagnose",
+        description="Say whether a run over- or under-fits and whether its lr looks right, "
+        "from its metrics.csv, with the lecture's rules.",
+    )
+    parser.add_argument(
+        "run",
+        type=Path,
+        metavar="RUN_DIR",
+        help="a folder written by baseline.train, or its metrics.csv (default: none)",
+    )
+    args = parser.parse_args(argv)
+    try:
+        history = read_history(args.run)
+    except (FileNotFoundError, ValueError, KeyError) as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 2
+    print(report(diagnose(history), len(history)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

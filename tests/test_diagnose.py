@@ -1,0 +1,131 @@
+"""Learning-curve diagnosis on synthetic curves, one for each case of the lecture."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from baseline.diagnose import diagnose
+from baseline.outputs import write_metrics_csv
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def curves(train_loss, val_loss, train_acc, val_acc):
+    return [
+        {
+            "epoch": i + 1,
+            "train_loss": tl,
+            "val_loss": vl,
+            "train_acc": ta,
+            "val_acc": va,
+            "val_macro_f1": va,
+            "lr": 0.1,
+            "seconds": 1.0,
+            "images_per_s": 1.0,
+        }
+        for i, (tl, vl, ta, va) in enumerate(
+            zip(train_loss, val_loss, train_acc, val_acc, strict=True)
+        )
+    ]
+
+
+GOOD = curves(
+    [1.2, 0.6, 0.33, 0.32],
+    [1.1, 0.62, 0.41, 0.405],
+    [0.60, 0.80, 0.88, 0.90],
+    [0.62, 0.79, 0.85, 0.86],
+)
+UNDER = curves(
+    [2.2, 2.0, 1.9, 1.85],
+    [2.2, 2.0, 1.92, 1.88],
+    [0.20, 0.28, 0.31, 0.33],
+    [0.20, 0.27, 0.30, 0.31],
+)
+OVER_GAP = curves(
+    [1.0, 0.4, 0.1, 0.05],
+    [1.0, 0.8, 0.78, 0.79],
+    [0.65, 0.88, 0.97, 0.99],
+    [0.64, 0.72, 0.74, 0.74],
+)
+OVER_RISING = curves(
+    [1.0, 0.5, 0.3, 0.2], [0.9, 0.6, 0.66, 0.75], [0.65, 0.83, 0.90, 0.93], [0.68, 0.82, 0.84, 0.84]
+)
+OSCILLATING = curves(
+    [1.0, 0.7, 0.6, 0.55, 0.5],
+    [0.9, 0.6, 0.9, 0.55, 0.58],
+    [0.65, 0.76, 0.8, 0.82, 0.84],
+    [0.68, 0.79, 0.70, 0.80, 0.79],
+)
+DIVERGED = curves([2.0, float("nan")], [2.1, float("nan")], [0.2, 0.1], [0.2, 0.1])
+STILL_FALLING = curves([1.5, 1.0, 0.7], [1.4, 1.0, 0.72], [0.5, 0.66, 0.76], [0.52, 0.66, 0.74])
+
+
+@pytest.mark.parametrize(
+    ("history", "verdict", "lr"),
+    [
+        (GOOD, "good fit", "looks fine"),
+        (UNDER, "underfitting", "looks fine"),
+        (OVER_GAP, "overfitting", "looks fine"),
+        (OVER_RISING, "overfitting", "looks fine"),
+        (OSCILLATING, "good fit", "too high"),
+        (DIVERGED, "underfitting", "too high"),
+        (STILL_FALLING, "good fit", "too low"),
+    ],
+    ids=["good", "under", "over-gap", "over-rising", "oscillating", "diverged", "still-falling"],
+)
+def test_each_case_of_the_lecture(history, verdict, lr):
+    result = diagnose(history)
+    assert (result.verdict, result.lr) == (verdict, lr)
+    assert result.advice
+
+
+def test_reasons_quote_the_numbers():
+    assert diagnose(OVER_GAP).reasons == [
+        "the validation error (26.0%) is 25.0 points above the training error (1.0%)"
+    ]
+    assert diagnose(OVER_RISING).reasons == [
+        "the validation loss rose from 0.600 (epoch 2) to 0.750 while the training loss fell"
+    ]
+    assert diagnose(UNDER).reasons == [
+        "the training error is still 67.0% (above 30%), and the validation error 69.0%: the "
+        "model has not learnt the training set yet"
+    ]
+    assert diagnose(STILL_FALLING).lr_reasons == [
+        "the training loss still fell 30% in the last epoch (and the validation loss 28%): "
+        "it was still learning fast when the run ended"
+    ]
+    assert diagnose(OSCILLATING).advice[0] == "lower --lr (e.g. by 3-10x) or add --warmup-epochs 1"
+
+
+def test_the_command_reads_a_run_folder(tmp_path):
+    write_metrics_csv(tmp_path / "metrics.csv", OVER_GAP)
+    result = subprocess.run(
+        [sys.executable, "-m", "baseline.diagnose", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+    assert result.returncode == 0
+    assert result.stdout.splitlines()[:4] == [
+        "After 4 epoch(s): overfitting.",
+        "  - the validation error (26.0%) is 25.0 points above the training error (1.0%)",
+        "Learning rate: looks fine.",
+        "Next:",
+    ]
+    missing = subprocess.run(
+        [sys.executable, "-m", "baseline.diagnose", str(tmp_path / "x")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+    assert missing.returncode == 2
+    assert missing.stderr == (
+        f"Error: {tmp_path / 'x'}: no such file. Pass a run folder written by python -m "
+        "baseline.train (it holds metrics.csv).\n"
+    )
