@@ -31,6 +31,7 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -406,8 +407,12 @@ def _augment_text(cfg: TrainConfig) -> str:
     )
 
 
-def run(cfg: TrainConfig) -> dict:
-    """Train, evaluate every epoch, checkpoint, and write the submission and records."""
+def run(cfg: TrainConfig, on_epoch: Callable[[dict], None] | None = None) -> dict:
+    """Train, evaluate every epoch, checkpoint, and write the submission and records.
+
+    `on_epoch` gets each epoch's metrics row after its checkpoint is saved (the
+    tuner reports it to Optuna there and may stop the run by raising).
+    """
     started = time.perf_counter()
     acc = make_accelerator(cfg)
     check_batch(cfg, acc.num_processes)
@@ -489,6 +494,8 @@ def run(cfg: TrainConfig) -> dict:
                 "early_stopping": vars(stopper),
             },
         )
+        if on_epoch is not None:
+            on_epoch(row)
         if stopper.should_stop:
             acc.print(
                 f"Early stopping: no better validation loss for {cfg.patience} epochs; "
