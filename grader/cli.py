@@ -217,6 +217,13 @@ def _add_score(commands: argparse._SubParsersAction) -> None:
         "output carries a private score (default: public board)",
     )
     p.add_argument(
+        "--baseline",
+        default=None,
+        metavar="NAME",
+        help="participant whose ranked file every other is tested against (exact McNemar "
+        "test, p_vs_baseline in leaderboard.csv) (default: none)",
+    )
+    p.add_argument(
         "--rank-by",
         choices=RANK_BY,
         default="accuracy",
@@ -230,6 +237,7 @@ def _run_score(args: argparse.Namespace) -> int:
     from grader.fileio import build_folder_atomically
     from grader.report import terminal_table, write_outputs
     from grader.score import leaderboard, score_folder
+    from grader.uncertainty import board_uncertainty
 
     try:
         key = load_solution(args.solution)
@@ -243,12 +251,21 @@ def _run_score(args: argparse.Namespace) -> int:
         )
     entries = score_folder(args.folder, key)
     board = leaderboard(entries, args.rank_by, args.final)
+    if args.baseline is not None and args.baseline not in {row.participant for row in board}:
+        raise UsageError(
+            f"--baseline {args.baseline}: no scored submission of that participant in "
+            f"{args.folder}."
+        )
+    split = "private" if args.final else "public"
+    stats = board_uncertainty(board, key, split, args.baseline)
     build_folder_atomically(
         args.out,
-        lambda folder: write_outputs(folder, entries, board, args.final, args.rank_by, key.classes),
+        lambda folder: write_outputs(
+            folder, entries, board, args.final, args.rank_by, key.classes, stats
+        ),
         lambda: _check_leaderboard_out(args.out),
     )
-    print(terminal_table(board, entries, args.final, args.rank_by))
+    print(terminal_table(board, entries, args.final, args.rank_by, stats))
     print(
         f"\nWrote {args.out}/: leaderboard.csv, leaderboard.md, scores.csv and "
         f"reports/ (one JSON per participant)."

@@ -70,8 +70,9 @@ def report_name(participant: str, taken: set[str]) -> str:
 # ----------------------------------------------------------------------------
 
 
-def leaderboard_csv(board: list[BoardRow], final: bool) -> str:
-    """rank, participant, file, submitted_at, then the scores of each shown split."""
+def leaderboard_csv(board: list[BoardRow], final: bool, stats=None) -> str:
+    """rank, participant, file, submitted_at, the scores of each shown split, then (with
+    `stats`) the 95% intervals on the ranking split, the paired tests and the tied group."""
     columns = ["rank", "participant", "file", "submitted_at"]
     columns += [f"{s}_{m}" for s in splits_shown(final) if s != "all" for m in _METRICS]
     rows = [
@@ -79,7 +80,18 @@ def leaderboard_csv(board: list[BoardRow], final: bool) -> str:
         + [_number(row.entry, s, m) for s in splits_shown(final) if s != "all" for m in _METRICS]
         for row in board
     ]
+    if stats is not None:
+        split = "private" if final else "public"
+        columns += [f"{split}_{m}_{end}" for m in _METRICS for end in ("low", "high")]
+        columns += ["p_vs_next", "p_vs_baseline", "tie_group"]
+        for row, u in zip(rows, stats, strict=True):
+            row += [repr(v) for span in (u.accuracy, u.macro_f1) for v in (span.low, span.high)]
+            row += [_p(u.p_vs_next), _p(u.p_vs_baseline), u.group]
     return _csv_text(columns, rows)
+
+
+def _p(value: float | None) -> str:
+    return "" if value is None else f"{value:.4g}"
 
 
 def scores_csv(entries: list[Entry], final: bool) -> str:
@@ -103,13 +115,15 @@ def scores_csv(entries: list[Entry], final: bool) -> str:
 
 
 def leaderboard_markdown(
-    board: list[BoardRow], entries: list[Entry], final: bool, rank_by: str
+    board: list[BoardRow], entries: list[Entry], final: bool, rank_by: str, stats=None
 ) -> str:
     """The board as a Markdown page, names escaped."""
     split = "Private" if final else "Public"
     title = "Final leaderboard" if final else "Public leaderboard"
     shown = [s for s in splits_shown(final) if s != "all"]
     header = ["Rank", "Participant"] + [f"{s.title()} {_LABEL[m]}" for s in shown for m in _METRICS]
+    if stats is not None:
+        header += [f"95% interval ({_SHORT[rank_by]})", "Tied group"]
     lines = [
         f"# {title}",
         "",
@@ -119,11 +133,20 @@ def leaderboard_markdown(
         "| " + " | ".join([*header, "File", "Submitted (UTC)"]) + " |",
         "|" + "---|" * (len(header) + 2),
     ]
-    for row in board:
+    for i, row in enumerate(board):
         cells = [str(row.rank), markdown_text(row.participant)]
         cells += [_percent(row.entry, s, m) for s in shown for m in _METRICS]
+        if stats is not None:
+            cells += [_span(getattr(stats[i], rank_by)), _group(stats[i].group)]
         cells += [markdown_text(row.entry.file), _time(row.entry).replace("T", " ")]
         lines.append("| " + " | ".join(cells) + " |")
+    if stats:
+        lines += [
+            "",
+            "Rows in the same tied group are not significantly different from the "
+            "group's first row (exact McNemar test, p >= 0.05); intervals are 95% "
+            "bootstrap intervals (1,000 resamples of the split's images).",
+        ]
     unscored = [e for e in entries if e.status != "scored"]
     if unscored:
         lines += ["", f"{len(unscored)} file(s) not scored: see scores.csv for the reasons."]
@@ -168,12 +191,13 @@ def write_outputs(
     final: bool,
     rank_by: str,
     classes: tuple[str, ...],
+    stats=None,
 ) -> dict[str, str]:
     """Write every output file into `folder`; return participant -> report file name."""
-    (folder / "leaderboard.csv").write_text(leaderboard_csv(board, final), encoding="utf-8")
+    (folder / "leaderboard.csv").write_text(leaderboard_csv(board, final, stats), encoding="utf-8")
     (folder / "scores.csv").write_text(scores_csv(entries, final), encoding="utf-8")
     (folder / "leaderboard.md").write_text(
-        leaderboard_markdown(board, entries, final, rank_by), encoding="utf-8"
+        leaderboard_markdown(board, entries, final, rank_by, stats), encoding="utf-8"
     )
     (folder / "reports").mkdir()
     names: dict[str, str] = {}
@@ -191,19 +215,23 @@ def write_outputs(
 # ----------------------------------------------------------------------------
 
 
-def terminal_table(board: list[BoardRow], entries: list[Entry], final: bool, rank_by: str) -> str:
+def terminal_table(
+    board: list[BoardRow], entries: list[Entry], final: bool, rank_by: str, stats=None
+) -> str:
     """The board and the unscored files, for the TA's terminal."""
     shown = [s for s in splits_shown(final) if s != "all"]
     heads = ["rank", "participant"] + [f"{s} {_SHORT[m]}" for s in shown for m in _METRICS]
-    heads += ["file", "submitted (UTC)"]
+    extra = [f"95% CI {_SHORT[rank_by]}", "group"] if stats is not None else []
+    heads += [*extra, "file", "submitted (UTC)"]
     table = [
         [str(row.rank), terminal_text(row.participant, 24)]
         + [_percent(row.entry, s, m) for s in shown for m in _METRICS]
+        + ([_span(getattr(stats[i], rank_by)), _group(stats[i].group)] if extra else [])
         + [terminal_text(row.entry.file, 40), _time(row.entry).replace("T", " ")[:16]]
-        for row in board
+        for i, row in enumerate(board)
     ]
     widths = [max([len(h)] + [len(r[i]) for r in table]) for i, h in enumerate(heads)]
-    numeric = {0} | set(range(2, 2 + len(shown) * len(_METRICS)))
+    numeric = {0} | set(range(2, 2 + len(shown) * len(_METRICS) + len(extra)))
 
     def line(cells: list[str]) -> str:
         return "  ".join(
@@ -242,6 +270,19 @@ _SHORT = {"accuracy": "acc", "macro_f1": "F1"}
 def _number(entry: Entry, split: str, metric: str) -> str:
     """A score at full precision (repr), so equal scores stay visibly equal."""
     return repr(getattr(entry.metrics[split], metric)) if entry.metrics else ""
+
+
+def _span(interval) -> str:
+    return f"{100 * interval.low:.1f}-{100 * interval.high:.1f}%"
+
+
+def _group(number: int) -> str:
+    """Tied groups as letters: A, B, ..., Z, AA, AB, ..."""
+    letters = ""
+    while number:
+        number, rest = divmod(number - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
 
 
 def _percent(entry: Entry, split: str, metric: str) -> str:

@@ -58,6 +58,7 @@ class Entry:
     error: str = ""
     sha256: str = ""
     metrics: dict[str, Metrics] = field(default_factory=dict)
+    predicted: np.ndarray | None = None  # class index per test row (scored files only)
 
 
 @dataclass(frozen=True)
@@ -221,6 +222,7 @@ def score_entry(entry: Entry, path: Path | None, checker: SubmissionChecker) -> 
         return entry
     entry.status = "scored"
     entry.metrics = split_metrics(checker.key, checked.labels)
+    entry.predicted = checked.labels
     return entry
 
 

@@ -326,6 +326,13 @@ def test_a_mixed_folder_end_to_end(mixed_folder, competition, tmp_path):
         "submitted_at",
         "public_accuracy",
         "public_macro_f1",
+        "public_accuracy_low",
+        "public_accuracy_high",
+        "public_macro_f1_low",
+        "public_macro_f1_high",
+        "p_vs_next",
+        "p_vs_baseline",
+        "tie_group",
     ]
     assert [row[:4] for row in board[1:]] == [
         ["1", "alice", "alice.csv", "2026-09-21T14:13:20"],
@@ -511,8 +518,50 @@ def test_a_folder_with_no_valid_file_still_gets_its_board(competition, tmp_path)
     assert result.returncode == 1 and result.stderr == ""
     assert result.stdout.splitlines()[:2] == [
         "Public leaderboard, ranked by public accuracy: 0 of 1 participants ranked.",
-        "rank  participant  public acc  public F1  file  submitted (UTC)",
+        "rank  participant  public acc  public F1  95% CI acc  group  file  submitted (UTC)",
     ]
     assert (tmp_path / "b" / "leaderboard.csv").read_text() == (
-        "rank,participant,file,submitted_at,public_accuracy,public_macro_f1\n"
+        "rank,participant,file,submitted_at,public_accuracy,public_macro_f1,"
+        "public_accuracy_low,public_accuracy_high,public_macro_f1_low,public_macro_f1_high,"
+        "p_vs_next,p_vs_baseline,tie_group\n"
+    )
+
+
+def test_the_board_carries_intervals_tests_and_tied_groups(mixed_folder, competition, tmp_path):
+    out = tmp_path / "board"
+    result = grader(
+        "score",
+        str(mixed_folder),
+        "--solution",
+        str(competition / "private" / "solution.csv"),
+        "--out",
+        str(out),
+        "--baseline",
+        "bob",
+    )
+    assert result.returncode == 1
+    with (out / "leaderboard.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    for row in rows:
+        low, high = float(row["public_accuracy_low"]), float(row["public_accuracy_high"])
+        assert low <= float(row["public_accuracy"]) <= high
+    # 15 public images, right: alice 15, bob 14, the formula name 12, the html name 9.
+    # Against the leader alice: bob p = 1, 12/15 p = 2/8 = 0.25 (tied); 9/15 differs on 6
+    # rows, all in alice's favour: p = 2/64 = 0.031 < 0.05, a new group.
+    assert [row["tie_group"] for row in rows] == ["1", "1", "1", "2"]
+    assert rows[0]["p_vs_next"] == "1" and rows[-1]["p_vs_next"] == ""
+    assert [row["p_vs_baseline"] for row in rows][1] == "1"  # bob against himself
+    missing = grader(
+        "score",
+        str(mixed_folder),
+        "--solution",
+        str(competition / "private" / "solution.csv"),
+        "--out",
+        str(out),
+        "--baseline",
+        "nobody",
+    )
+    assert missing.returncode == 2
+    assert missing.stderr == (
+        f"Error: --baseline nobody: no scored submission of that participant in {mixed_folder}.\n"
     )
