@@ -31,6 +31,7 @@ def get_parser() -> argparse.ArgumentParser:
     _add_validate(commands)
     _add_score(commands)
     _add_submit(commands)
+    _add_history(commands)
     return parser
 
 
@@ -217,6 +218,14 @@ def _add_score(commands: argparse._SubParsersAction) -> None:
         "output carries a private score (default: public board)",
     )
     p.add_argument(
+        "--history",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="SQLite file keeping every scoring; re-scoring the same files adds nothing "
+        "(default: history.sqlite beside the solution)",
+    )
+    p.add_argument(
         "--baseline",
         default=None,
         metavar="NAME",
@@ -234,7 +243,8 @@ def _add_score(commands: argparse._SubParsersAction) -> None:
 
 def _run_score(args: argparse.Namespace) -> int:
     from grader.answers import load_solution
-    from grader.fileio import build_folder_atomically
+    from grader.fileio import build_folder_atomically, file_digest
+    from grader.history import record
     from grader.report import terminal_table, write_outputs
     from grader.score import leaderboard, score_folder
     from grader.uncertainty import board_uncertainty
@@ -266,6 +276,9 @@ def _run_score(args: argparse.Namespace) -> int:
         lambda: _check_leaderboard_out(args.out),
     )
     print(terminal_table(board, entries, args.final, args.rank_by, stats))
+    history = args.history or args.solution.parent / "history.sqlite"
+    added = record(history, entries, file_digest(args.solution))
+    print(f"\nHistory: {added} new scoring(s) recorded in {history}.", end="")
     print(
         f"\nWrote {args.out}/: leaderboard.csv, leaderboard.md, scores.csv and "
         f"reports/ (one JSON per participant)."
@@ -329,6 +342,46 @@ def _run_submit(args: argparse.Namespace) -> int:
     receipt = submit(args.file, args.competition, args.message)
     reference = f" (ref {receipt.ref})" if receipt.ref else ""
     print(f"{args.file}: valid, submitted to {args.competition}{reference}: {receipt.message}")
+    return 0
+
+
+def _add_history(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser(
+        "history",
+        help="show a participant's scored submissions over time",
+        description="List a participant's submissions recorded by grader score, in "
+        "submission order, with the public accuracy and the best so far.",
+    )
+    p.add_argument("participant", metavar="PARTICIPANT", help="the participant (default: none)")
+    p.add_argument(
+        "--history",
+        type=Path,
+        default=Path("competition/private/history.sqlite"),
+        metavar="FILE",
+        help="the history file of grader score (default: competition/private/history.sqlite)",
+    )
+    p.add_argument(
+        "--private",
+        action="store_true",
+        help="also show private-split accuracy, for the TA only (default: off)",
+    )
+    p.set_defaults(run=_run_history)
+
+
+def _run_history(args: argparse.Namespace) -> int:
+    from grader.history import history_table, participant_history
+
+    if not args.history.is_file():
+        raise UsageError(
+            f"--history {args.history}: no such file. It is written by grader "
+            "score (beside the solution unless --history was given)."
+        )
+    rows = participant_history(args.history, args.participant)
+    if not rows:
+        print(f"No scorings of {args.participant!r} in {args.history}.")
+        return 1
+    print(f"{args.participant}: {len(rows)} scored file(s)")
+    print(history_table(rows, args.private))
     return 0
 
 

@@ -71,7 +71,7 @@ def test_bad_flag_value_is_a_usage_error():
 def test_every_command_and_flag_has_help_with_its_default():
     parser = get_parser()
     commands = parser._subparsers._group_actions[0]
-    assert sorted(commands.choices) == ["prepare", "score", "submit", "validate"]
+    assert sorted(commands.choices) == ["history", "prepare", "score", "submit", "validate"]
     for name, sub in commands.choices.items():
         assert sub.description, name
         for action in sub._actions:
