@@ -226,6 +226,21 @@ def _add_score(commands: argparse._SubParsersAction) -> None:
         "(default: history.sqlite beside the solution)",
     )
     p.add_argument(
+        "--plausible",
+        type=float,
+        default=0.99,
+        metavar="ACC",
+        help="flag public accuracies at or above this for review (default: 0.99)",
+    )
+    p.add_argument(
+        "--deadline",
+        type=_aware_time,
+        default=None,
+        metavar="TIME",
+        help="flag files submitted after this ISO time, which must name its timezone, e.g. "
+        "2026-12-01T23:59+01:00 or 2026-12-01T22:59Z (default: none)",
+    )
+    p.add_argument(
         "--baseline",
         default=None,
         metavar="NAME",
@@ -245,7 +260,8 @@ def _run_score(args: argparse.Namespace) -> int:
     from grader.answers import load_solution
     from grader.fileio import build_folder_atomically, file_digest
     from grader.history import record
-    from grader.report import terminal_table, write_outputs
+    from grader.integrity import integrity_flags
+    from grader.report import flags_text, terminal_table, write_outputs
     from grader.score import leaderboard, score_folder
     from grader.uncertainty import board_uncertainty
 
@@ -268,14 +284,17 @@ def _run_score(args: argparse.Namespace) -> int:
         )
     split = "private" if args.final else "public"
     stats = board_uncertainty(board, key, split, args.baseline)
+    flags = integrity_flags(entries, board, key, args.plausible, args.deadline)
     build_folder_atomically(
         args.out,
         lambda folder: write_outputs(
-            folder, entries, board, args.final, args.rank_by, key.classes, stats
+            folder, entries, board, args.final, args.rank_by, key.classes, stats, flags
         ),
         lambda: _check_leaderboard_out(args.out),
     )
     print(terminal_table(board, entries, args.final, args.rank_by, stats))
+    if flags:
+        print("\n" + flags_text(flags))
     history = args.history or args.solution.parent / "history.sqlite"
     added = record(history, entries, file_digest(args.solution))
     print(f"\nHistory: {added} new scoring(s) recorded in {history}.", end="")
@@ -284,6 +303,23 @@ def _run_score(args: argparse.Namespace) -> int:
         f"reports/ (one JSON per participant)."
     )
     return 0 if all(e.status == "scored" for e in entries) else 1
+
+
+def _aware_time(text: str):
+    """argparse type: an ISO 8601 time with an explicit timezone."""
+    from datetime import datetime
+
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO time such as 2026-12-01T23:59+01:00"
+        ) from None
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} has no timezone: add one, e.g. {text}+01:00 or {text}Z"
+        )
+    return value
 
 
 def _check_leaderboard_out(out: Path) -> None:

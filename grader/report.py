@@ -192,8 +192,14 @@ def write_outputs(
     rank_by: str,
     classes: tuple[str, ...],
     stats=None,
+    flags=None,
 ) -> dict[str, str]:
     """Write every output file into `folder`; return participant -> report file name."""
+    if flags is not None:
+        rows = [[f.kind, csv_cell(" | ".join(f.files)), csv_cell(f.reason)] for f in flags]
+        (folder / "flags.csv").write_text(
+            _csv_text(["kind", "files", "reason"], rows), encoding="utf-8"
+        )
     (folder / "leaderboard.csv").write_text(leaderboard_csv(board, final, stats), encoding="utf-8")
     (folder / "scores.csv").write_text(scores_csv(entries, final), encoding="utf-8")
     (folder / "leaderboard.md").write_text(
@@ -299,3 +305,12 @@ def _csv_text(columns: list[str], rows: list[list]) -> str:
     writer.writerow(columns)
     writer.writerows(rows)
     return buffer.getvalue()
+
+
+def flags_text(flags) -> str:
+    """The integrity flags for the terminal ('' when there are none)."""
+    if not flags:
+        return ""
+    lines = [f"Flags for review ({len(flags)}; in flags.csv, for the TA only):"]
+    lines += [f"  {f.kind}: {terminal_text(', '.join(f.files), 90)}: {f.reason}" for f in flags]
+    return "\n".join(lines)

@@ -631,3 +631,83 @@ def test_two_scoring_runs_at_once_share_the_history_safely(mixed_folder, competi
     with sqlite3.connect(history) as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         assert db.execute("SELECT COUNT(*) FROM scorings").fetchone() == (9,)
+
+
+# ----------------------------------------------------------------------------
+# Integrity flags
+# ----------------------------------------------------------------------------
+
+
+def other_class(label: str) -> str:
+    return "ship" if label != "ship" else "frog"
+
+
+def test_integrity_flags_name_the_files_and_say_why(competition, tmp_path):
+    rows = solution_rows(competition)
+    ids = [int(r["id"]) for r in rows]
+    subs = tmp_path / "subs"
+    write_predictions(subs / "ann.csv", rows, wrong=set(ids[:35]))  # swaps cat <-> dog
+    write_predictions(subs / "ben.csv", rows, wrong=set(ids[:36]))  # the same wrong classes
+    lines = (
+        ["id,label"]
+        + [  # wrong on the same images, but with other classes
+            f"{r['id']},{other_class(r['label']) if int(r['id']) in ids[:35] else r['label']}"
+            for r in rows
+        ]
+    )
+    (subs / "cy.csv").write_text("\n".join(lines) + "\n")
+    write_predictions(subs / "dee.csv", rows, wrong=set())
+    (subs / "eve.csv").write_bytes((subs / "dee.csv").read_bytes())
+    for name, stamp in (
+        ("ann", 1_790_000_000),
+        ("ben", 1_790_000_100),
+        ("cy", 1_790_000_200),
+        ("dee", 1_790_000_300),
+        ("eve", 1_795_000_000),
+    ):
+        os.utime(subs / f"{name}.csv", (stamp, stamp))
+    out = tmp_path / "board"
+    result = grader(
+        "score",
+        str(subs),
+        "--solution",
+        str(competition / "private" / "solution.csv"),
+        "--out",
+        str(out),
+        "--deadline",
+        "2026-11-01T00:00:00+01:00",
+    )
+    assert result.returncode == 0, result.stderr
+    with (out / "flags.csv").open() as f:
+        flags = [(r["kind"], r["files"], r["reason"]) for r in csv.DictReader(f)]
+    digest = hashlib.sha256((subs / "dee.csv").read_bytes()).hexdigest()
+    assert flags == [
+        (
+            "identical",
+            "dee.csv | eve.csv",
+            f"byte-identical files (sha256 {digest[:12]}...) from 2 participants",
+        ),
+        (
+            "near-identical",
+            "ann.csv | ben.csv",
+            "the same wrong class on 35 of the 35 test images both get wrong (flagged from 90%)",
+        ),
+        (
+            "implausible",
+            "dee.csv",
+            "public accuracy 100.00% is at or above 99%; CIFAR-10's "
+            "test labels are public, so check the code behind it",
+        ),
+        (
+            "implausible",
+            "eve.csv",
+            "public accuracy 100.00% is at or above 99%; CIFAR-10's "
+            "test labels are public, so check the code behind it",
+        ),
+        (
+            "late",
+            "eve.csv",
+            "submitted 2026-11-18T11:06:40+00:00, after the deadline 2026-11-01T00:00:00+01:00",
+        ),
+    ]
+    assert "Flags for review (5; in flags.csv, for the TA only):" in result.stdout
