@@ -241,6 +241,14 @@ def _add_score(commands: argparse._SubParsersAction) -> None:
         "2026-12-01T23:59+01:00 or 2026-12-01T22:59Z (default: none)",
     )
     p.add_argument(
+        "--roster",
+        type=Path,
+        default=None,
+        metavar="CSV",
+        help="kaggle_name,student_id per student: writes gradebook.csv beside it with points "
+        "by the rule of grader/gradebook.py; needs --baseline (default: none)",
+    )
+    p.add_argument(
         "--baseline",
         default=None,
         metavar="NAME",
@@ -259,9 +267,10 @@ def _add_score(commands: argparse._SubParsersAction) -> None:
 def _run_score(args: argparse.Namespace) -> int:
     from grader.answers import load_solution
     from grader.fileio import build_folder_atomically, file_digest
+    from grader.gradebook import gradebook, read_roster, write_gradebook
     from grader.history import record
     from grader.integrity import integrity_flags
-    from grader.report import flags_text, terminal_table, write_outputs
+    from grader.report import flags_text, terminal_table, terminal_text, write_outputs
     from grader.score import leaderboard, score_folder
     from grader.uncertainty import board_uncertainty
 
@@ -269,6 +278,13 @@ def _run_score(args: argparse.Namespace) -> int:
         key = load_solution(args.solution)
     except BundleError as exc:
         raise UsageError(f"--solution: {exc}") from None
+    students = None
+    if args.roster is not None:
+        if args.baseline is None:
+            raise UsageError(
+                "--roster needs --baseline NAME: points depend on beating the baseline."
+            )
+        students = read_roster(args.roster)
     _check_leaderboard_out(args.out)
     if args.out.resolve().is_relative_to(args.folder.resolve()):
         raise UsageError(
@@ -295,6 +311,16 @@ def _run_score(args: argparse.Namespace) -> int:
     print(terminal_table(board, entries, args.final, args.rank_by, stats))
     if flags:
         print("\n" + flags_text(flags))
+    if students is not None:
+        rows, strangers = gradebook(students, board, stats, split, args.baseline)
+        target = args.roster.parent / "gradebook.csv"
+        write_gradebook(target, rows)
+        print(
+            f"\nGradebook: {target} ({len(rows)} students, "
+            f"{sum(1 for r in rows if r[2] == 0)} without a valid submission)."
+        )
+        if strangers:
+            print(f"Not on the roster: {', '.join(terminal_text(n) for n in strangers)}.")
     history = args.history or args.solution.parent / "history.sqlite"
     added = record(history, entries, file_digest(args.solution))
     print(f"\nHistory: {added} new scoring(s) recorded in {history}.", end="")

@@ -711,3 +711,75 @@ def test_integrity_flags_name_the_files_and_say_why(competition, tmp_path):
         ),
     ]
     assert "Flags for review (5; in flags.csv, for the TA only):" in result.stdout
+
+
+# ----------------------------------------------------------------------------
+# Gradebook
+# ----------------------------------------------------------------------------
+
+
+def test_points_follow_the_documented_rule():
+    from grader.gradebook import points
+
+    assert points(None, 0.5, None) == 0
+    assert points(0.5, 0.5, 1.0) == 6  # equal is not better
+    assert points(0.6, 0.5, 0.2) == 8  # better, not significantly
+    assert points(0.6, 0.5, 0.01) == 10
+
+
+def test_a_roster_becomes_an_lms_gradebook(mixed_folder, competition, tmp_path):
+    roster = tmp_path / "roster.csv"
+    roster.write_text("Kaggle_Name,Student_ID,email\nalice,s1,a@x\nbob,s2,b@x\nzoe,s3,z@x\n")
+    result = grader(
+        "score",
+        str(mixed_folder),
+        "--solution",
+        str(competition / "private" / "solution.csv"),
+        "--out",
+        str(tmp_path / "board"),
+        "--baseline",
+        "bob",
+        "--roster",
+        str(roster),
+    )
+    assert result.returncode == 1
+    assert (
+        f"Gradebook: {tmp_path / 'gradebook.csv'} (3 students, 1 without a valid "
+        "submission)." in result.stdout
+    )
+    assert "Not on the roster: =HYPERLINK(" in result.stdout
+    with (tmp_path / "gradebook.csv").open() as f:
+        rows = [
+            (r["student_id"], r["kaggle_name"], r["points"], r["note"]) for r in csv.DictReader(f)
+        ]
+    # alice 15/15 vs bob 14/15 on the public split: better, but p = 1: 8 points.
+    assert rows == [
+        ("s1", "alice", "8", ""),
+        ("s2", "bob", "6", ""),
+        ("s3", "zoe", "0", "no valid submission"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (
+            "name,id\nalice,1\n",
+            "line 1: needs the columns kaggle_name and student_id, found name, id.",
+        ),
+        (
+            "kaggle_name,student_id\nalice,1\nALICE,2\n",
+            "line 3: kaggle_name 'ALICE' repeats line 2.",
+        ),
+        ("kaggle_name,student_id\nalice,\n", "line 2: empty kaggle_name or student_id."),
+    ],
+)
+def test_a_bad_roster_names_the_line(content, message, tmp_path):
+    from grader.errors import UsageError
+    from grader.gradebook import read_roster
+
+    path = tmp_path / "roster.csv"
+    path.write_text(content)
+    with pytest.raises(UsageError) as info:
+        read_roster(path)
+    assert str(info.value) == f"--roster {path} {message}"
