@@ -195,6 +195,12 @@ def write_outputs(
     flags=None,
 ) -> dict[str, str]:
     """Write every output file into `folder`; return participant -> report file name."""
+    if stats is not None:
+        from grader.html import leaderboard_html
+
+        (folder / "index.html").write_text(
+            leaderboard_html(board, entries, stats, final, rank_by, classes), encoding="utf-8"
+        )
     if flags is not None:
         rows = [[f.kind, csv_cell(" | ".join(f.files)), csv_cell(f.reason)] for f in flags]
         (folder / "flags.csv").write_text(

@@ -14,6 +14,7 @@ from tests.cifar_fixtures import (
     write_official_archive,
     write_official_folder,
 )
+from tests.scoring_fixtures import competition, mixed_folder  # noqa: F401 (fixtures)
 
 
 @pytest.fixture(scope="session")

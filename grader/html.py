@@ -1,0 +1,129 @@
+"""A static leaderboard page, leaderboard/index.html, that opens from disk.
+
+No server, no script, no external file: one HTML document with inline CSS
+and inline SVG. It shows the ranks, the 95% intervals as error bars on one
+shared axis, the tied groups, and per participant the per-class precision,
+recall and F1 and the confusion matrix of the ranked file. Public numbers
+only unless --final. Every name and file name is HTML-escaped.
+"""
+
+from __future__ import annotations
+
+import html
+
+from grader.report import _group, _time
+
+STYLE = """
+body{font-family:system-ui,sans-serif;margin:2rem;color:#1d2330}
+table{border-collapse:collapse;margin:.5rem 0 1.5rem}
+th,td{padding:.3rem .6rem;border-bottom:1px solid #dde;text-align:right;white-space:nowrap}
+th{background:#f2f4f8}
+td.name,td.file,th.name{text-align:left}
+tr.group-odd td{background:#fafbff}
+.bar line{stroke:#4a6fd6;stroke-width:2}
+.bar circle{fill:#1d3fa0}
+details{margin:.3rem 0}
+summary{cursor:pointer;font-weight:600}
+td.cm{min-width:2.2rem}
+.note{color:#555;max-width:60rem}
+"""
+BAR_WIDTH = 180
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _bar(low: float, value: float, high: float, lo: float, hi: float) -> str:
+    """An inline SVG error bar on the board's shared axis [lo, hi]."""
+    span = max(hi - lo, 1e-9)
+
+    def x(v: float) -> float:
+        return 4 + (v - lo) / span * (BAR_WIDTH - 8)
+
+    return (
+        f'<svg class="bar" width="{BAR_WIDTH}" height="14" role="img" '
+        f'aria-label="{100 * low:.1f} to {100 * high:.1f} percent">'
+        f'<line x1="{x(low):.1f}" y1="7" x2="{x(high):.1f}" y2="7"/>'
+        f'<circle cx="{x(value):.1f}" cy="7" r="3.5"/></svg>'
+    )
+
+
+def leaderboard_html(
+    board, entries, stats, final: bool, rank_by: str, classes: tuple[str, ...]
+) -> str:
+    """The whole page as one string."""
+    split = "private" if final else "public"
+    title = "Final leaderboard" if final else "Public leaderboard"
+    spans = [getattr(u, rank_by) for u in stats]
+    lo = min((s.low for s in spans), default=0.0)
+    hi = max((s.high for s in spans), default=1.0)
+    rows = []
+    for i, (row, u, span) in enumerate(zip(board, stats, spans, strict=True)):
+        m = row.entry.metrics[split]
+        value = getattr(m, rank_by)
+        shade = "group-odd" if u.group % 2 else "group-even"
+        rows.append(
+            f'<tr class="{shade}"><td>{row.rank}</td><td>{_group(u.group)}</td>'
+            f'<td class="name"><a href="#p{i}">'
+            f"{_e(row.participant)}</a></td>"
+            f"<td>{100 * m.accuracy:.2f}%</td><td>{100 * m.macro_f1:.2f}%</td>"
+            f"<td>{_bar(span.low, value, span.high, lo, hi)} "
+            f"{100 * span.low:.1f}&ndash;{100 * span.high:.1f}%</td>"
+            f'<td class="file">{_e(row.entry.file)}</td><td>{_e(_time(row.entry))}</td></tr>'
+        )
+    details = [_participant_details(i, row, split, classes) for i, row in enumerate(board)]
+    unscored = sum(1 for e in entries if e.status != "scored")
+    return "\n".join(
+        [
+            "<!doctype html>",
+            '<html lang="en"><head><meta charset="utf-8">',
+            f"<title>{title}</title><style>{STYLE}</style></head><body>",
+            f"<h1>{title}</h1>",
+            f'<p class="note">Ranked by {split} {rank_by.replace("_", "-")}. Bars are 95% '
+            "bootstrap intervals on one shared axis; rows with the same group letter are not "
+            "significantly different from the group's first row (exact McNemar test, p &ge; "
+            "0.05). Equal scores share a rank; the earlier submission is listed first.</p>",
+            '<table class="board"><thead><tr><th>Rank</th><th>Group</th>'
+            '<th class="name">Participant</th><th>Accuracy</th><th>Macro-F1</th>'
+            f'<th>95% interval ({rank_by.replace("_", "-")})</th><th class="name">File</th>'
+            "<th>Submitted (UTC)</th></tr></thead><tbody>",
+            *rows,
+            "</tbody></table>",
+            f"<p>{unscored} file(s) not scored.</p>" if unscored else "",
+            "<h2>Per participant</h2>",
+            *details,
+            "</body></html>",
+            "",
+        ]
+    )
+
+
+def _participant_details(i: int, row, split: str, classes: tuple[str, ...]) -> str:
+    m = row.entry.metrics[split]
+    per_class = "".join(
+        f'<tr><td class="name">{_e(name)}</td><td>{100 * m.precision[i]:.1f}%</td>'
+        f"<td>{100 * m.recall[i]:.1f}%</td><td>{100 * m.f1[i]:.1f}%</td>"
+        f"<td>{int(m.support[i])}</td></tr>"
+        for i, name in enumerate(classes)
+    )
+    peak = max(int(m.confusion.max()), 1)
+    matrix_rows = "".join(
+        f'<tr><th class="name">{_e(name)}</th>'
+        + "".join(
+            f'<td class="cm" style="background:rgba(74,111,214,{0.85 * n / peak:.2f})">{n}</td>'
+            for n in map(int, m.confusion[i])
+        )
+        + "</tr>"
+        for i, name in enumerate(classes)
+    )
+    header = "".join(f"<th>{_e(name[:4])}</th>" for name in classes)
+    return (
+        f'<details id="p{i}"><summary>{row.rank}. '
+        f"{_e(row.participant)}: {_e(row.entry.file)}</summary>"
+        '<table><thead><tr><th class="name">Class</th><th>Precision</th><th>Recall</th>'
+        f"<th>F1</th><th>Images</th></tr></thead><tbody>{per_class}</tbody></table>"
+        "<p>Confusion matrix (rows: true class, columns: predicted class)</p>"
+        f"<table><thead><tr><th></th>{header}</tr></thead><tbody>{matrix_rows}</tbody>"
+        "</table></details>"
+    )
