@@ -270,9 +270,15 @@ def _run_score(args: argparse.Namespace) -> int:
     from grader.gradebook import gradebook, read_roster, write_gradebook
     from grader.history import record
     from grader.integrity import integrity_flags
-    from grader.report import flags_text, terminal_table, terminal_text, write_outputs
+    from grader.report import (
+        flags_text,
+        shakeup_text,
+        terminal_table,
+        terminal_text,
+        write_outputs,
+    )
     from grader.score import leaderboard, score_folder
-    from grader.uncertainty import board_uncertainty
+    from grader.uncertainty import board_uncertainty, shakeup
 
     try:
         key = load_solution(args.solution)
@@ -301,16 +307,19 @@ def _run_score(args: argparse.Namespace) -> int:
     split = "private" if args.final else "public"
     stats = board_uncertainty(board, key, split, args.baseline)
     flags = integrity_flags(entries, board, key, args.plausible, args.deadline)
+    moved = shakeup(board, key) if args.final and len(board) >= 2 else None
     build_folder_atomically(
         args.out,
         lambda folder: write_outputs(
-            folder, entries, board, args.final, args.rank_by, key.classes, stats, flags
+            folder, entries, board, args.final, args.rank_by, key.classes, stats, flags, moved
         ),
         lambda: _check_leaderboard_out(args.out),
     )
     print(terminal_table(board, entries, args.final, args.rank_by, stats))
     if flags:
         print("\n" + flags_text(flags))
+    if moved is not None:
+        print("\n" + shakeup_text(moved))
     if students is not None:
         rows, strangers = gradebook(students, board, stats, split, args.baseline)
         target = args.roster.parent / "gradebook.csv"

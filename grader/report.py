@@ -193,8 +193,11 @@ def write_outputs(
     classes: tuple[str, ...],
     stats=None,
     flags=None,
+    moved=None,
 ) -> dict[str, str]:
     """Write every output file into `folder`; return participant -> report file name."""
+    if moved is not None:
+        (folder / "shakeup.csv").write_text(shakeup_csv(moved), encoding="utf-8")
     if stats is not None:
         from grader.html import leaderboard_html
 
@@ -320,3 +323,31 @@ def flags_text(flags) -> str:
     lines = [f"Flags for review ({len(flags)}; in flags.csv, for the TA only):"]
     lines += [f"  {f.kind}: {terminal_text(', '.join(f.files), 90)}: {f.reason}" for f in flags]
     return "\n".join(lines)
+
+
+def shakeup_csv(moved) -> str:
+    """participant, public_rank, private_rank, change (positive: moved up)."""
+    rows = [
+        [csv_cell(name), pub, priv, pub - priv]
+        for name, pub, priv in zip(
+            moved.participants, moved.public_rank, moved.private_rank, strict=True
+        )
+    ]
+    return _csv_text(["participant", "public_rank", "private_rank", "change"], rows)
+
+
+def shakeup_text(moved) -> str:
+    """One paragraph: how much the board shook, and how much chance alone shakes it."""
+    changes = [abs(a - b) for a, b in zip(moved.public_rank, moved.private_rank, strict=True)]
+    low = moved.resplit_tau_mean - 2 * moved.resplit_tau_sd
+    verdict = (
+        "within what chance alone produces"
+        if moved.tau >= low
+        else "more than chance alone produces: look at who moved"
+    )
+    return (
+        f"Shake-up: Kendall tau between public and private scores {moved.tau:.3f} "
+        f"(mean rank change {sum(changes) / len(changes):.2f}); {moved.resplits} random "
+        f"re-splits of the test set give {moved.resplit_tau_mean:.3f} +- "
+        f"{moved.resplit_tau_sd:.3f}: {verdict}. Ranks in shakeup.csv."
+    )

@@ -137,3 +137,74 @@ def board_uncertainty(
             )
         )
     return rows
+
+
+# ----------------------------------------------------------------------------
+# Shake-up: how far the private ranks moved, against what re-splits alone do
+# ----------------------------------------------------------------------------
+
+RESPLITS = 200
+
+
+def kendall_tau(x: np.ndarray, y: np.ndarray) -> float:
+    """Kendall's tau-b of two score vectors (ties in either count for neither side)."""
+    dx = np.sign(x[:, None] - x[None, :])
+    dy = np.sign(y[:, None] - y[None, :])
+    upper = np.triu_indices(len(x), k=1)
+    dx, dy = dx[upper], dy[upper]
+    denominator = math.sqrt(float(np.count_nonzero(dx)) * float(np.count_nonzero(dy)))
+    return float((dx * dy).sum() / denominator) if denominator else 0.0
+
+
+@dataclass(frozen=True)
+class Shakeup:
+    """Public vs private ranks of the final board, and what chance alone would give."""
+
+    participants: list[str]
+    public_rank: list[int]
+    private_rank: list[int]
+    tau: float
+    resplit_tau_mean: float
+    resplit_tau_sd: float
+    resplits: int
+
+
+def shakeup(final_board, key, resplits: int = RESPLITS, seed: int = SEED) -> Shakeup:
+    """Kendall tau between the public and private scores of each participant's final
+    file, and its mean and sd over random stratified re-splits of the test set (same
+    Public size): the shake-up that chance alone produces."""
+    right = np.stack([row.entry.predicted == key.labels for row in final_board])
+    public = key.public
+    observed = (right[:, public].mean(axis=1), right[:, ~public].mean(axis=1))
+    rng = np.random.default_rng(seed)
+    masks = np.zeros((len(key.labels), resplits), dtype=np.float32)
+    for c in np.unique(key.labels):
+        members = np.flatnonzero(key.labels == c)
+        k = int(public[members].sum())
+        for r in range(resplits):
+            masks[rng.choice(members, size=k, replace=False), r] = 1
+    hits = right.astype(np.float32)
+    public_counts = hits @ masks  # (participants, resplits)
+    private_counts = hits.sum(axis=1, keepdims=True) - public_counts
+    n_public = masks.sum(axis=0)
+    taus = [
+        kendall_tau(
+            public_counts[:, r] / n_public[r],
+            private_counts[:, r] / (len(key.labels) - n_public[r]),
+        )
+        for r in range(resplits)
+    ]
+    return Shakeup(
+        [row.participant for row in final_board],
+        _ranks(observed[0]),
+        _ranks(observed[1]),
+        kendall_tau(*observed),
+        float(np.mean(taus)),
+        float(np.std(taus)),
+        resplits,
+    )
+
+
+def _ranks(scores: np.ndarray) -> list[int]:
+    """Competition ranks (1, 2, 2, 4) of scores, higher first."""
+    return [1 + int((scores > s).sum()) for s in scores]

@@ -379,6 +379,11 @@ def test_final_board_ranks_by_the_private_split(mixed_folder, competition, tmp_p
         ("3", "'" + HOSTILE_FORMULA, "'" + HOSTILE_FORMULA + ".csv"),
         ("4", HOSTILE_HTML, HOSTILE_HTML + ".csv"),
     ]
+    with (out / "shakeup.csv").open() as f:
+        moved = list(csv.DictReader(f))
+    assert [r["participant"] for r in moved] == [r["participant"] for r in board]
+    assert set(moved[0]) == {"participant", "public_rank", "private_rank", "change"}
+    assert "Shake-up: Kendall tau between public and private scores " in result.stdout
     assert [float(r["private_accuracy"]) for r in board] == pytest.approx([1, 1, 33 / 35, 30 / 35])
     assert "private_macro_f1" in board[0] and "all_accuracy" not in board[0]
 

@@ -73,3 +73,42 @@ def test_tied_groups_follow_the_group_leader():
     farther[60:62] = False  # 2 rows worse than far: tied with far
     assert tied_groups([base, close, far, farther]) == [1, 1, 2, 2]
     assert tied_groups([]) == []
+
+
+def test_kendall_tau_matches_scipy():
+    from scipy.stats import kendalltau
+
+    from grader.uncertainty import kendall_tau
+
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        x = rng.integers(0, 6, 30).astype(float)  # with ties
+        y = x + rng.normal(0, 2, 30)
+        assert kendall_tau(x, y) == pytest.approx(kendalltau(x, y).statistic, abs=1e-12)
+
+
+def test_shakeup_of_close_models_is_what_resplits_predict():
+    from types import SimpleNamespace
+
+    from grader.answers import AnswerKey
+    from grader.uncertainty import shakeup
+
+    rng = np.random.default_rng(3)
+    labels = np.repeat(np.arange(10), 100)
+    public = np.zeros(1000, bool)
+    for c in range(10):
+        public[rng.choice(np.flatnonzero(labels == c), 30, replace=False)] = True
+    key = AnswerKey(np.arange(1000), tuple("abcdefghij"), labels, public)
+    # Eight models within a point of each other: public and private ranks barely agree.
+    board = []
+    for i in range(8):
+        predicted = np.where(rng.random(1000) < 0.80 + 0.002 * i, labels, (labels + 1) % 10)
+        board.append(
+            SimpleNamespace(participant=f"p{i}", entry=SimpleNamespace(predicted=predicted))
+        )
+    moved = shakeup(board, key, resplits=100)
+    assert moved.participants == [f"p{i}" for i in range(8)]
+    assert all(1 <= r <= 8 for r in moved.public_rank + moved.private_rank)
+    assert min(moved.public_rank) == min(moved.private_rank) == 1
+    assert -1 <= moved.tau <= 1 and moved.resplit_tau_sd > 0.05
+    assert abs(moved.tau - moved.resplit_tau_mean) < 3 * moved.resplit_tau_sd
