@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from tests.scoring_fixtures import HOSTILE_FORMULA, HOSTILE_HTML
-from tests.test_score import grader
+from tests.test_score import score_cli
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 needs_chromium = pytest.mark.skipif(
@@ -37,13 +37,10 @@ class Tags(HTMLParser):
 
 
 def page(mixed_folder: Path, competition: Path, out: Path, *extra: str) -> str:
-    result = grader(
-        "score",
-        str(mixed_folder),
-        "--solution",
-        str(competition / "private" / "solution.csv"),
-        "--out",
-        str(out),
+    result = score_cli(
+        mixed_folder,
+        competition,
+        out,
         *extra,
     )
     assert result.returncode == 1, result.stderr

@@ -242,6 +242,19 @@ def test_a_folder_without_submissions_is_a_usage_error(tmp_path):
 # ----------------------------------------------------------------------------
 
 
+def score_cli(folder: Path, competition: Path, out: Path, *extra: str):
+    """`grader score FOLDER --solution <the competition's> --out OUT [extra]`."""
+    return grader(
+        "score",
+        str(folder),
+        "--solution",
+        str(competition / "private" / "solution.csv"),
+        "--out",
+        str(out),
+        *extra,
+    )
+
+
 def grader(*args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.run(
@@ -255,14 +268,7 @@ def grader(*args: str) -> subprocess.CompletedProcess:
 
 def test_a_mixed_folder_end_to_end(mixed_folder, competition, tmp_path):
     out = tmp_path / "board"
-    result = grader(
-        "score",
-        str(mixed_folder),
-        "--solution",
-        str(competition / "private" / "solution.csv"),
-        "--out",
-        str(out),
-    )
+    result = score_cli(mixed_folder, competition, out)
     assert result.returncode == 1, result.stderr  # some files were not scored
     assert result.stderr == ""
     # 15 public test ids: 3 wrong = 80%, 1 wrong = 93.33%, 6 wrong = 60%.
@@ -358,13 +364,10 @@ def test_rerunning_gives_identical_outputs(mixed_folder, competition, tmp_path):
 
 def test_final_board_ranks_by_the_private_split(mixed_folder, competition, tmp_path):
     out = tmp_path / "final"
-    result = grader(
-        "score",
-        str(mixed_folder),
-        "--solution",
-        str(competition / "private" / "solution.csv"),
-        "--out",
-        str(out),
+    result = score_cli(
+        mixed_folder,
+        competition,
+        out,
         "--final",
     )
     assert result.returncode == 1
@@ -391,14 +394,7 @@ def test_final_board_ranks_by_the_private_split(mixed_folder, competition, tmp_p
 def test_out_must_be_a_leaderboard_folder(mixed_folder, competition, tmp_path):
     (tmp_path / "notes").mkdir()
     (tmp_path / "notes" / "keep.txt").write_text("mine")
-    result = grader(
-        "score",
-        str(mixed_folder),
-        "--solution",
-        str(competition / "private" / "solution.csv"),
-        "--out",
-        str(tmp_path / "notes"),
-    )
+    result = score_cli(mixed_folder, competition, tmp_path / "notes")
     assert result.returncode == 2
     assert result.stderr == (
         f"Error: --out {tmp_path / 'notes'}: exists and is not a leaderboard folder from "
@@ -422,14 +418,7 @@ def test_unreadable_and_odd_files_are_reported(competition, tmp_path):
     os.mkfifo(subs / "pipe.csv")  # reading it would block forever
     (subs / "broken.csv").symlink_to(subs / "gone.csv")
     (subs / "inside.csv").symlink_to(subs / "ok.csv")
-    result = grader(
-        "score",
-        str(subs),
-        "--solution",
-        str(competition / "private" / "solution.csv"),
-        "--out",
-        str(tmp_path / "out"),
-    )
+    result = score_cli(subs, competition, tmp_path / "out")
     with (tmp_path / "out" / "scores.csv").open() as f:
         status = {r["file"]: (r["status"], r["error"]) for r in csv.DictReader(f)}
     assert status == {
@@ -442,14 +431,7 @@ def test_unreadable_and_odd_files_are_reported(competition, tmp_path):
 
 
 def test_out_inside_the_submissions_folder_is_refused(mixed_folder, competition):
-    result = grader(
-        "score",
-        str(mixed_folder),
-        "--solution",
-        str(competition / "private" / "solution.csv"),
-        "--out",
-        str(mixed_folder / "board"),
-    )
+    result = score_cli(mixed_folder, competition, mixed_folder / "board")
     assert result.returncode == 2
     assert result.stderr == (
         f"Error: --out {mixed_folder / 'board'}: inside the submissions folder {mixed_folder}, "
@@ -461,14 +443,7 @@ def test_a_folder_with_no_valid_file_still_gets_its_board(competition, tmp_path)
     subs = tmp_path / "subs"
     subs.mkdir()
     (subs / "carol.csv").write_text("id,label\n")
-    result = grader(
-        "score",
-        str(subs),
-        "--solution",
-        str(competition / "private" / "solution.csv"),
-        "--out",
-        str(tmp_path / "b"),
-    )
+    result = score_cli(subs, competition, tmp_path / "b")
     assert result.returncode == 1 and result.stderr == ""
     assert result.stdout.splitlines()[:2] == [
         "Public leaderboard, ranked by public accuracy: 0 of 1 participants ranked.",
@@ -483,13 +458,10 @@ def test_a_folder_with_no_valid_file_still_gets_its_board(competition, tmp_path)
 
 def test_the_board_carries_intervals_tests_and_tied_groups(mixed_folder, competition, tmp_path):
     out = tmp_path / "board"
-    result = grader(
-        "score",
-        str(mixed_folder),
-        "--solution",
-        str(competition / "private" / "solution.csv"),
-        "--out",
-        str(out),
+    result = score_cli(
+        mixed_folder,
+        competition,
+        out,
         "--baseline",
         "bob",
     )
@@ -505,13 +477,10 @@ def test_the_board_carries_intervals_tests_and_tied_groups(mixed_folder, competi
     assert [row["tie_group"] for row in rows] == ["1", "1", "1", "2"]
     assert rows[0]["p_vs_next"] == "1" and rows[-1]["p_vs_next"] == ""
     assert [row["p_vs_baseline"] for row in rows][1] == "1"  # bob against himself
-    missing = grader(
-        "score",
-        str(mixed_folder),
-        "--solution",
-        str(competition / "private" / "solution.csv"),
-        "--out",
-        str(out),
+    missing = score_cli(
+        mixed_folder,
+        competition,
+        out,
         "--baseline",
         "nobody",
     )
@@ -621,13 +590,10 @@ def test_integrity_flags_name_the_files_and_say_why(competition, tmp_path):
     ):
         os.utime(subs / f"{name}.csv", (stamp, stamp))
     out = tmp_path / "board"
-    result = grader(
-        "score",
-        str(subs),
-        "--solution",
-        str(competition / "private" / "solution.csv"),
-        "--out",
-        str(out),
+    result = score_cli(
+        subs,
+        competition,
+        out,
         "--deadline",
         "2026-11-01T00:00:00+01:00",
     )
@@ -684,13 +650,10 @@ def test_points_follow_the_documented_rule():
 def test_a_roster_becomes_an_lms_gradebook(mixed_folder, competition, tmp_path):
     roster = tmp_path / "roster.csv"
     roster.write_text("Kaggle_Name,Student_ID,email\nalice,s1,a@x\nbob,s2,b@x\nzoe,s3,z@x\n")
-    result = grader(
-        "score",
-        str(mixed_folder),
-        "--solution",
-        str(competition / "private" / "solution.csv"),
-        "--out",
-        str(tmp_path / "board"),
+    result = score_cli(
+        mixed_folder,
+        competition,
+        tmp_path / "board",
         "--baseline",
         "bob",
         "--roster",

@@ -14,6 +14,7 @@ import pytest
 
 from baseline.data import TrainingError
 from baseline.tune import DEFAULT_SPACE, load_space, pruning_callback, suggest
+from tests.test_baseline import TINY
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
@@ -46,16 +47,7 @@ def tune(out: Path, data: Path, space: Path, trials: int) -> subprocess.Complete
             str(trials),
             "--startup-trials",
             "10",
-            "--model",
-            "resnet18",
-            "--weights",
-            "none",
-            "--image-size",
-            "32",
-            "--epochs",
-            "2",
-            "--batch-size",
-            "32",
+            *TINY,
         ],
         capture_output=True,
         text=True,
