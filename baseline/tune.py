@@ -193,6 +193,9 @@ def get_tune_parser() -> argparse.ArgumentParser:
         help="trials run to the end before pruning starts (default: 5)",
     )
     parser.set_defaults(out="runs/tune")
+    for action in parser._actions:
+        if action.dest == "out":
+            action.help = "folder of the study, its trials and results (default: runs/tune)"
     return parser
 
 
