@@ -105,31 +105,39 @@ def keep_batch(batch):
 class EpochShuffle(Sampler[int]):
     """A permutation drawn from (seed, epoch): the same on every process and after a resume."""
 
-    def __init__(self, n: int, seed: int) -> None:
+    def __init__(self, n: int, seed: int, limit: int | None = None) -> None:
         self.n, self.seed, self.epoch = n, seed, 0
+        self.limit = n if limit is None else limit  # how many of the permutation to yield
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
     def __len__(self) -> int:
-        return self.n
+        return self.limit
 
     def __iter__(self):
         generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
-        return iter(torch.randperm(self.n, generator=generator).tolist())
+        return iter(torch.randperm(self.n, generator=generator)[: self.limit].tolist())
 
 
 def make_loader(
-    dataset: ImageRows, batch_size: int, shuffle_seed: int | None, pin_memory: bool
+    dataset: ImageRows,
+    batch_size: int,
+    shuffle_seed: int | None,
+    pin_memory: bool,
+    step_batch: int | None = None,
 ) -> DataLoader:
     """A loader of global batches; Accelerate splits each one across processes.
 
-    Training (a shuffle seed given) drops the last incomplete batch, so every
-    optimizer step sees a full batch (and BatchNorm never sees a batch of 1);
-    evaluation keeps every image.
+    Training (a shuffle seed given) uses only whole optimizer steps of
+    `step_batch` images (the global batch, made of `batch_size` micro-batches
+    under gradient accumulation), so every step sees a full batch; evaluation
+    keeps every image.
     """
     training = shuffle_seed is not None
-    sampler = EpochShuffle(len(dataset), shuffle_seed) if training else None
+    step_batch = step_batch or batch_size  # images per optimizer step (global batch)
+    whole_steps = len(dataset) - len(dataset) % step_batch
+    sampler = EpochShuffle(len(dataset), shuffle_seed, whole_steps) if training else None
     return DataLoader(
         dataset,
         batch_size=batch_size,

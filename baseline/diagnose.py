@@ -13,7 +13,8 @@ where a fine-tuned ResNet reaches a few percent of training error):
   training loss kept falling;
 * good fit: neither;
 * lr too high: a loss that is not finite, a training loss that rises by more
-  than 10% from one epoch to the next, or a validation loss that changes
+  than 10% from one epoch to the next or ends (after 3+ epochs) above where it
+  started, or a validation loss that changes
   direction twice in the last 4 epochs by more than 5%;
 * lr too low: the training loss still fell more than 5% in the last epoch and
   the validation loss with it (the run stopped while still learning fast).
@@ -102,6 +103,12 @@ def _learning_rate(result: Diagnosis, train_loss: list[float], val_loss: list[fl
         result.lr, result.lr_reasons = "too high", ["a loss became NaN or infinite (diverged)"]
         return
     jumps = [i for i in range(1, len(train_loss)) if train_loss[i] > train_loss[i - 1] * (1 + JUMP)]
+    if len(train_loss) >= 3 and train_loss[-1] > train_loss[0]:
+        result.lr = "too high"
+        result.lr_reasons.append(
+            f"the training loss ended above where it started "
+            f"({train_loss[0]:.3f} -> {train_loss[-1]:.3f})"
+        )
     if jumps:
         result.lr = "too high"
         result.lr_reasons.append(

@@ -111,7 +111,27 @@ def derived_seed(*parts: int) -> int:
 
 
 def check_batch(cfg: TrainConfig, processes: int) -> None:
+    """Refuse batch settings that cannot train, naming the flag."""
+    for flag, value in (
+        ("--batch-size", cfg.batch_size),
+        ("--grad-accum", cfg.grad_accum),
+        ("--epochs", cfg.epochs),
+        ("--image-size", cfg.image_size),
+    ):
+        if value < 1:
+            raise TrainingError(f"{flag} {value}: must be at least 1.")
+    if cfg.train_limit is not None and cfg.train_limit < 2:
+        raise TrainingError(
+            f"--train-limit {cfg.train_limit}: must be at least 2 (one image "
+            "to train on, one to validate with)."
+        )
     share = processes * cfg.grad_accum
+    if cfg.batch_size % share == 0 and cfg.batch_size // share < 2:
+        raise TrainingError(
+            f"--batch-size {cfg.batch_size}: {cfg.batch_size // share} image per process and "
+            f"micro-batch ({processes} process(es) x --grad-accum {cfg.grad_accum}); batch "
+            "normalisation needs at least 2. Raise --batch-size or lower --grad-accum."
+        )
     if cfg.batch_size % share:
         raise TrainingError(
             f"--batch-size {cfg.batch_size}: must be divisible by processes x --grad-accum "
@@ -320,8 +340,29 @@ def load_checkpoint(acc: Accelerator, out: Path, cfg: TrainConfig) -> dict:
             + ", ".join(f"--{k.replace('_', '-')} {saved.get(k)}" for k in differ)
             + "). Resume with the same settings, or start a new --out."
         )
+    if cfg.sched == "cosine" and saved.get("epochs") != cfg.epochs:
+        raise TrainingError(
+            f"--resume --epochs {cfg.epochs}: the cosine schedule of this run was planned for "
+            f"{saved.get('epochs')} epochs and would jump. Resume with --epochs "
+            f"{saved.get('epochs')}, or start a new --out."
+        )
     acc.load_state(str(out / CHECKPOINT))
     return progress
+
+
+def sync_ema(loop: Loop) -> None:
+    """Give every process rank 0's moving average.
+
+    The average is kept outside DDP, and each process's BatchNorm statistics
+    follow its own images: without this, processes would evaluate (and resume)
+    with different weights.
+    """
+    if loop.ema is None or loop.accelerator.num_processes == 1:
+        return
+    import torch.distributed as dist
+
+    for tensor in loop.ema.module.state_dict().values():
+        dist.broadcast(tensor, src=0)
 
 
 def save_best(loop: Loop, out: Path) -> None:
@@ -335,7 +376,7 @@ def save_best(loop: Loop, out: Path) -> None:
 
 
 def restore_best(loop: Loop, out: Path) -> None:
-    state = torch.load(out / BEST, map_location=loop.accelerator.device, weights_only=True)
+    state = torch.load(out / BEST, map_location="cpu", weights_only=True)
     loop.accelerator.unwrap_model(loop.eval_model).load_state_dict(state)
 
 
@@ -353,7 +394,12 @@ def banner(cfg: TrainConfig, acc: Accelerator, sizes: dict[str, int], steps: int
     per_process = cfg.batch_size // acc.num_processes
     micro = f", in {cfg.grad_accum} micro-batches" if cfg.grad_accum > 1 else ""
     rows = {
-        "model": f"torchvision {cfg.model}, weights {cfg.weights}, new 10-way last layer",
+        "model": (
+            f"{cfg.model}, timm's {'pretrained' if cfg.weights != 'none' else 'no'} weights"
+            if cfg.model.startswith("timm/")
+            else f"torchvision {cfg.model}, weights {cfg.weights}"
+        )
+        + ", new 10-way last layer",
         "data": f"{cfg.data}: {sizes['train']:,} train / {sizes['val']:,} validation "
         f"(stratified, seed {cfg.seed}) / {sizes['test']:,} test",
         "devices": f"{device}, {acc.distributed_type.value}, mixed precision {acc.mixed_precision}",
@@ -475,6 +521,7 @@ def run(cfg: TrainConfig, on_epoch: Callable[[dict], None] | None = None) -> dic
             "epoch": epoch + 1,
             **_guard_memory(lambda e=epoch: train_one_epoch(loop, train_loader, e), cfg, acc),
         }
+        sync_ema(loop)
         val, _ = evaluate(loop, val_loader, len(bundle.classes))
         row.update(val, lr=loop.lr_trace[-1])
         history.append(row)
@@ -503,7 +550,7 @@ def run(cfg: TrainConfig, on_epoch: Callable[[dict], None] | None = None) -> dic
             )
     if cfg.patience and (out / BEST).is_file():
         restore_best(loop, out)
-    _, confusion = evaluate(loop, val_loader, len(bundle.classes))
+    final_val, confusion = evaluate(loop, val_loader, len(bundle.classes))
     predict_start = time.perf_counter()
     rows, predicted, _, _ = predict(loop, test_loader, "test")
     record = {}
@@ -517,6 +564,7 @@ def run(cfg: TrainConfig, on_epoch: Callable[[dict], None] | None = None) -> dic
         )
         write_confusion(out, confusion, bundle.classes)
         record = _run_record(cfg, acc, history, sizes, steps, started, predict_start)
+        record["validation"] = final_val  # of the weights that made the submission
         record["early_stopping"] = vars(stopper) if cfg.patience else None
         write_run_json(out / "run.json", record)
         acc.print(
@@ -538,6 +586,7 @@ def _loaders(cfg: TrainConfig, bundle, splits, acc: Accelerator):
         micro,
         cfg.seed,
         pin,
+        cfg.batch_size,
     )
     if len(train) == 0:
         raise TrainingError(
@@ -629,7 +678,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         run(cfg)
     except TrainingError as exc:
-        print(f"Error: {exc}", file=sys.stderr)
+        if os.environ.get("RANK", "0") == "0":  # every process raises it; say it once
+            print(f"Error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("Interrupted. Continue later with --resume.", file=sys.stderr)

@@ -4,7 +4,7 @@ Run:
     python -m baseline.tune --data competition/public --out runs/tune --trials 20 \\
         --epochs 5 --space baseline/search_space.json [any baseline.train flag]
 
-Every trial is a real `baseline.train` run in OUT/trial_NNN/ with the settings
+Every trial is a real `baseline.train` run in OUT/STUDY/trial_NNN/ with the settings
 Optuna samples from the space; the objective is the validation accuracy of its
 last (or, with --patience, best) epoch. After each epoch the validation
 accuracy is reported to Optuna and a median pruner stops trials that are
@@ -21,8 +21,10 @@ per GPU:
 (the same --out and --storage; each trial gets a fresh folder). A trial uses
 one process; run workers side by side rather than one trial on two GPUs.
 
-Writes OUT/trials.csv (one row per trial: number, state, value, parameters,
-seconds), OUT/optimization_history.png and OUT/param_importances.png.
+Writes OUT/STUDY/trials.csv (one row per trial: number, state, value,
+parameters, seconds), OUT/STUDY/optimization_history.png and
+OUT/STUDY/param_importances.png. Workers sample independently (Optuna's
+sampler is unseeded unless --sampler-seed is given).
 
 The search-space file is JSON: TrainConfig field -> {"type": "float", "low",
 "high", "log"} | {"type": "int", "low", "high", "log"} | {"type":
@@ -106,7 +108,8 @@ def objective(base: TrainConfig, space: dict[str, dict], out: Path):
 
     def evaluate(trial) -> float:
         params = suggest(trial, space)
-        cfg = replace(base, **params, out=str(out / f"trial_{trial.number:03d}"), resume=False)
+        folder = out / trial.study.study_name / f"trial_{trial.number:03d}"
+        cfg = replace(base, **params, out=str(folder), resume=False)
         record = run(cfg, on_epoch=pruning_callback(trial))
         stopping = record.get("early_stopping")
         rows = record["history"]
@@ -187,6 +190,13 @@ def get_tune_parser() -> argparse.ArgumentParser:
         help="Optuna storage shared by workers (default: sqlite:///OUT/study.db)",
     )
     parser.add_argument(
+        "--sampler-seed",
+        type=int,
+        default=None,
+        help="seed of Optuna's sampler, for a reproducible single-worker study; leave it out "
+        "when several workers share the study, or they sample the same settings (default: none)",
+    )
+    parser.add_argument(
         "--startup-trials",
         type=int,
         default=5,
@@ -203,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     import optuna
 
     args = vars(get_tune_parser().parse_args(argv))
-    tune_keys = ("space", "trials", "study", "storage", "startup_trials")
+    tune_keys = ("space", "trials", "study", "storage", "startup_trials", "sampler_seed")
     options = {k: args.pop(k) for k in tune_keys}
     base = TrainConfig(**args)
     out = Path(base.out)
@@ -217,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
             storage=storage,
             direction="maximize",
             load_if_exists=True,
-            sampler=optuna.samplers.TPESampler(seed=base.seed),
+            sampler=optuna.samplers.TPESampler(seed=options["sampler_seed"]),
             pruner=optuna.pruners.MedianPruner(
                 n_startup_trials=options["startup_trials"], n_warmup_steps=0
             ),
@@ -231,11 +241,11 @@ def main(argv: list[str] | None = None) -> int:
     except TrainingError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 1
-    write_results(study, out)
+    write_results(study, out / study.study_name)
     best = study.best_trial if any(t.value is not None for t in study.trials) else None
     if best is not None:
         print(f"Best: trial {best.number}, validation accuracy {best.value:.4f}, {best.params}")
-    print(f"Wrote {out}/trials.csv and the plots; the study is in {storage}.")
+    print(f"Wrote {out / study.study_name}/trials.csv and the plots; the study is in {storage}.")
     return 0
 
 

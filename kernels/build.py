@@ -30,11 +30,13 @@ KIT_TAG = "kit"
 
 
 def kit_zip() -> bytes:
-    """The kit's Python sources as a zip whose bytes depend only on their contents."""
+    """The kit's Python sources and data files (the tuner's search space) as a zip whose
+    bytes depend only on their contents."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for package in PACKAGES:
-            for path in sorted((ROOT / package).rglob("*.py")):
+            files = [*(ROOT / package).rglob("*.py"), *(ROOT / package).rglob("*.json")]
+            for path in sorted(files):
                 info = zipfile.ZipInfo(path.relative_to(ROOT).as_posix(), (1980, 1, 1, 0, 0, 0))
                 info.compress_type = zipfile.ZIP_DEFLATED
                 info.external_attr = 0o644 << 16

@@ -215,7 +215,11 @@ def test_two_processes_over_gloo_predict_every_test_id_once(bundle, tmp_path):
         "--master_port",
         str(port),
     )
-    result = train(out, *TINY, "--cpu", data=bundle, launcher=torchrun)
+    # --patience and --ema take the paths that differ with processes: the best weights are
+    # restored on every rank, and rank 0's moving average is shared.
+    result = train(
+        out, *TINY, "--cpu", "--patience", "2", "--ema", "0.5", data=bundle, launcher=torchrun
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "  devices    2 x cpu, MULTI_CPU, mixed precision no" in result.stdout
     assert "= 16 per process x 2 process(es)" in result.stdout
@@ -228,13 +232,41 @@ def test_two_processes_over_gloo_predict_every_test_id_once(bundle, tmp_path):
 
 
 def test_gradient_accumulation_keeps_the_global_batch(bundle, tmp_path):
-    result = train(tmp_path / "accum", *TINY, "--epochs", "1", "--grad-accum", "2", data=bundle)
+    # 270 images, batch 32 in 4 micro-batches of 8: 8 whole optimizer steps, never a
+    # ninth step from left-over micro-batches.
+    result = train(tmp_path / "accum", *TINY, "--epochs", "1", "--grad-accum", "4", data=bundle)
     assert result.returncode == 0, result.stderr[-3000:]
     assert (
-        "32 global per optimizer step = 32 per process x 1 process(es), in 2 "
+        "32 global per optimizer step = 32 per process x 1 process(es), in 4 "
         "micro-batches" in result.stdout
     )
     assert "8 per epoch" in result.stdout
+    assert len(read_csv(tmp_path / "accum" / "lr.csv")) == 8
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        (
+            {"batch_size": 4, "grad_accum": 4},
+            "--batch-size 4: 1 image per process and "
+            "micro-batch (1 process(es) x --grad-accum 4); batch normalisation needs at least 2. "
+            "Raise --batch-size or lower --grad-accum.",
+        ),
+        ({"grad_accum": 0}, "--grad-accum 0: must be at least 1."),
+        ({"epochs": 0}, "--epochs 0: must be at least 1."),
+        (
+            {"train_limit": 0},
+            "--train-limit 0: must be at least 2 (one image to train on, one to validate with).",
+        ),
+    ],
+)
+def test_batch_settings_that_cannot_train(settings, message):
+    from baseline.train import check_batch
+
+    with pytest.raises(TrainingError) as info:
+        check_batch(TrainConfig(**settings), processes=1)
+    assert str(info.value) == message
 
 
 # ----------------------------------------------------------------------------

@@ -49,6 +49,7 @@ def test_the_embedded_kit_is_the_tested_package():
     archive = zipfile.ZipFile(io.BytesIO(kit_zip()))
     names = archive.namelist()
     assert "grader/submission.py" in names and "baseline/train.py" in names
+    assert "baseline/search_space.json" in names
     for name in names:
         assert archive.read(name) == (ROOT / name).read_bytes(), name
     assert kit_zip() == kit_zip()  # deterministic bytes

@@ -75,18 +75,22 @@ def test_two_workers_share_one_sqlite_study(bundle, tmp_path):
     assert second.returncode == 0, second.stderr[-3000:]
     study = optuna.load_study(study_name="cifar10", storage=f"sqlite:///{out / 'study.db'}")
     assert [t.state.name for t in study.trials] == ["COMPLETE"] * 3
-    assert sorted(p.name for p in out.glob("trial_*")) == ["trial_000", "trial_001", "trial_002"]
-    with (out / "trials.csv").open() as f:
+    assert sorted(p.name for p in (out / "cifar10").glob("trial_*")) == [
+        "trial_000",
+        "trial_001",
+        "trial_002",
+    ]
+    with (out / "cifar10" / "trials.csv").open() as f:
         rows = list(csv.DictReader(f))
     assert [row["number"] for row in rows] == ["0", "1", "2"]
     assert set(rows[0]) == {"number", "state", "val_acc", "dropout", "lr", "optimizer", "seconds"}
     for t, row in zip(study.trials, rows, strict=True):
         # The objective is the trial's own last validation accuracy.
-        with (out / f"trial_{t.number:03d}" / "metrics.csv").open() as f:
+        with (out / "cifar10" / f"trial_{t.number:03d}" / "metrics.csv").open() as f:
             assert float(list(csv.DictReader(f))[-1]["val_acc"]) == t.value == float(row["val_acc"])
         assert 0.001 <= t.params["lr"] <= 0.1
     for name in ("optimization_history.png", "param_importances.png"):
-        assert (out / name).read_bytes()[:4] == b"\x89PNG"
+        assert (out / "cifar10" / name).read_bytes()[:4] == b"\x89PNG"
     assert "trial 2: complete, validation accuracy " in second.stdout
 
 
