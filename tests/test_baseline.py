@@ -50,6 +50,24 @@ def bundle(tmp_path_factory) -> Path:
     return root / "competition" / "public"
 
 
+def torchrun_launcher() -> tuple[str, ...]:
+    """`torchrun --nproc_per_node 2` on a free loopback port (two CPU processes over gloo)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return (
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_addr",
+        "127.0.0.1",
+        "--master_port",
+        str(port),
+    )
+
+
 def train(
     out: Path, *args: str, data: Path | None = None, launcher: tuple[str, ...] = ()
 ) -> subprocess.CompletedProcess:
@@ -201,20 +219,7 @@ def test_resume_refuses_other_settings(single_run, bundle):
 
 def test_two_processes_over_gloo_predict_every_test_id_once(bundle, tmp_path):
     out = tmp_path / "ddp"
-    with socket.socket() as probe:  # a free port for the rendezvous
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    torchrun = (
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc_per_node",
-        "2",
-        "--master_addr",
-        "127.0.0.1",
-        "--master_port",
-        str(port),
-    )
+    torchrun = torchrun_launcher()
     # --patience and --ema take the paths that differ with processes: the best weights are
     # restored on every rank, and rank 0's moving average is shared.
     result = train(

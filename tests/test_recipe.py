@@ -5,8 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import socket
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,7 +15,7 @@ from baseline.config import TrainConfig
 from baseline.data import TrainingError
 from baseline.model import build_model
 from baseline.recipe import EarlyStopping, LrSchedule, check_recipe
-from tests.test_baseline import TINY, read_csv, train
+from tests.test_baseline import TINY, read_csv, torchrun_launcher, train
 
 
 def trace(schedule: LrSchedule, steps: int) -> list[float]:
@@ -138,20 +136,7 @@ SCHEDULE = [
 def test_the_lr_trace_is_the_same_on_one_and_two_processes(bundle, tmp_path):
     one = train(tmp_path / "one", *TINY, *SCHEDULE, data=bundle)
     assert one.returncode == 0, one.stderr[-3000:]
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    torchrun = (
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc_per_node",
-        "2",
-        "--master_addr",
-        "127.0.0.1",
-        "--master_port",
-        str(port),
-    )
+    torchrun = torchrun_launcher()
     two = train(tmp_path / "two", *TINY, *SCHEDULE, "--cpu", data=bundle, launcher=torchrun)
     assert two.returncode == 0, two.stderr[-3000:]
     lrs = [float(row["lr"]) for row in read_csv(tmp_path / "one" / "lr.csv")]
