@@ -4,8 +4,8 @@ Run:
     python -m baseline.demo                     # downloads CIFAR-10 (163 MB)
     python -m baseline.demo --source PATH       # offline: a local copy (see grader prepare)
 
-Steps, each printed as it happens (41 s on a 2-core machine from the local
-zip, plus the download):
+Steps, each printed as it happens (41-46 s on a 2-core machine from the
+local zip, plus the download):
 
 1. `grader prepare`: the competition bundle in OUT/competition/;
 2. a short baseline run (resnet18 from scratch at 32 px on 10,000 images,
