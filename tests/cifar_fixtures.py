@@ -130,3 +130,15 @@ def write_official_archive(data: TinyCifar, path: Path) -> Path:
         with tarfile.open(path, "w:gz") as tar:
             tar.add(folder, arcname="cifar-10-batches-py")
     return path
+
+
+def tiny_competition(root: Path, train_per_class: int, data_seed: int, split_seed: int) -> Path:
+    """A competition bundle built by `grader prepare` from a tiny ImageFolder zip under
+    `root` (5 test images per class); returns its public folder."""
+    from grader.prepare import prepare
+
+    source = write_imagefolder_zip(
+        make_tiny_cifar(train_per_class, 5, seed=data_seed), root / "tiny.zip"
+    )
+    prepare(str(source), root / "competition", seed=split_seed, progress=False)
+    return root / "competition" / "public"

@@ -9,6 +9,7 @@ import pytest
 from tests.cifar_fixtures import (
     TinyCifar,
     make_tiny_cifar,
+    tiny_competition,
     write_imagefolder,
     write_imagefolder_zip,
     write_official_archive,
@@ -33,3 +34,9 @@ def sources(tiny: TinyCifar, tmp_path_factory: pytest.TempPathFactory) -> dict[s
         "cifar-python-folder": write_official_folder(tiny, root / "official"),
         "cifar-python-archive": write_official_archive(tiny, root / "cifar-10-python.tar.gz"),
     }
+
+
+@pytest.fixture(scope="session")
+def training_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A bundle to train on: 300 training images (30 per class) and 50 test images."""
+    return tiny_competition(tmp_path_factory.mktemp("training"), 30, data_seed=4, split_seed=9)

@@ -23,7 +23,6 @@ from baseline.data import TrainingError
 from baseline.model import check_weights_file
 from baseline.outputs import METRIC_COLUMNS
 from grader.prepare import prepare
-from tests.cifar_fixtures import make_tiny_cifar, write_imagefolder_zip
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = [
@@ -42,12 +41,9 @@ ENV = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
 
 
 @pytest.fixture(scope="module")
-def bundle(tmp_path_factory) -> Path:
+def bundle(training_bundle) -> Path:
     """300 training images (30 per class) and 50 test images."""
-    root = tmp_path_factory.mktemp("baseline")
-    source = write_imagefolder_zip(make_tiny_cifar(30, 5, seed=4), root / "tiny.zip")
-    prepare(str(source), root / "competition", seed=9, progress=False)
-    return root / "competition" / "public"
+    return training_bundle
 
 
 def torchrun_launcher() -> tuple[str, ...]:

@@ -98,13 +98,9 @@ def test_the_notebook_runs_in_smoke_mode(name, tmp_path, request):
 
 @pytest.fixture(scope="module")
 def notebook_bundle(tmp_path_factory) -> Path:
-    from grader.prepare import prepare
-    from tests.cifar_fixtures import make_tiny_cifar, write_imagefolder_zip
+    from tests.cifar_fixtures import tiny_competition
 
-    root = tmp_path_factory.mktemp("notebook")
-    source = write_imagefolder_zip(make_tiny_cifar(30, 5, seed=5), root / "tiny.zip")
-    prepare(str(source), root / "competition", seed=4, progress=False)
-    return root / "competition" / "public"
+    return tiny_competition(tmp_path_factory.mktemp("notebook"), 30, data_seed=5, split_seed=4)
 
 
 # ----------------------------------------------------------------------------

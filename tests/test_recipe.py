@@ -108,14 +108,8 @@ def test_a_timm_backbone_by_name():
 
 
 @pytest.fixture(scope="module")
-def bundle(tmp_path_factory) -> Path:
-    from grader.prepare import prepare
-    from tests.cifar_fixtures import make_tiny_cifar, write_imagefolder_zip
-
-    root = tmp_path_factory.mktemp("recipe")
-    source = write_imagefolder_zip(make_tiny_cifar(30, 5, seed=4), root / "tiny.zip")
-    prepare(str(source), root / "competition", seed=9, progress=False)
-    return root / "competition" / "public"
+def bundle(training_bundle) -> Path:
+    return training_bundle
 
 
 SCHEDULE = [

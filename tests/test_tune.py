@@ -14,6 +14,7 @@ import pytest
 
 from baseline.data import TrainingError
 from baseline.tune import DEFAULT_SPACE, load_space, pruning_callback, suggest
+from tests.cifar_fixtures import tiny_competition
 from tests.test_baseline import TINY
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,13 +23,7 @@ ENV = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
 
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory) -> Path:
-    from grader.prepare import prepare
-    from tests.cifar_fixtures import make_tiny_cifar, write_imagefolder_zip
-
-    root = tmp_path_factory.mktemp("tune")
-    source = write_imagefolder_zip(make_tiny_cifar(20, 5, seed=2), root / "tiny.zip")
-    prepare(str(source), root / "competition", seed=3, progress=False)
-    return root / "competition" / "public"
+    return tiny_competition(tmp_path_factory.mktemp("tune"), 20, data_seed=2, split_seed=3)
 
 
 def tune(out: Path, data: Path, space: Path, trials: int) -> subprocess.CompletedProcess:
