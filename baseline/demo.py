@@ -15,7 +15,8 @@ local zip, plus the download):
 4. a submissions folder: the baseline's file, the sample submission, three
    simulated students (predictions drawn from the hidden labels at set
    accuracies, two files for one of them) and one broken file;
-5. `grader score`: the leaderboard, printed and written to OUT/leaderboard/.
+5. `grader score`: the leaderboard, printed and written to OUT/leaderboard/
+   (the review folder goes to OUT/competition/private/review/).
 """
 
 from __future__ import annotations
@@ -31,10 +32,9 @@ from baseline.config import TrainConfig
 from baseline.data import TrainingError
 from grader.answers import load_public_key, load_solution
 from grader.errors import GraderError, UsageError
-from grader.fileio import build_folder_atomically
+from grader.pipeline import ScoreOptions, score_submissions
 from grader.prepare import prepare
-from grader.report import terminal_table, write_outputs
-from grader.score import leaderboard, score_folder
+from grader.report import score_summary
 from grader.submission import SubmissionChecker
 
 # Simulated students: (folder, file, accuracy of their predictions).
@@ -123,19 +123,14 @@ def run_demo(source: str, out: Path) -> int:
 
     board_dir = out / "leaderboard"
     step(5, f"grader score {folder} --solution {solution} --out {board_dir}")
-    key = load_solution(solution)
-    entries = score_folder(folder, key)
-    board = leaderboard(entries)
-    build_folder_atomically(
-        board_dir,
-        lambda f: write_outputs(f, entries, board, False, "accuracy", key.classes),
-        lambda: None,
+    run = score_submissions(
+        ScoreOptions(folder=folder, solution=solution, out=board_dir),
+        warn=lambda message: print(f"Warning: {message}", file=sys.stderr),
     )
-    print(terminal_table(board, entries, final=False, rank_by="accuracy"))
+    print(score_summary(run))
     print(
         f"\nDone. Files: {out / 'competition'}/ (public/ for Kaggle, private/ for you), "
-        f"{cfg.out}/ (curves, submission), {board_dir}/ (leaderboard.md, scores.csv, "
-        "reports/)."
+        f"{cfg.out}/ (curves, submission), {board_dir}/ (the board students may see)."
     )
     return 0
 

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from grader.answers import AnswerKey
+from grader.fileio import write_text_atomically
 from grader.submission import SubmissionChecker
 
 METRIC_COLUMNS = (
@@ -30,9 +31,7 @@ METRIC_COLUMNS = (
 
 def write_text(path: Path, text: str) -> None:
     """Write through a temporary file and a rename, so a kill never leaves half a file."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    temporary.replace(path)
+    write_text_atomically(path, text)
 
 
 def write_metrics_csv(path: Path, history: list[dict[str, float]]) -> None:

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from grader.fileio import build_folder_atomically
-from grader.prepare import _manifest, _write_bundle, split_dataset
+from grader.prepare import _manifest, _write_bundle, derived_mask_seed, split_dataset
 from grader.sources import load_source
 
 BUDGET_S = 20.0
@@ -34,7 +34,7 @@ def run_once(source: str, scratch: Path) -> dict[str, float]:
     times["read+decode"] = time.perf_counter() - start
     start = time.perf_counter()
     split = split_dataset(raw, seed=1, public_fraction=0.3)
-    manifest = _manifest(raw, split, 1, "--seed", 0.3)
+    manifest = _manifest(raw, split, 1, derived_mask_seed(1), "--seed", 0.3)
     times["shuffle+split"] = time.perf_counter() - start
     start = time.perf_counter()
     out = scratch / f"bundle-{time.monotonic_ns()}"

@@ -19,6 +19,7 @@ from grader.bundle import (
     CLASSES_TXT,
     MANIFEST_JSON,
     TEST_CSV,
+    parse_id,
     read_classes,
     read_id_csv,
     resolve_public_dir,
@@ -26,6 +27,7 @@ from grader.bundle import (
 from grader.errors import BundleError
 
 USAGES = ("Public", "Private")
+SPLITS = ("public", "private", "all")
 
 
 @dataclass(frozen=True)
@@ -43,8 +45,18 @@ class AnswerKey:
     source: str = ""
 
     def position_of(self) -> dict[str, int]:
-        """Map the canonical text of each id to its row."""
+        """Map the canonical text of each id (see bundle.canonical_id) to its row."""
         return {str(int(i)): row for row, i in enumerate(self.ids)}
+
+    def mask(self, split: str) -> np.ndarray:
+        """The test rows of a split: "public", "private" or "all" (the one split switch)."""
+        if split == "public":
+            return self.public
+        if split == "private":
+            return ~self.public
+        if split == "all":
+            return np.ones(len(self.ids), dtype=bool)
+        raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
 
 
 def load_public_key(public_dir: str | Path) -> AnswerKey:
@@ -90,10 +102,7 @@ def load_solution(path: str | Path) -> AnswerKey:
                 f"{path} line {line}: expected id,label,Usage with a class from "
                 f"classes.txt and Usage Public or Private, found {','.join(row)!r}."
             )
-        try:
-            ids.append(int(row[0]))
-        except ValueError:
-            raise BundleError(f"{path} line {line}: id {row[0]!r} is not an integer.") from None
+        ids.append(parse_id(row[0], path, line))
         if ids[-1] in seen:
             raise BundleError(f"{path} line {line}: id {row[0]} appears twice.")
         seen.add(ids[-1])

@@ -49,6 +49,24 @@ DATA_README = "README.md"
 SOLUTION_CSV = "solution.csv"
 MANIFEST_JSON = "manifest.json"
 
+# The id grammar (README, "Submission format"): ASCII digits only, spaces
+# around them ignored, at most 20 of them, compared by value (007 is 7).
+MAX_ID_DIGITS = 20
+ID_GRAMMAR = f"a whole number of at most {MAX_ID_DIGITS} digits 0-9"
+
+
+def canonical_id(text: str) -> str | None:
+    """The canonical form of an id (no leading zeros), or None if it breaks the grammar.
+
+    Never calls int(): a 5,000-digit "id" is refused by its length, not by
+    Python's integer-string limit, and signs, '_', '1e3' or Unicode digits
+    (which int() would accept) are refused too.
+    """
+    text = text.strip()
+    if not (0 < len(text) <= MAX_ID_DIGITS and text.isascii() and text.isdigit()):
+        return None
+    return text.lstrip("0") or "0"
+
 
 @dataclass(frozen=True)
 class Bundle:
@@ -162,10 +180,7 @@ def read_id_csv(
             raise BundleError(
                 f"{path} line {line}: expected {len(header)} field(s), found {len(row)}."
             )
-        try:
-            ids[row_number] = int(row[0])
-        except ValueError:
-            raise BundleError(f"{path} line {line}: id {row[0]!r} is not an integer.") from None
+        ids[row_number] = parse_id(row[0], path, line)
         if ids[row_number] in first_line:
             raise BundleError(
                 f"{path} line {line}: id {row[0]} repeats line {first_line[ids[row_number]]}."
@@ -176,6 +191,17 @@ def read_id_csv(
                 raise BundleError(f"{path} line {line}: label {row[1]!r} is not in classes.txt.")
             labels[row_number] = index[row[1]]
     return ids, labels
+
+
+def parse_id(text: str, path: Path, line: int) -> int:
+    """An id of a bundle file (test.csv, solution.csv) as an int64, by the id grammar."""
+    canonical = canonical_id(text)
+    if canonical is None or int(canonical) > np.iinfo(np.int64).max:
+        raise BundleError(
+            f"{path} line {line}: id {text[:40]!r} is not {ID_GRAMMAR}; rebuild the "
+            "bundle with `grader prepare`."
+        )
+    return int(canonical)
 
 
 def _check_count(csv_path: Path, n_rows: int, npy_path: Path, n_images: int) -> None:

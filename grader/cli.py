@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -102,7 +103,7 @@ def _run_prepare(args: argparse.Namespace) -> int:
         seed=args.seed,
         force=args.force,
         cache_dir=args.cache_dir,
-        warn=lambda message: print(f"Warning: {message}", file=sys.stderr),
+        warn=_warn,
     )
     counts = manifest["counts"]
     print(
@@ -183,11 +184,13 @@ def _add_score(commands: argparse._SubParsersAction) -> None:
         "DIR/<participant>/*.csv) for accuracy and macro-F1 on the hidden split, and rank "
         "the participants by their best public score (--final: by the private score of "
         "their selected submissions, Kaggle's rule). A bad file never stops the run: it is "
-        "listed with its reason.",
-        epilog="Exit status: 0 every file scored, 1 some file invalid or unreadable (the "
-        "board is still written), 2 usage error. Submission time: a timestamp at the start "
-        "of the file name (2026-11-20T14-03-05_...), else the file's modification time. "
-        "Selected submissions end in .selected.csv. See submissions/README.md.",
+        "listed with its reason. --out holds what students may see; flags, per-class "
+        "reports and the gradebook go to the review folder, for the TA only.",
+        epilog="Exit status: 0 every file scored, 1 some file invalid or unusable (the "
+        "board is still written), 2 usage error (nothing written). Submission time: a "
+        "timestamp at the start of the file name (2026-11-20T14-03-05_...), else the file's "
+        "modification time. Selected submissions end in .selected.csv. See "
+        "submissions/README.md.",
     )
     p.add_argument(
         "folder",
@@ -208,14 +211,29 @@ def _add_score(commands: argparse._SubParsersAction) -> None:
         type=Path,
         default=Path("leaderboard"),
         metavar="DIR",
-        help="folder for leaderboard.csv, leaderboard.md, scores.csv and "
-        "reports/; replaced as a whole on each run (default: leaderboard)",
+        help="the board, which may be shown to students: index.html, leaderboard.csv, "
+        "leaderboard.md, scores.csv; replaced as a whole on each run (default: leaderboard)",
+    )
+    p.add_argument(
+        "--review",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="the TA-only folder: flags.csv, reports/, gradebook.csv; mode 0700, replaced "
+        "on each run (default: review/ beside the solution)",
     )
     p.add_argument(
         "--final",
         action="store_true",
-        help="rank by the private split, Kaggle's final board; without it no "
-        "output carries a private score (default: public board)",
+        help="rank by the private split, Kaggle's final board; without it no file in --out "
+        "depends on a private label (default: public board)",
+    )
+    p.add_argument(
+        "--public-details",
+        action="store_true",
+        help="also put per-class Public metrics and confusion matrices in --out (reports/ "
+        "and the page); they help students probe which test rows are Public, so Kaggle "
+        "shows one number instead (default: off)",
     )
     p.add_argument(
         "--history",
@@ -245,8 +263,8 @@ def _add_score(commands: argparse._SubParsersAction) -> None:
         type=Path,
         default=None,
         metavar="CSV",
-        help="kaggle_name,student_id per student: writes gradebook.csv beside it with points "
-        "by the rule of grader/gradebook.py; needs --baseline (default: none)",
+        help="kaggle_name,student_id per student: writes gradebook.csv in the review folder "
+        "with points by the rule of grader/gradebook.py; needs --baseline (default: none)",
     )
     p.add_argument(
         "--baseline",
@@ -265,79 +283,44 @@ def _add_score(commands: argparse._SubParsersAction) -> None:
 
 
 def _run_score(args: argparse.Namespace) -> int:
-    from grader.answers import load_solution
-    from grader.fileio import build_folder_atomically, file_digest
-    from grader.gradebook import gradebook, read_roster, write_gradebook
-    from grader.history import record
-    from grader.integrity import integrity_flags
-    from grader.report import (
-        flags_text,
-        shakeup_text,
-        terminal_table,
-        terminal_text,
-        write_outputs,
-    )
-    from grader.score import leaderboard, score_folder
-    from grader.uncertainty import board_uncertainty, shakeup
+    from grader.pipeline import ScoreOptions, score_submissions
 
+    options = ScoreOptions(
+        folder=args.folder,
+        solution=args.solution,
+        out=args.out,
+        review=args.review,
+        final=args.final,
+        rank_by=args.rank_by,
+        baseline=args.baseline,
+        roster=args.roster,
+        history=args.history,
+        plausible=args.plausible,
+        deadline=args.deadline,
+        public_details=args.public_details,
+    )
+    written: list[Path] = []
     try:
-        key = load_solution(args.solution)
-    except BundleError as exc:
-        raise UsageError(f"--solution: {exc}") from None
-    students = None
-    if args.roster is not None:
-        if args.baseline is None:
-            raise UsageError(
-                "--roster needs --baseline NAME: points depend on beating the baseline."
-            )
-        students = read_roster(args.roster)
-    _check_leaderboard_out(args.out)
-    if args.out.resolve().is_relative_to(args.folder.resolve()):
-        raise UsageError(
-            f"--out {args.out}: inside the submissions folder {args.folder}, where the next run "
-            "would score its own files. Choose a folder outside it."
-        )
-    entries = score_folder(args.folder, key)
-    board = leaderboard(entries, args.rank_by, args.final)
-    if args.baseline is not None and args.baseline not in {row.participant for row in board}:
-        raise UsageError(
-            f"--baseline {args.baseline}: no scored submission of that participant in "
-            f"{args.folder}."
-        )
-    split = "private" if args.final else "public"
-    stats = board_uncertainty(board, key, split, args.baseline)
-    flags = integrity_flags(entries, board, key, args.plausible, args.deadline)
-    moved = shakeup(board, key) if args.final and len(board) >= 2 else None
-    build_folder_atomically(
-        args.out,
-        lambda folder: write_outputs(
-            folder, entries, board, args.final, args.rank_by, key.classes, stats, flags, moved
-        ),
-        lambda: _check_leaderboard_out(args.out),
-    )
-    print(terminal_table(board, entries, args.final, args.rank_by, stats))
-    if flags:
-        print("\n" + flags_text(flags))
-    if moved is not None:
-        print("\n" + shakeup_text(moved))
-    if students is not None:
-        rows, strangers = gradebook(students, board, stats, split, args.baseline)
-        target = args.roster.parent / "gradebook.csv"
-        write_gradebook(target, rows)
+        run = score_submissions(options, written, warn=_warn)
+    except KeyboardInterrupt:
+        steps = [options.out, options.review_dir, options.history_file]
+        done = [str(p) for p in steps if p in written]
+        left = [str(p) for p in steps if p not in written]
         print(
-            f"\nGradebook: {target} ({len(rows)} students, "
-            f"{sum(1 for r in rows if r[2] == 0)} without a valid submission)."
+            "Interrupted. "
+            + (f"Written before that: {', '.join(done)}. " if done else "")
+            + f"Not written (left as before): {', '.join(left)}.",
+            file=sys.stderr,
         )
-        if strangers:
-            print(f"Not on the roster: {', '.join(terminal_text(n) for n in strangers)}.")
-    history = args.history or args.solution.parent / "history.sqlite"
-    added = record(history, entries, file_digest(args.solution))
-    print(f"\nHistory: {added} new scoring(s) recorded in {history}.", end="")
-    print(
-        f"\nWrote {args.out}/: leaderboard.csv, leaderboard.md, scores.csv and "
-        f"reports/ (one JSON per participant)."
-    )
-    return 0 if all(e.status == "scored" for e in entries) else 1
+        return 130
+    from grader.report import score_summary
+
+    print(score_summary(run))
+    return run.exit_code
+
+
+def _warn(message: str) -> None:
+    print(f"Warning: {message}", file=sys.stderr)
 
 
 def _aware_time(text: str):
@@ -355,17 +338,6 @@ def _aware_time(text: str):
             f"{text!r} has no timezone: add one, e.g. {text}+01:00 or {text}Z"
         )
     return value
-
-
-def _check_leaderboard_out(out: Path) -> None:
-    """--out is replaced on every run, so it must be a previous run's folder (or empty)."""
-    if out.exists() and not (
-        (out / "scores.csv").is_file() or (out.is_dir() and not any(out.iterdir()))
-    ):
-        raise UsageError(
-            f"--out {out}: exists and is not a leaderboard folder from grader score; "
-            "refusing to replace it. Choose another folder."
-        )
 
 
 def _add_submit(commands: argparse._SubParsersAction) -> None:
@@ -447,7 +419,8 @@ def _run_history(args: argparse.Namespace) -> int:
             f"--history {args.history}: no such file. It is written by grader "
             "score (beside the solution unless --history was given)."
         )
-    rows = participant_history(args.history, args.participant)
+    # Participants are recorded NFC-normalised (grader.names): so is the name asked for.
+    rows = participant_history(args.history, unicodedata.normalize("NFC", args.participant))
     if not rows:
         print(f"No scorings of {args.participant!r} in {args.history}.")
         return 1

@@ -9,29 +9,47 @@ board's split (public, or private with --final) against --baseline's:
 * 10: a significantly higher accuracy than the baseline (p < 0.05).
 
 The roster is a CSV with the columns kaggle_name and student_id (others are
-kept out of the gradebook). gradebook.csv has one row per roster student, for
-an LMS import: student_id, kaggle_name, points, rank, accuracy, p_vs_baseline,
-note. Participants on the board but not on the roster are reported.
+kept out of the gradebook). A roster name matches the participant of the
+same name, both NFC-normalised (grader.names); when none has exactly that
+name, a participant whose name differs only by letter case is matched, if
+there is exactly one, and the match is reported. gradebook.csv (in the review
+folder) has one row per roster student, for an LMS import: student_id,
+kaggle_name, points, rank, accuracy, p_vs_baseline, note. Participants on the
+board but not on the roster are reported.
 """
 
 from __future__ import annotations
 
 import csv
-import io
-import os
-import tempfile
-from dataclasses import dataclass
+import unicodedata
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader import names
 from grader.errors import UsageError
+from grader.text import csv_cell, csv_text, p_text
 
 ALPHA = 0.05
+COLUMNS = ["student_id", "kaggle_name", "points", "rank", "accuracy", "p_vs_baseline", "note"]
 
 
 @dataclass(frozen=True)
 class Student:
     student_id: str
-    kaggle_name: str
+    kaggle_name: str  # NFC
+
+
+@dataclass
+class Gradebook:
+    """The rows of gradebook.csv and what the TA should hear about the matching."""
+
+    rows: list[list]
+    strangers: list[str] = field(default_factory=list)  # on the board, not on the roster
+    case_matches: list[tuple[str, str]] = field(default_factory=list)  # (roster, participant)
+
+    @property
+    def without_submission(self) -> int:
+        return sum(1 for row in self.rows if row[2] == 0)
 
 
 def read_roster(path: Path) -> list[Student]:
@@ -51,16 +69,17 @@ def read_roster(path: Path) -> list[Student]:
         reader.fieldnames = fields
         students, seen = [], {}
         for line, row in enumerate(reader, start=2):
-            name = (row.get("kaggle_name") or "").strip()
+            name = unicodedata.normalize("NFC", (row.get("kaggle_name") or "").strip())
             student = (row.get("student_id") or "").strip()
             if not name or not student:
                 raise UsageError(f"--roster {path} line {line}: empty kaggle_name or student_id.")
-            if name.lower() in seen:
+            key = names.clash_key(name)
+            if key in seen:
                 raise UsageError(
                     f"--roster {path} line {line}: kaggle_name {name!r} repeats "
-                    f"line {seen[name.lower()]}."
+                    f"line {seen[key]} (names are compared ignoring letter case)."
                 )
-            seen[name.lower()] = line
+            seen[key] = line
             students.append(Student(student, name))
     return students
 
@@ -74,47 +93,61 @@ def points(accuracy: float | None, baseline: float, p_value: float | None) -> in
     return 10 if p_value is not None and p_value < ALPHA else 8
 
 
-def gradebook(students: list[Student], board, stats, split: str, baseline: str):
-    """Rows of gradebook.csv, and the board's participants missing from the roster."""
-    index = {row.participant.lower(): i for i, row in enumerate(board)}
-    base = board[index[baseline.lower()]].entry.metrics[split].accuracy
-    rows = []
+def gradebook(
+    students: list[Student], board, stats, split: str, baseline: str, entries=()
+) -> Gradebook:
+    """Grade every roster student from the board; `entries` explain missing grades."""
+    index = {row.participant: i for i, row in enumerate(board)}
+    base = board[index[baseline]].entry.metrics[split].accuracy
+    loose = {names.clash_key(p): p for p in index if p not in {s.kaggle_name for s in students}}
+    unscored: dict[str, int] = {}
+    for e in entries:
+        if e.status != "scored" and e.name:
+            unscored[names.clash_key(e.name)] = unscored.get(names.clash_key(e.name), 0) + 1
+    book = Gradebook([])
+    matched = {baseline}
     for student in students:
-        i = index.get(student.kaggle_name.lower())
+        participant = student.kaggle_name
+        if participant not in index and (other := loose.get(names.clash_key(participant))):
+            participant = other
+            book.case_matches.append((student.kaggle_name, other))
+        i = index.get(participant)
         if i is None:
-            rows.append(
-                [student.student_id, student.kaggle_name, 0, "", "", "", "no valid submission"]
+            count = unscored.get(names.clash_key(student.kaggle_name), 0)
+            note = "no valid submission" + (
+                f" ({count} file(s) not scored: see scores.csv)" if count else ""
             )
+            book.rows.append([student.student_id, student.kaggle_name, 0, "", "", "", note])
             continue
+        matched.add(participant)
         accuracy = board[i].entry.metrics[split].accuracy
         p_value = stats[i].p_vs_baseline
-        rows.append(
+        note = (
+            f"matched participant {participant!r} by letter case"
+            if participant != (student.kaggle_name)
+            else ""
+        )
+        book.rows.append(
             [
                 student.student_id,
                 student.kaggle_name,
                 points(accuracy, base, p_value),
                 board[i].rank,
                 repr(accuracy),
-                f"{p_value:.4g}",
-                "",
+                p_text(p_value),
+                note,
             ]
         )
-    on_roster = {s.kaggle_name.lower() for s in students} | {baseline.lower()}
-    strangers = [row.participant for row in board if row.participant.lower() not in on_roster]
-    return rows, strangers
+    book.strangers = [row.participant for row in board if row.participant not in matched]
+    return book
 
 
-def write_gradebook(path: Path, rows: list[list]) -> None:
-    """gradebook.csv, written through a temporary file (never half-written)."""
-    from grader.report import csv_cell
-
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(
-        ["student_id", "kaggle_name", "points", "rank", "accuracy", "p_vs_baseline", "note"]
+def gradebook_csv(rows: list[list]) -> str:
+    """gradebook.csv's text, names neutralised for spreadsheets."""
+    return csv_text(
+        COLUMNS,
+        [
+            [csv_cell(str(row[0])), csv_cell(str(row[1])), *row[2:5], row[5], csv_cell(row[6])]
+            for row in rows
+        ],
     )
-    writer.writerows([csv_cell(str(row[0])), csv_cell(str(row[1])), *row[2:]] for row in rows)
-    handle, temporary = tempfile.mkstemp(prefix=".gradebook.", dir=path.parent)
-    with os.fdopen(handle, "w", encoding="utf-8") as f:
-        f.write(buffer.getvalue())
-    Path(temporary).replace(path)

@@ -4,11 +4,15 @@ One row per (file content, participant, file name, solution, grader version):
 re-scoring the same files adds nothing (INSERT OR IGNORE on that key), and
 two `grader score` runs at once are safe (SQLite's write lock, WAL journal,
 a busy timeout, one transaction per run). The default file sits beside the
-hidden solution (competition/private/history.sqlite): it holds private scores.
+hidden solution (competition/private/history.sqlite): it holds private
+scores, so a new file is created readable by its owner only (0600; SQLite
+gives its -wal and -shm files the same mode). Files whose names break the
+identity rule (grader.names) belong to no participant and are not recorded.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
@@ -46,6 +50,7 @@ SCORE_COLUMNS = (
 def connect(path: Path) -> sqlite3.Connection:
     """Open (creating if needed) a history database, ready for concurrent writers."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))  # private from its creation
     db = sqlite3.connect(path, timeout=60)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute(SCHEMA)
@@ -56,7 +61,7 @@ def record(path: Path, entries, solution_sha256: str) -> int:
     """Store a scoring run; return how many rows were new."""
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     rows = []
-    for e in entries:
+    for e in (e for e in entries if e.identified):
         scores = [
             getattr(e.metrics[s], m) if e.metrics else None
             for s in ("public", "private", "all")

@@ -2,16 +2,22 @@
 
 No server, no script, no external file: one HTML document with inline CSS
 and inline SVG. It shows the ranks, the 95% intervals as error bars on one
-shared axis, the tied groups, and per participant the per-class precision,
-recall and F1 and the confusion matrix of the ranked file. Public numbers
-only unless --final. Every name and file name is HTML-escaped.
+shared axis and the tied groups; with --public-details also, per
+participant, the per-class precision, recall and F1 and the confusion matrix
+of the ranked file (opt-in: per-class tables help a student probe which rows
+are Public). Public numbers only unless --final. Every name and file name is
+HTML-escaped.
 """
 
 from __future__ import annotations
 
-import html
+from typing import TYPE_CHECKING
 
-from grader.report import _group, _time
+from grader.score import board_split
+from grader.text import group_letters, html_text, time_text
+
+if TYPE_CHECKING:
+    from grader.pipeline import ScoringRun
 
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem;color:#1d2330}
@@ -30,8 +36,7 @@ td.cm{min-width:2.2rem}
 BAR_WIDTH = 180
 
 
-def _e(text: object) -> str:
-    return html.escape(str(text), quote=True)
+_e = html_text
 
 
 def _bar(low: float, value: float, high: float, lo: float, hi: float) -> str:
@@ -49,11 +54,11 @@ def _bar(low: float, value: float, high: float, lo: float, hi: float) -> str:
     )
 
 
-def leaderboard_html(
-    board, entries, stats, final: bool, rank_by: str, classes: tuple[str, ...]
-) -> str:
-    """The whole page as one string."""
-    split = "private" if final else "public"
+def leaderboard_html(run: ScoringRun, details: bool = False) -> str:
+    """The whole page as one string; `details` adds the per-class tables."""
+    board, entries, stats = run.board, run.entries, run.stats
+    final, rank_by, classes = run.options.final, run.options.rank_by, run.key.classes
+    split = board_split(final)
     title = "Final leaderboard" if final else "Public leaderboard"
     spans = [getattr(u, rank_by) for u in stats]
     lo = min((s.low for s in spans), default=0.0)
@@ -64,15 +69,20 @@ def leaderboard_html(
         value = getattr(m, rank_by)
         shade = "group-odd" if u.group % 2 else "group-even"
         rows.append(
-            f'<tr class="{shade}"><td>{row.rank}</td><td>{_group(u.group)}</td>'
-            f'<td class="name"><a href="#p{i}">'
-            f"{_e(row.participant)}</a></td>"
+            f'<tr class="{shade}"><td>{row.rank}</td><td>{group_letters(u.group)}</td>'
+            f'<td class="name">{_name_cell(i, row.participant, details)}</td>'
             f"<td>{100 * m.accuracy:.2f}%</td><td>{100 * m.macro_f1:.2f}%</td>"
             f"<td>{_bar(span.low, value, span.high, lo, hi)} "
             f"{100 * span.low:.1f}&ndash;{100 * span.high:.1f}%</td>"
-            f'<td class="file">{_e(row.entry.file)}</td><td>{_e(_time(row.entry))}</td></tr>'
+            f'<td class="file">{_e(row.entry.file)}</td>'
+            f"<td>{_e(time_text(row.entry.submitted_at))}</td></tr>"
         )
-    details = [_participant_details(i, row, split, classes) for i, row in enumerate(board)]
+    sections = (
+        ["<h2>Per participant</h2>"]
+        + [_participant_details(i, row, split, classes) for i, row in enumerate(board)]
+        if details
+        else []
+    )
     unscored = sum(1 for e in entries if e.status != "scored")
     return "\n".join(
         [
@@ -91,12 +101,16 @@ def leaderboard_html(
             *rows,
             "</tbody></table>",
             f"<p>{unscored} file(s) not scored.</p>" if unscored else "",
-            "<h2>Per participant</h2>",
-            *details,
+            *sections,
             "</body></html>",
             "",
         ]
     )
+
+
+def _name_cell(i: int, participant: str, details: bool) -> str:
+    name = _e(participant)
+    return f'<a href="#p{i}">{name}</a>' if details else name
 
 
 def _participant_details(i: int, row, split: str, classes: tuple[str, ...]) -> str:

@@ -1,6 +1,8 @@
 """Flags for the TA to review: copies, implausible scores, late files.
 
-None of these decides anything: each flag names the files and says why.
+None of these decides anything: each flag names the participants and files
+and says why. Some are computed from Private rows (near-identical uses every
+test row), so flags live in the review folder, never in the public board.
 
 * identical: byte-identical files (same sha256) from different participants;
 * near-identical: two participants' ranked files that make the same wrong
@@ -28,9 +30,13 @@ PLAUSIBLE = 0.99
 
 @dataclass(frozen=True)
 class Flag:
+    """One row of review/flags.csv."""
+
     kind: str  # identical | near-identical | implausible | late
+    participants: tuple[str, ...]
     files: tuple[str, ...]
     reason: str
+    p_value: float | None = None  # where a test stands behind the flag
 
 
 def integrity_flags(
@@ -43,6 +49,7 @@ def integrity_flags(
             flags.append(
                 Flag(
                     "implausible",
+                    (e.participant,),
                     (e.file,),
                     f"public accuracy {e.metrics['public'].accuracy:.2%} is at or "
                     f"above {plausible:.0%}; CIFAR-10's test labels are public, "
@@ -53,6 +60,7 @@ def integrity_flags(
             flags.append(
                 Flag(
                     "late",
+                    (e.participant,),
                     (e.file,),
                     f"submitted {e.submitted_at.isoformat(timespec='seconds')}, "
                     f"after the deadline {deadline.isoformat(timespec='seconds')}",
@@ -69,6 +77,7 @@ def _identical(entries) -> list[Flag]:
     return [
         Flag(
             "identical",
+            tuple(dict.fromkeys(e.participant for e in same)),
             tuple(e.file for e in same),
             f"byte-identical files (sha256 {digest[:12]}...) from "
             f"{len({e.participant for e in same})} participants",
@@ -99,6 +108,7 @@ def _near_identical(board, key) -> list[Flag]:
             flags.append(
                 Flag(
                     "near-identical",
+                    (rows[i].participant, rows[i + 1 + offset].participant),
                     (a.file, b.file),
                     f"the same wrong class on {identical[offset]} of the {shared[offset]} test "
                     f"images both get wrong (flagged from {SAME_ERRORS:.0%})",

@@ -12,7 +12,9 @@ about a second to import; the grader computes the same numbers from one
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 
@@ -29,6 +31,19 @@ class Metrics:
     f1: np.ndarray
     support: np.ndarray  # true rows per class
     confusion: np.ndarray  # [true, predicted] counts
+
+    def exact(self, metric: str) -> Fraction:
+        """`accuracy` or `macro_f1` as an exact fraction of the confusion counts.
+
+        Ranking compares these, not floats: two files with equal macro-F1 get
+        equal ranks whatever the order of the classes in the float sum.
+        """
+        tp = np.diag(self.confusion).tolist()
+        if metric == "accuracy":
+            return Fraction(sum(tp), self.n) if self.n else Fraction(0)
+        denominators = (self.confusion.sum(axis=0) + self.confusion.sum(axis=1)).tolist()
+        total = sum(Fraction(2 * t, d) for t, d in zip(tp, denominators, strict=True) if d)
+        return total / len(tp)
 
     def as_dict(self, classes: tuple[str, ...]) -> dict:
         """JSON-ready: overall scores, per-class scores and the confusion matrix."""
@@ -67,12 +82,12 @@ def metrics_from_confusion(confusion: np.ndarray) -> Metrics:
     support = confusion.sum(axis=1)
     precision = _safe_divide(true_positives, predicted)
     recall = _safe_divide(true_positives, support)
-    f1 = _safe_divide(2 * precision * recall, precision + recall)
+    f1 = f1_from_counts(true_positives, predicted, support)
     n = int(confusion.sum())
     return Metrics(
         n=n,
         accuracy=float(true_positives.sum() / n) if n else 0.0,
-        macro_f1=float(f1.mean()),
+        macro_f1=math.fsum(f1.tolist()) / len(f1),
         precision=precision,
         recall=recall,
         f1=f1,
@@ -84,6 +99,32 @@ def metrics_from_confusion(confusion: np.ndarray) -> Metrics:
 def score(truth: np.ndarray, predicted: np.ndarray, n_classes: int) -> Metrics:
     """All metrics of `predicted` against `truth` (class indices, same length)."""
     return metrics_from_confusion(confusion_matrix(truth, predicted, n_classes))
+
+
+def f1_from_counts(
+    true_positives: np.ndarray, predicted: np.ndarray, support: np.ndarray
+) -> np.ndarray:
+    """Per-class F1 = 2 TP / (predicted + true), 0 where a class is neither.
+
+    The one F1 formula of the grader: equal to 2PR / (P + R), computed from
+    counts so that it is exact for every row of a batch (the bootstrap passes
+    (resamples, classes) arrays).
+    """
+    return _safe_divide(2 * np.asarray(true_positives, np.float64), predicted + support)
+
+
+def competition_ranks(keys: list) -> list[int]:
+    """Competition ranks (1, 2, 2, 4) of scores, higher first, by sorting.
+
+    `keys` must compare exactly (integers or Fractions), so that equal scores
+    share a rank.
+    """
+    order = sorted(range(len(keys)), key=lambda i: keys[i], reverse=True)
+    ranks = [0] * len(keys)
+    for position, i in enumerate(order):
+        same = position and keys[order[position - 1]] == keys[i]
+        ranks[i] = ranks[order[position - 1]] if same else position + 1
+    return ranks
 
 
 def _safe_divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:

@@ -10,7 +10,12 @@ Guarantees:
 
 * The hidden split cannot be rebuilt. CIFAR-10 and this kit are public, so a
   guessable seed would let a student regenerate solution.csv. By default the
-  seed comes from the OS (`secrets`) and is written only to private/.
+  seed comes from the OS (`secrets`) and is written only to private/. The
+  Public/Private mask has a generator of its own (`mask_seed`, a second
+  secret 128-bit seed): a student who matches test images to the original
+  CIFAR-10 order observes the test permutation, and that stream must tell
+  nothing about the mask.
+* private/ is readable by its owner only: the folder 0700, its files 0600.
 * `--seed N` gives a byte-identical bundle from the same source, for tests and
   demos (with a warning that anyone can rebuild that split).
 * Nothing public reveals a test label: test rows are shuffled by the secret
@@ -48,8 +53,11 @@ from grader.bundle import (
 )
 from grader.constants import DEFAULT_PUBLIC_FRACTION
 from grader.errors import UsageError
-from grader.fileio import build_folder_atomically, file_digest
+from grader.fileio import build_folder_atomically, file_digest, leftovers
 from grader.sources import RawDataset, load_source
+
+PRIVATE_FOLDER_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
 
 
 @dataclass(frozen=True)
@@ -79,21 +87,21 @@ def prepare(
     """
     check_public_fraction(public_fraction)
     check_out(out, force)
-    for leftover in sorted(out.parent.glob(f".{out.name}.partial-*")):
+    for leftover in leftovers(out):
         warn(f"{leftover}: left by an interrupted run of grader prepare; delete it to free space.")
     raw = load_source(source, cache_dir=cache_dir, progress=progress)
     for message in raw.warnings:
         warn(message)
     if seed is None:
-        seed, seed_from = secrets.randbits(128), "os"
+        seed, mask_seed, seed_from = secrets.randbits(128), secrets.randbits(128), "os"
     else:
-        seed_from = "--seed"
+        mask_seed, seed_from = derived_mask_seed(seed), "--seed"
         warn(
             f"--seed {seed} makes a split that anyone with this kit and CIFAR-10 can rebuild. "
             "Use it for tests and demos only; leave --seed out for a graded competition."
         )
-    split = split_dataset(raw, seed, public_fraction)
-    manifest = _manifest(raw, split, seed, seed_from, public_fraction)
+    split = split_dataset(raw, seed, public_fraction, mask_seed)
+    manifest = _manifest(raw, split, seed, mask_seed, seed_from, public_fraction)
     build_folder_atomically(
         out, lambda folder: _write_bundle(folder, split, manifest), lambda: check_out(out, force)
     )
@@ -130,13 +138,23 @@ def _looks_like_bundle(folder: Path) -> bool:
     ).is_file()
 
 
-def split_dataset(raw: RawDataset, seed: int, public_fraction: float) -> Split:
-    """Shuffle train and test with `seed` and draw the stratified Public test rows."""
+def derived_mask_seed(seed: int) -> int:
+    """The mask's seed under --seed N: reproducible from N, and not N's own stream."""
+    words = np.random.SeedSequence(seed, spawn_key=(1,)).generate_state(4, np.uint32)
+    return int.from_bytes(words.astype("<u4").tobytes(), "little")
+
+
+def split_dataset(
+    raw: RawDataset, seed: int, public_fraction: float, mask_seed: int | None = None
+) -> Split:
+    """Shuffle train and test with `seed`; draw the stratified Public rows with `mask_seed`
+    (by default derived from `seed`, as under --seed)."""
     rng = np.random.default_rng(seed)
     train_order = rng.permutation(len(raw.train_labels))
     test_order = rng.permutation(len(raw.test_labels))
     test_labels = raw.test_labels[test_order]
-    public = stratified_mask(test_labels, public_fraction, rng)
+    mask_rng = np.random.default_rng(derived_mask_seed(seed) if mask_seed is None else mask_seed)
+    public = stratified_mask(test_labels, public_fraction, mask_rng)
     if public.all() or not public.any():
         raise UsageError(
             f"--public-fraction {public_fraction}: leaves the Public or the Private split "
@@ -205,6 +223,9 @@ def _write_bundle(folder: Path, split: Split, manifest: dict) -> None:
     (private / MANIFEST_JSON).write_text(
         json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8"
     )
+    for path in private.iterdir():
+        path.chmod(PRIVATE_FILE_MODE)
+    private.chmod(PRIVATE_FOLDER_MODE)
 
 
 def _write_csv(path: Path, header: list[str], rows) -> None:
@@ -213,7 +234,12 @@ def _write_csv(path: Path, header: list[str], rows) -> None:
 
 
 def _manifest(
-    raw: RawDataset, split: Split, seed: int, seed_from: str, public_fraction: float
+    raw: RawDataset,
+    split: Split,
+    seed: int,
+    mask_seed: int,
+    seed_from: str,
+    public_fraction: float,
 ) -> dict:
     def per_class(labels: np.ndarray) -> dict[str, int]:
         counts = np.bincount(labels, minlength=len(CIFAR10_CLASSES))
@@ -222,7 +248,10 @@ def _manifest(
     return {
         "kit_version": __version__,
         "seed": seed,
+        "mask_seed": mask_seed,
         "seed_from": seed_from,
+        "seeds": "seed shuffles train and test (numpy PCG64); mask_seed, a generator of "
+        "its own, draws the Public/Private split (under --seed it is derived from seed)",
         "public_fraction": public_fraction,
         "classes": list(CIFAR10_CLASSES),
         "source": {

@@ -1,133 +1,151 @@
-"""Write a scoring run's outputs: CSV, Markdown, JSON reports and a terminal table.
+"""The public board's files, the per-participant reports, and the terminal table.
 
-Participant names come from file names and are untrusted. In CSV a cell that
-a spreadsheet would run as a formula (=, +, -, @, tab, CR first) gets a
-leading apostrophe (OWASP's advice for CSV injection); Markdown escapes HTML
-and Markdown syntax; the terminal shows control characters as '?'; report
-file names keep only safe characters.
-
-Without `final`, no output carries a Private-split number: the public board
-is what students may see.
+Participant names are untrusted: every output escapes them (grader.text).
+Without `final`, no output here carries a Private-split number, and every
+byte of the board folder is a function of the submissions and the Public
+labels alone (tested by permuting the Private labels).
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import html
-import io
 import json
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from grader.score import SPLITS, BoardRow, Entry
+from grader.answers import SPLITS
+from grader.html import leaderboard_html
+from grader.score import BoardRow, Entry, board_split
+from grader.text import (
+    LABEL,
+    METRICS,
+    SHORT,
+    csv_cell,
+    csv_text,
+    group_letters,
+    markdown_text,
+    p_text,
+    percent,
+    span_text,
+    terminal_text,
+    time_text,
+)
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-# Characters that start Markdown syntax inside a table cell (< > & are HTML-escaped).
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
+if TYPE_CHECKING:
+    from grader.pipeline import ScoringRun
+
+REPORT_HASH_LENGTHS = (8, 16, 64)
 
 
 def splits_shown(final: bool) -> tuple[str, ...]:
-    """Splits whose scores an output may carry."""
+    """Splits whose scores a public output may carry."""
     return SPLITS if final else ("public",)
 
 
-# ----------------------------------------------------------------------------
-# Escaping untrusted text
-# ----------------------------------------------------------------------------
+def report_names(participants: list[str]) -> dict[str, str]:
+    """A safe, unique file name for each participant's JSON report.
+
+    A name made only of letters, digits, '-' and '_' is used as it is; any
+    other is cut to those characters and gets '~' and a hash of the name, so
+    it can never equal an unchanged one. Uniqueness (ignoring case, for
+    case-insensitive file systems) is checked, and a longer hash taken on a
+    collision.
+    """
+    for length in REPORT_HASH_LENGTHS:
+        chosen = {p: _report_name(p, length) for p in participants}
+        if len({name.lower() for name in chosen.values()}) == len(chosen):
+            return chosen
+    raise AssertionError("two participants' report names collide even with a full hash")
 
 
-def csv_cell(text: str) -> str:
-    """Neutralise a spreadsheet formula: prefix an apostrophe when it starts like one."""
-    return "'" + text if text.startswith(FORMULA_START) else text
-
-
-def markdown_text(text: str) -> str:
-    """Escape text for a Markdown table cell: no HTML, no Markdown syntax, one line."""
-    text = html.escape(" ".join(text.split()), quote=True)
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
-
-
-def terminal_text(text: str, width: int | None = None) -> str:
-    """Printable text for a terminal: control characters (escape codes) become '?'."""
-    shown = "".join(c if c.isprintable() else "?" for c in text)
-    if width is not None and len(shown) > width:
-        shown = shown[: width - 1] + "…"
-    return shown
-
-
-def report_name(participant: str, taken: set[str]) -> str:
-    """A safe, unique file name for a participant's JSON report."""
+def _report_name(participant: str, length: int) -> str:
+    if re.fullmatch(r"[A-Za-z0-9_-]{1,60}", participant):
+        return participant + ".json"
     safe = re.sub(r"[^A-Za-z0-9_-]+", "_", participant).strip("_")[:60] or "participant"
-    if safe != participant or safe.lower() in taken:
-        safe = f"{safe}-{hashlib.sha256(participant.encode()).hexdigest()[:8]}"
-    taken.add(safe.lower())
-    return safe + ".json"
+    digest = hashlib.sha256(participant.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{safe}~{digest[:length]}.json"
 
 
 # ----------------------------------------------------------------------------
-# Files
+# The board's files
 # ----------------------------------------------------------------------------
 
 
 def leaderboard_csv(board: list[BoardRow], final: bool, stats=None) -> str:
     """rank, participant, file, submitted_at, the scores of each shown split, then (with
     `stats`) the 95% intervals on the ranking split, the paired tests and the tied group."""
+    shown = [s for s in splits_shown(final) if s != "all"]
     columns = ["rank", "participant", "file", "submitted_at"]
-    columns += [f"{s}_{m}" for s in splits_shown(final) if s != "all" for m in _METRICS]
+    columns += [f"{s}_{m}" for s in shown for m in METRICS]
     rows = [
-        [row.rank, csv_cell(row.participant), csv_cell(row.entry.file), _time(row.entry)]
-        + [_number(row.entry, s, m) for s in splits_shown(final) if s != "all" for m in _METRICS]
+        [
+            row.rank,
+            csv_cell(row.participant),
+            csv_cell(row.entry.file),
+            time_text(row.entry.submitted_at),
+        ]
+        + [_number(row.entry, s, m) for s in shown for m in METRICS]
         for row in board
     ]
     if stats is not None:
-        split = "private" if final else "public"
-        columns += [f"{split}_{m}_{end}" for m in _METRICS for end in ("low", "high")]
+        columns += _interval_columns(board_split(final))
         columns += ["p_vs_next", "p_vs_baseline", "tie_group"]
         for row, u in zip(rows, stats, strict=True):
-            row += [repr(v) for span in (u.accuracy, u.macro_f1) for v in (span.low, span.high)]
-            row += [_p(u.p_vs_next), _p(u.p_vs_baseline), u.group]
-    return _csv_text(columns, rows)
+            row += _interval_cells({"accuracy": u.accuracy, "macro_f1": u.macro_f1})
+            row += [p_text(u.p_vs_next), p_text(u.p_vs_baseline), u.group]
+    return csv_text(columns, rows)
 
 
-def _p(value: float | None) -> str:
-    return "" if value is None else f"{value:.4g}"
+def _interval_columns(split: str) -> list[str]:
+    return [f"{split}_{m}_{end}" for m in METRICS for end in ("low", "high")]
 
 
-def scores_csv(entries: list[Entry], final: bool) -> str:
-    """One row per file: status, reason and every score the board may show."""
+def _interval_cells(spans) -> list[str]:
+    if spans is None:
+        return ["", "", "", ""]
+    return [repr(v) for m in METRICS for v in (spans[m].low, spans[m].high)]
+
+
+def scores_csv(entries: list[Entry], final: bool, intervals=None) -> str:
+    """One row per file: status, reason, every score the board may show and (with
+    `intervals`, from uncertainty.file_intervals) the 95% intervals on the ranking split."""
     columns = ["participant", "file", "submitted_at", "selected", "status", "error", "sha256"]
-    columns += [f"{s}_{m}" for s in splits_shown(final) for m in _METRICS]
-    rows = [
-        [
+    columns += [f"{s}_{m}" for s in splits_shown(final) for m in METRICS]
+    if intervals is not None:
+        columns += _interval_columns(board_split(final))
+    rows = []
+    for e in entries:
+        row = [
             csv_cell(e.participant),
             csv_cell(e.file),
-            _time(e),
+            time_text(e.submitted_at),
             "yes" if e.selected else "no",
             e.status,
             csv_cell(e.error),
             e.sha256,
         ]
-        + [_number(e, s, m) for s in splits_shown(final) for m in _METRICS]
-        for e in entries
-    ]
-    return _csv_text(columns, rows)
+        row += [_number(e, s, m) for s in splits_shown(final) for m in METRICS]
+        if intervals is not None:
+            row += _interval_cells(intervals.get(e.file) if e.status == "scored" else None)
+        rows.append(row)
+    return csv_text(columns, rows)
 
 
 def leaderboard_markdown(
     board: list[BoardRow], entries: list[Entry], final: bool, rank_by: str, stats=None
 ) -> str:
     """The board as a Markdown page, names escaped."""
-    split = "Private" if final else "Public"
+    split = board_split(final).title()
     title = "Final leaderboard" if final else "Public leaderboard"
     shown = [s for s in splits_shown(final) if s != "all"]
-    header = ["Rank", "Participant"] + [f"{s.title()} {_LABEL[m]}" for s in shown for m in _METRICS]
+    header = ["Rank", "Participant"] + [f"{s.title()} {LABEL[m]}" for s in shown for m in METRICS]
     if stats is not None:
-        header += [f"95% interval ({_SHORT[rank_by]})", "Tied group"]
+        header += [f"95% interval ({SHORT[rank_by]})", "Tied group"]
     lines = [
         f"# {title}",
         "",
-        f"Ranked by {split} {_LABEL[rank_by].lower()}; equal scores share a rank and the "
+        f"Ranked by {split} {LABEL[rank_by].lower()}; equal scores share a rank and the "
         "earlier submission is listed first.",
         "",
         "| " + " | ".join([*header, "File", "Submitted (UTC)"]) + " |",
@@ -135,10 +153,13 @@ def leaderboard_markdown(
     ]
     for i, row in enumerate(board):
         cells = [str(row.rank), markdown_text(row.participant)]
-        cells += [_percent(row.entry, s, m) for s in shown for m in _METRICS]
+        cells += [_percent(row.entry, s, m) for s in shown for m in METRICS]
         if stats is not None:
-            cells += [_span(getattr(stats[i], rank_by)), _group(stats[i].group)]
-        cells += [markdown_text(row.entry.file), _time(row.entry).replace("T", " ")]
+            cells += [span_text(getattr(stats[i], rank_by)), group_letters(stats[i].group)]
+        cells += [
+            markdown_text(row.entry.file),
+            time_text(row.entry.submitted_at).replace("T", " "),
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     if stats:
         lines += [
@@ -158,11 +179,12 @@ def participant_report(
     entries: list[Entry],
     board: list[BoardRow],
     final: bool,
+    splits: tuple[str, ...],
     classes: tuple[str, ...],
 ) -> str:
-    """JSON: the participant's place and every file with per-class metrics."""
+    """JSON: the participant's place and every file with per-class metrics on `splits`."""
     place = next((row for row in board if row.participant == participant), None)
-    own = [e for e in entries if e.participant == participant]
+    own = [e for e in entries if e.participant == participant and e.identified]
     report = {
         "participant": participant,
         "board": "final" if final else "public",
@@ -171,12 +193,12 @@ def participant_report(
         "submissions": [
             {
                 "file": e.file,
-                "submitted_at": _time(e),
+                "submitted_at": time_text(e.submitted_at),
                 "selected": e.selected,
                 "status": e.status,
                 "error": e.error,
                 "sha256": e.sha256,
-                **{s: e.metrics[s].as_dict(classes) for s in splits_shown(final) if e.metrics},
+                **{s: e.metrics[s].as_dict(classes) for s in splits if e.metrics},
             }
             for e in own
         ],
@@ -184,45 +206,40 @@ def participant_report(
     return json.dumps(report, indent=2, ensure_ascii=False) + "\n"
 
 
-def write_outputs(
+def write_reports(
     folder: Path,
     entries: list[Entry],
     board: list[BoardRow],
     final: bool,
-    rank_by: str,
+    splits: tuple[str, ...],
     classes: tuple[str, ...],
-    stats=None,
-    flags=None,
-    moved=None,
 ) -> dict[str, str]:
-    """Write every output file into `folder`; return participant -> report file name."""
-    if moved is not None:
-        (folder / "shakeup.csv").write_text(shakeup_csv(moved), encoding="utf-8")
-    if stats is not None:
-        from grader.html import leaderboard_html
-
-        (folder / "index.html").write_text(
-            leaderboard_html(board, entries, stats, final, rank_by, classes), encoding="utf-8"
-        )
-    if flags is not None:
-        rows = [[f.kind, csv_cell(" | ".join(f.files)), csv_cell(f.reason)] for f in flags]
-        (folder / "flags.csv").write_text(
-            _csv_text(["kind", "files", "reason"], rows), encoding="utf-8"
-        )
-    (folder / "leaderboard.csv").write_text(leaderboard_csv(board, final, stats), encoding="utf-8")
-    (folder / "scores.csv").write_text(scores_csv(entries, final), encoding="utf-8")
-    (folder / "leaderboard.md").write_text(
-        leaderboard_markdown(board, entries, final, rank_by, stats), encoding="utf-8"
-    )
+    """reports/<participant>.json for every identified participant; returns their names."""
     (folder / "reports").mkdir()
-    names: dict[str, str] = {}
-    taken: set[str] = set()
-    for participant in sorted({e.participant for e in entries}):
-        names[participant] = report_name(participant, taken)
-        (folder / "reports" / names[participant]).write_text(
-            participant_report(participant, entries, board, final, classes), encoding="utf-8"
-        )
+    names = report_names(sorted({e.participant for e in entries if e.identified}))
+    for participant, name in names.items():
+        text = participant_report(participant, entries, board, final, splits, classes)
+        (folder / "reports" / name).write_text(text, encoding="utf-8")
     return names
+
+
+def write_board(folder: Path, run: ScoringRun) -> None:
+    """Every public output of a scoring run into `folder` (the staging folder of --out)."""
+    options, final = run.options, run.options.final
+    files = {
+        "leaderboard.csv": leaderboard_csv(run.board, final, run.stats),
+        "scores.csv": scores_csv(run.entries, final, run.intervals),
+        "leaderboard.md": leaderboard_markdown(
+            run.board, run.entries, final, options.rank_by, run.stats
+        ),
+        "index.html": leaderboard_html(run, details=options.public_details),
+    }
+    if run.shakeup is not None:
+        files["shakeup.csv"] = shakeup_csv(run.shakeup)
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    if options.public_details:
+        write_reports(folder, run.entries, run.board, final, splits_shown(final), run.key.classes)
 
 
 # ----------------------------------------------------------------------------
@@ -235,18 +252,21 @@ def terminal_table(
 ) -> str:
     """The board and the unscored files, for the TA's terminal."""
     shown = [s for s in splits_shown(final) if s != "all"]
-    heads = ["rank", "participant"] + [f"{s} {_SHORT[m]}" for s in shown for m in _METRICS]
-    extra = [f"95% CI {_SHORT[rank_by]}", "group"] if stats is not None else []
+    heads = ["rank", "participant"] + [f"{s} {SHORT[m]}" for s in shown for m in METRICS]
+    extra = [f"95% CI {SHORT[rank_by]}", "group"] if stats is not None else []
     heads += [*extra, "file", "submitted (UTC)"]
     table = [
         [str(row.rank), terminal_text(row.participant, 24)]
-        + [_percent(row.entry, s, m) for s in shown for m in _METRICS]
-        + ([_span(getattr(stats[i], rank_by)), _group(stats[i].group)] if extra else [])
-        + [terminal_text(row.entry.file, 40), _time(row.entry).replace("T", " ")[:16]]
+        + [_percent(row.entry, s, m) for s in shown for m in METRICS]
+        + ([span_text(getattr(stats[i], rank_by)), group_letters(stats[i].group)] if extra else [])
+        + [
+            terminal_text(row.entry.file, 40),
+            time_text(row.entry.submitted_at).replace("T", " ")[:16],
+        ]
         for i, row in enumerate(board)
     ]
     widths = [max([len(h)] + [len(r[i]) for r in table]) for i, h in enumerate(heads)]
-    numeric = {0} | set(range(2, 2 + len(shown) * len(_METRICS) + len(extra)))
+    numeric = {0} | set(range(2, 2 + len(shown) * len(METRICS) + len(extra)))
 
     def line(cells: list[str]) -> str:
         return "  ".join(
@@ -254,11 +274,10 @@ def terminal_table(
             for i, (c, w) in enumerate(zip(cells, widths, strict=True))
         ).rstrip()
 
-    split = "private" if final else "public"
     title = "Final" if final else "Public"
     participants = len({e.participant for e in entries})
     out = [
-        f"{title} leaderboard, ranked by {split} {_LABEL[rank_by].lower()}: "
+        f"{title} leaderboard, ranked by {board_split(final)} {LABEL[rank_by].lower()}: "
         f"{len(board)} of {participants} participants ranked.",
         line(heads),
         *(line(r) for r in table),
@@ -267,60 +286,17 @@ def terminal_table(
     if unscored:
         out += ["", f"Not scored ({len(unscored)} file(s); reasons in scores.csv):"]
         out += [
-            f"  {terminal_text(e.file, 50)}: {e.status}: {terminal_text(e.error, 110)}"
+            f"  {terminal_text(e.file, 50)}: {e.status}: {terminal_text(e.error, 160)}"
             for e in unscored
         ]
     return "\n".join(out)
-
-
-# ----------------------------------------------------------------------------
-# Helpers
-# ----------------------------------------------------------------------------
-
-_METRICS = ("accuracy", "macro_f1")
-_LABEL = {"accuracy": "Accuracy", "macro_f1": "Macro-F1"}
-_SHORT = {"accuracy": "acc", "macro_f1": "F1"}
-
-
-def _number(entry: Entry, split: str, metric: str) -> str:
-    """A score at full precision (repr), so equal scores stay visibly equal."""
-    return repr(getattr(entry.metrics[split], metric)) if entry.metrics else ""
-
-
-def _span(interval) -> str:
-    return f"{100 * interval.low:.1f}-{100 * interval.high:.1f}%"
-
-
-def _group(number: int) -> str:
-    """Tied groups as letters: A, B, ..., Z, AA, AB, ..."""
-    letters = ""
-    while number:
-        number, rest = divmod(number - 1, 26)
-        letters = chr(ord("A") + rest) + letters
-    return letters
-
-
-def _percent(entry: Entry, split: str, metric: str) -> str:
-    return f"{100 * getattr(entry.metrics[split], metric):.2f}%"
-
-
-def _time(entry: Entry) -> str:
-    return entry.submitted_at.strftime("%Y-%m-%dT%H:%M:%S")
-
-
-def _csv_text(columns: list[str], rows: list[list]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(columns)
-    writer.writerows(rows)
-    return buffer.getvalue()
 
 
 def flags_text(flags) -> str:
     """The integrity flags for the terminal ('' when there are none)."""
     if not flags:
         return ""
-    lines = [f"Flags for review ({len(flags)}; in flags.csv, for the TA only):"]
+    lines = [f"Flags for review ({len(flags)}; in the review folder's flags.csv):"]
     lines += [f"  {f.kind}: {terminal_text(', '.join(f.files), 90)}: {f.reason}" for f in flags]
     return "\n".join(lines)
 
@@ -333,7 +309,7 @@ def shakeup_csv(moved) -> str:
             moved.participants, moved.public_rank, moved.private_rank, strict=True
         )
     ]
-    return _csv_text(["participant", "public_rank", "private_rank", "change"], rows)
+    return csv_text(["participant", "public_rank", "private_rank", "change"], rows)
 
 
 def shakeup_text(moved) -> str:
@@ -351,3 +327,60 @@ def shakeup_text(moved) -> str:
         f"re-splits of the test set give {moved.resplit_tau_mean:.3f} +- "
         f"{moved.resplit_tau_sd:.3f}: {verdict}. Ranks in shakeup.csv."
     )
+
+
+def score_summary(run: ScoringRun) -> str:
+    """What `grader score` prints: the board, the flags, and exactly what was written."""
+    options = run.options
+    parts = [terminal_table(run.board, run.entries, options.final, options.rank_by, run.stats)]
+    if run.flags:
+        parts.append(flags_text(run.flags))
+    if run.shakeup is not None:
+        parts.append(shakeup_text(run.shakeup))
+    book = run.gradebook
+    if book is not None:
+        lines = [
+            f"Gradebook: {options.review_dir / 'gradebook.csv'} ({len(book.rows)} students, "
+            f"{book.without_submission} without a valid submission)."
+        ]
+        lines += [
+            f"Matched by letter case only: roster {terminal_text(r)!r} is participant "
+            f"{terminal_text(p)!r}."
+            for r, p in book.case_matches
+        ]
+        if book.strangers:
+            lines.append(
+                f"Not on the roster: {', '.join(terminal_text(n) for n in book.strangers)}."
+            )
+        parts.append("\n".join(lines))
+    parts.append(
+        f"History: {run.history_added} new scoring(s) recorded in {options.history_file}.\n"
+        f"Wrote {options.out}/ (may be shown to students): {_listing(options.out)}.\n"
+        f"Wrote {options.review_dir}/ (for the TA only): {_listing(options.review_dir)}."
+    )
+    return "\n\n".join(parts)
+
+
+def _listing(folder: Path) -> str:
+    """The files of a written folder, a subfolder as 'name/ (N files)'."""
+    items = []
+    for path in sorted(folder.iterdir()):
+        if path.is_dir():
+            items.append(f"{path.name}/ ({sum(1 for _ in path.iterdir())} files)")
+        else:
+            items.append(path.name)
+    return ", ".join(items)
+
+
+# ----------------------------------------------------------------------------
+# Helpers
+# ----------------------------------------------------------------------------
+
+
+def _number(entry: Entry, split: str, metric: str) -> str:
+    """A score at full precision (repr), so equal scores stay visibly equal."""
+    return repr(getattr(entry.metrics[split], metric)) if entry.metrics else ""
+
+
+def _percent(entry: Entry, split: str, metric: str) -> str:
+    return percent(getattr(entry.metrics[split], metric))

@@ -15,32 +15,35 @@ latest count. With none selected, the participant's 2 best public scores count.
 
 Every file gets a status: ``scored``, ``invalid`` (the validator's problems
 are the reason) or ``error`` (unreadable, not a regular file, a link leading
-out of the folder). One bad file never stops the run.
+out of the folder or to it, a name that breaks the identity rule of
+grader.names). One bad file never stops the run.
 
-Ranking: equal unrounded scores share a rank (1, 2, 2, 4); among equals the
-earlier submission is listed first.
+Ranking: equal scores share a rank (1, 2, 2, 4), compared exactly as
+fractions of the confusion counts; among equals the earlier submission is
+listed first.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
 import re
 import stat
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
+from grader import names
 from grader.answers import AnswerKey
 from grader.errors import UsageError
-from grader.metrics import Metrics, metrics_from_confusion, score
+from grader.fileio import read_head_and_digest
+from grader.metrics import Metrics, competition_ranks, metrics_from_confusion, score
 from grader.submission import SubmissionChecker
 
-SPLITS = ("public", "private", "all")
 MAX_SELECTED = 2
 SELECTED_SUFFIX = ".selected.csv"
+RENAME_HINT = "rename it with letters, digits, '-' or '_'"
 _TIMESTAMP = re.compile(
     r"^(\d{4})-?(\d{2})-?(\d{2})[T_ -]?(\d{2})[-:h]?(\d{2})(?:[-:m]?(\d{2}))?(?!\d)"
 )
@@ -48,10 +51,16 @@ _TIMESTAMP = re.compile(
 
 @dataclass
 class Entry:
-    """One submission file and what became of it."""
+    """One submission file and what became of it.
+
+    `participant` is the identity of grader.names (the NFC name) when
+    `identified`; a file whose name breaks the identity rule is not
+    identified, shows its name escaped, and never reaches the board, a
+    report, the history or the gradebook.
+    """
 
     participant: str
-    file: str  # path relative to the submissions folder, with /
+    file: str  # path relative to the submissions folder, with /, printable
     submitted_at: datetime
     selected: bool = False
     status: str = ""  # scored | invalid | error
@@ -59,6 +68,8 @@ class Entry:
     sha256: str = ""
     metrics: dict[str, Metrics] = field(default_factory=dict)
     predicted: np.ndarray | None = None  # class index per test row (scored files only)
+    identified: bool = True
+    name: str = field(default="", repr=False)  # the raw name that names the participant
 
 
 @dataclass(frozen=True)
@@ -69,6 +80,11 @@ class BoardRow:
     participant: str
     entry: Entry
     scored_files: int
+
+
+def board_split(final: bool) -> str:
+    """The split a board ranks by: Private for the final board, else Public."""
+    return "private" if final else "public"
 
 
 # ----------------------------------------------------------------------------
@@ -91,29 +107,24 @@ def discover(folder: Path) -> list[tuple[Entry, Path | None]]:
         link = _link_problem(item, root)
         if link or not item.is_dir():
             participant = _participant_of(item.name) if item.suffix.lower() == ".csv" else ""
-            found.append(_candidate(participant or _shown(item.name), item.name, item, link))
+            found.append(_candidate(participant or item.name, item.name, item, link))
             continue
         try:
             inside = _listing(item)
         except OSError as exc:
-            found.append(
-                _failed(
-                    _shown(item.name),
-                    item.name + "/",
-                    item,
-                    f"the folder cannot be read ({exc.strerror or exc}).",
-                )
-            )
+            reason = f"the folder cannot be read ({exc.strerror or exc})."
+            found.append(_failed(item.name, item.name + "/", item, reason))
             continue
         for path in inside:
             if not _skipped(path.name):
                 rel = f"{item.name}/{path.name}"
-                found.append(_candidate(_shown(item.name), rel, path, _link_problem(path, root)))
+                found.append(_candidate(item.name, rel, path, _link_problem(path, root)))
     if not found:
         raise UsageError(
             f"{folder}: no .csv files found. Expected DIR/<participant>.csv or "
             "DIR/<participant>/*.csv."
         )
+    _refuse_look_alikes([entry for entry, _ in found])
     return found
 
 
@@ -126,13 +137,6 @@ def _skipped(name: str) -> bool:
     return name.startswith(".") or name.lower().startswith("readme")
 
 
-def _shown(name: str) -> str:
-    """A file name as text that any output can hold: undecodable bytes escaped,
-    control characters (terminal escape codes, line breaks) replaced by '?'."""
-    text = os.fsencode(name).decode("utf-8", "backslashreplace")
-    return "".join(c if c.isprintable() else "?" for c in text)
-
-
 def _participant_of(file_name: str) -> str:
     """The participant of a top-level file: its name less timestamp, .selected and .csv."""
     stem = file_name[: -len(".csv")]
@@ -141,7 +145,7 @@ def _participant_of(file_name: str) -> str:
     match = _TIMESTAMP.match(stem)
     if match and stem[match.end() : match.end() + 1] in ("_", "-", " "):
         stem = stem[match.end() + 1 :]
-    return _shown(stem)
+    return stem
 
 
 def _link_problem(path: Path, root: Path) -> str:
@@ -152,34 +156,68 @@ def _link_problem(path: Path, root: Path) -> str:
         target = path.resolve(strict=False)
     except (OSError, RuntimeError):  # a loop of links
         return "a symbolic link that loops; not followed."
-    if target != root and root not in target.parents:
+    if target == root or target in root.parents:
+        return (
+            "a symbolic link to the submissions folder itself or a folder above it; not followed."
+        )
+    if root not in target.parents:
         return "a symbolic link leading outside the submissions folder; not followed."
     return ""
 
 
-def _candidate(
-    participant: str, rel: str, path: Path, link_problem: str
-) -> tuple[Entry, Path | None]:
+def _candidate(name: str, rel: str, path: Path, link_problem: str) -> tuple[Entry, Path | None]:
+    """The entry of one file: `name` names its participant, `rel` is its path."""
     if link_problem:
-        return _failed(participant, rel, path, link_problem)
+        return _failed(name, rel, path, link_problem)
+    for part, what in ((name, "participant name"), (path.name, "file name")):
+        if problem := names.name_problem(part):
+            reason = f"the {what} '{names.shown(part)}' {problem}; {RENAME_HINT}."
+            return _failed(name, rel, path, reason, identified=False)
     if path.is_dir():
         return _failed(
-            participant,
-            rel + "/",
-            path,
-            "a folder nested too deep; put files in DIR/<participant>/*.csv.",
+            name, rel + "/", path, "a folder nested too deep; put files in DIR/<participant>/*.csv."
         )
     if path.suffix.lower() != ".csv":
-        return _failed(
-            participant, rel, path, "not a .csv file; rename it to .csv if it is a submission."
-        )
+        reason = "not a .csv file; rename it to .csv if it is a submission."
+        return _failed(name, rel, path, reason)
     selected = path.name.lower().endswith(SELECTED_SUFFIX)
-    return Entry(participant, _shown(rel), _submission_time(path), selected), path
+    entry = Entry(names.identity(name), names.shown(rel), _submission_time(path), selected)
+    entry.name = name
+    return entry, path
 
 
-def _failed(participant: str, rel: str, path: Path, reason: str) -> tuple[Entry, None]:
-    entry = Entry(participant, _shown(rel), _submission_time(path), status="error", error=reason)
+def _failed(
+    name: str, rel: str, path: Path, reason: str, identified: bool = True
+) -> tuple[Entry, None]:
+    participant = names.identity(name) if identified else names.shown(name)
+    entry = Entry(participant, names.shown(rel), _submission_time(path), status="error")
+    entry.error, entry.identified, entry.name = reason, identified, name
     return entry, None
+
+
+def _refuse_look_alikes(entries: list[Entry]) -> None:
+    """Names that differ only by case or normalisation: every file of each is an error."""
+    spellings: dict[str, dict[str, Entry]] = {}  # clash key -> raw name -> its first entry
+    for entry in entries:
+        if entry.identified:
+            spellings.setdefault(names.clash_key(entry.name), {}).setdefault(entry.name, entry)
+    for entry in entries:
+        alike = spellings.get(names.clash_key(entry.name), {}) if entry.identified else {}
+        if len(alike) < 2:
+            continue
+        others = ", ".join(
+            f"{names.spelled(other)} ({first.file})"
+            for other, first in alike.items()
+            if other != entry.name
+        )
+        reason = (
+            f"the participant name {names.spelled(entry.name)} differs from {others} only by "
+            "letter case or Unicode normalisation; one student, or two? Rename the files so "
+            "that every participant has exactly one name."
+        )
+        entry.error = reason + (f" Also: {entry.error}" if entry.error else "")
+        entry.status, entry.identified = "error", False
+        entry.participant = names.shown(entry.name)
 
 
 def _submission_time(path: Path) -> datetime:
@@ -210,12 +248,10 @@ def score_entry(entry: Entry, path: Path | None, checker: SubmissionChecker) -> 
         if not stat.S_ISREG(mode):
             entry.status, entry.error = "error", "not a regular file; not read."
             return entry
-        with path.open("rb") as f:
-            data = f.read(checker.max_bytes + 1)
+        data, entry.sha256 = read_head_and_digest(path, checker.max_bytes + 1)
     except OSError as exc:
         entry.status, entry.error = "error", f"cannot be read ({exc.strerror or exc})."
         return entry
-    entry.sha256 = hashlib.sha256(data).hexdigest()
     checked = checker.check_bytes(data, entry.file)
     if not checked.valid:
         entry.status, entry.error = "invalid", " ".join(checked.problems)
@@ -229,8 +265,10 @@ def score_entry(entry: Entry, path: Path | None, checker: SubmissionChecker) -> 
 def split_metrics(key: AnswerKey, predicted: np.ndarray) -> dict[str, Metrics]:
     """Metrics on the Public split, the Private split and the whole test set."""
     n_classes = len(key.classes)
-    masks = {"public": key.public, "private": ~key.public}
-    result = {name: score(key.labels[m], predicted[m], n_classes) for name, m in masks.items()}
+    result = {
+        split: score(key.labels[key.mask(split)], predicted[key.mask(split)], n_classes)
+        for split in ("public", "private")
+    }
     confusion = result["public"].confusion + result["private"].confusion
     result["all"] = metrics_from_confusion(confusion)
     return result
@@ -252,6 +290,11 @@ def value(entry: Entry, split: str, rank_by: str) -> float:
     return getattr(entry.metrics[split], rank_by)
 
 
+def exact_value(entry: Entry, split: str, rank_by: str) -> Fraction:
+    """The ranking score as an exact fraction: what every comparison of scores uses."""
+    return entry.metrics[split].exact(rank_by)
+
+
 def leaderboard(
     entries: list[Entry], rank_by: str = "accuracy", final: bool = False
 ) -> list[BoardRow]:
@@ -260,10 +303,10 @@ def leaderboard(
     Public board: each participant's best public score. Final board: the best
     private score among the selected submissions (or the 2 best public ones).
     """
-    split = "private" if final else "public"
+    split = board_split(final)
     by_participant: dict[str, list[Entry]] = {}
     for entry in entries:
-        if entry.status == "scored":
+        if entry.status == "scored" and entry.identified:
             by_participant.setdefault(entry.participant, []).append(entry)
     chosen = []
     for participant, own in by_participant.items():
@@ -271,16 +314,16 @@ def leaderboard(
         best = min(candidates, key=lambda e: _order(e, split, rank_by))
         chosen.append((participant, best, len(own)))
     chosen.sort(key=lambda item: (*_order(item[1], split, rank_by), item[0]))
-    scores = [value(best, split, rank_by) for _, best, _ in chosen]
+    ranks = competition_ranks([exact_value(best, split, rank_by) for _, best, _ in chosen])
     return [
-        BoardRow(1 + sum(s > scores[i] for s in scores), participant, best, count)
-        for i, (participant, best, count) in enumerate(chosen)
+        BoardRow(rank, participant, best, count)
+        for rank, (participant, best, count) in zip(ranks, chosen, strict=True)
     ]
 
 
 def _order(entry: Entry, split: str, rank_by: str) -> tuple:
     """Sort key: higher score first, then the earlier submission, then the file name."""
-    return (-value(entry, split, rank_by), entry.submitted_at, entry.file)
+    return (-exact_value(entry, split, rank_by), entry.submitted_at, entry.file)
 
 
 def _final_candidates(own: list[Entry], rank_by: str) -> list[Entry]:

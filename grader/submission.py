@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from grader.answers import AnswerKey
+from grader.bundle import ID_GRAMMAR, canonical_id
 
 EXAMPLES = 3  # lines quoted for each kind of problem
 MISSING = -1  # label of a test id that has no row
@@ -28,7 +29,7 @@ ROW_PROBLEMS = (
     ("multiline", "a quoted field running over several lines (a quote never closed?)"),
     ("fields", "wrong number of fields"),
     ("empty_id", "empty id"),
-    ("bad_id", "id that is not an integer"),
+    ("bad_id", f"id that is not {ID_GRAMMAR}"),
     ("unknown_id", "id not in the test set"),
     ("duplicate", "duplicate id"),
     ("empty_label", "empty label"),
@@ -280,17 +281,18 @@ class _FileCheck:
             self.labels[position] = label
 
     def _position(self, raw: str, line: int) -> int | None:
+        """The test row of an id, by the id grammar (bundle.canonical_id)."""
         position = self.checker.position.get(raw)
         if position is not None:
             return position
         if not raw:
             self.groups["empty_id"].add(f"line {line}")
             return None
-        digits = raw[1:] if raw.startswith("-") else raw
-        if not (digits.isascii() and digits.isdigit()):
+        canonical = canonical_id(raw)
+        if canonical is None:
             self.groups["bad_id"].add(f"line {line} ({shorten(raw)!r})")
             return None
-        position = self.checker.position.get(str(int(raw)))  # leading zeros are tolerated
+        position = self.checker.position.get(canonical)  # leading zeros are tolerated
         if position is None:
             self.groups["unknown_id"].add(f"line {line} (id {shorten(raw)})")
         return position

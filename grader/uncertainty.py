@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from grader.metrics import competition_ranks, f1_from_counts
+
 RESAMPLES = 1000
 LEVEL = 0.95
 ALPHA = 0.05
@@ -65,8 +67,7 @@ class Bootstrap:
         counts = (self.weights @ columns).astype(np.float64)  # exact: integers below 2**24
         tp, predicted_count = counts[:, :k], counts[:, k:]
         accuracy = tp.sum(axis=1) / len(self.truth)
-        denominator = predicted_count + self.true_counts  # 2tp + fp + fn
-        f1 = np.divide(2 * tp, denominator, out=np.zeros_like(tp), where=denominator > 0)
+        f1 = f1_from_counts(tp, predicted_count, self.true_counts)
         return {"accuracy": _percentile(accuracy), "macro_f1": _percentile(f1.mean(axis=1))}
 
 
@@ -113,20 +114,37 @@ class RowUncertainty:
     group: int
 
 
+def file_intervals(
+    entries, key, split: str, resamples: int = RESAMPLES
+) -> dict[str, dict[str, Interval]]:
+    """95% intervals of accuracy and macro-F1 on `split` for every scored file, by file."""
+    mask = key.mask(split)
+    boot = Bootstrap(key.labels[mask], len(key.classes), resamples)
+    return {e.file: boot.intervals(e.predicted[mask]) for e in entries if e.status == "scored"}
+
+
 def board_uncertainty(
-    board, key, split: str, baseline: str | None = None, resamples: int = RESAMPLES
+    board,
+    key,
+    split: str,
+    baseline: str | None = None,
+    resamples: int = RESAMPLES,
+    intervals: dict[str, dict[str, Interval]] | None = None,
 ) -> list[RowUncertainty]:
-    """Intervals, tests and tied groups for every row of a board, on its ranking split."""
-    mask = key.public if split == "public" else ~key.public
+    """Intervals, tests and tied groups for every row of a board, on its ranking split.
+
+    `intervals` (from `file_intervals`) saves computing them again.
+    """
+    if intervals is None:
+        intervals = file_intervals([row.entry for row in board], key, split, resamples)
+    mask = key.mask(split)
     truth = key.labels[mask]
-    boot = Bootstrap(truth, len(key.classes), resamples)
-    predicted = [row.entry.predicted[mask] for row in board]
-    right = [p == truth for p in predicted]
+    right = [row.entry.predicted[mask] == truth for row in board]
     reference = next((i for i, row in enumerate(board) if row.participant == baseline), None)
     groups = tied_groups(right)
     rows = []
-    for i, p in enumerate(predicted):
-        spans = boot.intervals(p)
+    for i, row in enumerate(board):
+        spans = intervals[row.entry.file]
         rows.append(
             RowUncertainty(
                 spans["accuracy"],
@@ -169,42 +187,77 @@ class Shakeup:
     resplits: int
 
 
-def shakeup(final_board, key, resplits: int = RESPLITS, seed: int = SEED) -> Shakeup:
-    """Kendall tau between the public and private scores of each participant's final
-    file, and its mean and sd over random stratified re-splits of the test set (same
-    Public size): the shake-up that chance alone produces."""
-    right = np.stack([row.entry.predicted == key.labels for row in final_board])
-    public = key.public
-    observed = (right[:, public].mean(axis=1), right[:, ~public].mean(axis=1))
-    rng = np.random.default_rng(seed)
-    masks = np.zeros((len(key.labels), resplits), dtype=np.float32)
-    for c in np.unique(key.labels):
-        members = np.flatnonzero(key.labels == c)
-        k = int(public[members].sum())
-        for r in range(resplits):
-            masks[rng.choice(members, size=k, replace=False), r] = 1
-    hits = right.astype(np.float32)
-    public_counts = hits @ masks  # (participants, resplits)
-    private_counts = hits.sum(axis=1, keepdims=True) - public_counts
-    n_public = masks.sum(axis=0)
-    taus = [
-        kendall_tau(
-            public_counts[:, r] / n_public[r],
-            private_counts[:, r] / (len(key.labels) - n_public[r]),
-        )
-        for r in range(resplits)
-    ]
+def shakeup(
+    final_board, key, rank_by: str = "accuracy", resplits: int = RESPLITS, seed: int = SEED
+) -> Shakeup:
+    """Kendall tau between the public and private `rank_by` scores of each participant's
+    final file, and its mean and sd over random stratified re-splits of the test set
+    (same Public size per class): the shake-up that chance alone produces."""
+    entries = [row.entry for row in final_board]
+    observed = [[e.metrics[split].exact(rank_by) for e in entries] for split in SPLIT_PAIR]
+    masks = _resplit_masks(key, resplits, seed)
+    public_scores, private_scores = _resplit_scores(entries, key, masks, rank_by)
+    taus = [kendall_tau(public_scores[:, r], private_scores[:, r]) for r in range(masks.shape[1])]
+    public_rank, private_rank = (competition_ranks(scores) for scores in observed)
     return Shakeup(
         [row.participant for row in final_board],
-        _ranks(observed[0]),
-        _ranks(observed[1]),
-        kendall_tau(*observed),
+        public_rank,
+        private_rank,
+        kendall_tau(*(np.asarray(_dense(scores)) for scores in observed)),
         float(np.mean(taus)),
         float(np.std(taus)),
         resplits,
     )
 
 
-def _ranks(scores: np.ndarray) -> list[int]:
-    """Competition ranks (1, 2, 2, 4) of scores, higher first."""
-    return [1 + int((scores > s).sum()) for s in scores]
+SPLIT_PAIR = ("public", "private")
+
+
+def _resplit_masks(key, resplits: int, seed: int) -> np.ndarray:
+    """(rows, resplits) 0/1 masks: each column a random Public split, stratified like
+    the real one (the same number of Public rows in every class)."""
+    rng = np.random.default_rng(seed)
+    masks = np.zeros((len(key.labels), resplits), dtype=np.float32)
+    for c in np.unique(key.labels):
+        members = np.flatnonzero(key.labels == c)
+        k = int(key.public[members].sum())
+        for r in range(resplits):
+            masks[rng.choice(members, size=k, replace=False), r] = 1
+    return masks
+
+
+def _resplit_scores(entries, key, masks: np.ndarray, rank_by: str, chunk: int = 64):
+    """(participants, resplits) public and private scores of every re-split."""
+    n_public = masks.sum(axis=0)  # the same in every column
+    n_private = len(key.labels) - n_public
+    if rank_by == "accuracy":
+        hits = np.stack([e.predicted == key.labels for e in entries]).astype(np.float32)
+        public_counts = hits @ masks  # exact: integers below 2**24
+        private_counts = hits.sum(axis=1, keepdims=True) - public_counts
+        return public_counts / n_public, private_counts / n_private
+    k = len(key.classes)
+    eye = np.eye(k, dtype=np.float32)
+    true_onehot = eye[key.labels]
+    true_public = masks.T @ true_onehot  # (resplits, classes)
+    true_private = true_onehot.sum(axis=0) - true_public
+    public, private = [], []
+    for start in range(0, len(entries), chunk):
+        part = entries[start : start + chunk]
+        predicted = np.stack([eye[e.predicted] for e in part], axis=1)  # (n, p, k)
+        tp = predicted * true_onehot[:, None, :]
+        both = np.concatenate([tp, predicted], axis=2).reshape(len(key.labels), -1)
+        counts = (masks.T @ both).reshape(masks.shape[1], len(part), 2, k)
+        totals = both.sum(axis=0).reshape(len(part), 2, k)
+        for split_counts, truth, out in (
+            (counts, true_public, public),
+            (totals[None] - counts, true_private, private),
+        ):
+            f1 = f1_from_counts(split_counts[:, :, 0], split_counts[:, :, 1], truth[:, None, :])
+            out.append(f1.mean(axis=2).T)  # (p, resplits)
+    return np.concatenate(public), np.concatenate(private)
+
+
+def _dense(scores: list) -> list[int]:
+    """Exact scores as dense integer ranks (equal scores equal), for kendall_tau."""
+    order = {value: i for i, value in enumerate(sorted(set(scores)))}
+    return [order[value] for value in scores]

@@ -108,7 +108,10 @@ def test_non_integer_id(public):
     lines = (public / "test.csv").read_text().splitlines()
     lines[2] = "abc"
     (public / "test.csv").write_text("\n".join(lines) + "\n")
-    assert error_of(public) == f"{public / 'test.csv'} line 3: id 'abc' is not an integer."
+    assert error_of(public) == (
+        f"{public / 'test.csv'} line 3: id 'abc' is not a whole number of at most 20 digits "
+        "0-9; rebuild the bundle with `grader prepare`."
+    )
 
 
 def test_rows_and_images_disagree(public):

@@ -57,7 +57,12 @@ def test_the_page_escapes_every_name_and_holds_no_script(mixed_folder, competiti
     assert "&lt;img src=x onerror=alert(1)&gt;" in text
     assert "private" not in text.lower()  # the public board shows public numbers only
     assert tags.tags.count("svg") == 4  # one error bar per ranked participant
-    assert tags.tags.count("details") == 4
+    assert tags.tags.count("details") == 0  # per-class tables are opt-in
+    detailed = page(mixed_folder, competition, tmp_path / "detailed", "--public-details")
+    tags = Tags()
+    tags.feed(detailed)
+    assert tags.tags.count("details") == 4 and "Confusion matrix" in detailed
+    assert "script" not in tags.tags and "img" not in tags.tags
 
 
 def test_the_final_page_is_titled_as_such(mixed_folder, competition, tmp_path):
@@ -89,7 +94,7 @@ def chromium(*args: str) -> subprocess.CompletedProcess:
 
 @needs_chromium
 def test_chromium_renders_the_page_from_disk(mixed_folder, competition, tmp_path):
-    page(mixed_folder, competition, tmp_path / "board")
+    page(mixed_folder, competition, tmp_path / "board", "--public-details")
     url = (tmp_path / "board" / "index.html").as_uri()
     dom = chromium("--dump-dom", url)
     assert dom.returncode == 0, dom.stderr[-2000:]

@@ -6,8 +6,12 @@ import csv
 import hashlib
 import json
 import os
+import re
+import shutil
+import stat
 import subprocess
 import sys
+import unicodedata
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -15,7 +19,7 @@ import numpy as np
 import pytest
 
 from grader.errors import UsageError
-from grader.metrics import Metrics
+from grader.metrics import Metrics, metrics_from_confusion
 from grader.score import Entry, discover, leaderboard
 from tests.scoring_fixtures import (
     HOSTILE_FORMULA,
@@ -31,31 +35,24 @@ def when(day: int, hour: int = 12) -> datetime:
     return datetime(2026, 11, day, hour, tzinfo=timezone.utc)
 
 
-def metrics(accuracy: float, macro_f1: float | None = None) -> Metrics:
-    zeros = np.zeros(10)
-    return Metrics(
-        1,
-        accuracy,
-        accuracy if macro_f1 is None else macro_f1,
-        zeros,
-        zeros,
-        zeros,
-        zeros.astype(int),
-        np.zeros((10, 10), int),
-    )
+def metrics(accuracy: float | np.ndarray) -> Metrics:
+    """Real metrics: of a given confusion matrix, or of 100,000 rows `accuracy` right."""
+    if isinstance(accuracy, np.ndarray):
+        return metrics_from_confusion(accuracy)
+    right = round(accuracy * 100_000)
+    return metrics_from_confusion(np.array([[right, 100_000 - right], [0, 0]]))
 
 
 def entry(
     participant: str,
     file: str,
     at: datetime,
-    public: float,
+    public: float | np.ndarray,
     private: float = 0.0,
     selected: bool = False,
-    f1: float | None = None,
 ) -> Entry:
     e = Entry(participant, file, at, selected, status="scored")
-    e.metrics = {"public": metrics(public, f1), "private": metrics(private), "all": metrics(0)}
+    e.metrics = {"public": metrics(public), "private": metrics(private), "all": metrics(0)}
     return e
 
 
@@ -99,11 +96,30 @@ def test_a_participants_best_public_file_counts_earliest_among_equals():
 
 
 def test_rank_by_macro_f1():
-    entries = [
-        entry("ann", "a.csv", when(1), 0.9, f1=0.5),
-        entry("ben", "b.csv", when(1), 0.8, f1=0.7),
-    ]
+    # 90 rows of class 0, 10 of class 1. ann predicts 0 everywhere: accuracy 0.9,
+    # F1 180/190 and 0, macro 0.474. ben: accuracy 0.8, F1 150/170 and 10/30, macro 0.608.
+    ann, ben = np.array([[90, 0], [10, 0]]), np.array([[75, 15], [5, 5]])
+    entries = [entry("ann", "a.csv", when(1), ann), entry("ben", "b.csv", when(1), ben)]
+    assert metrics(ann).macro_f1 == pytest.approx((180 / 190) / 2)
+    assert metrics(ben).macro_f1 == pytest.approx((150 / 170 + 10 / 30) / 2)
+    assert board_of(entries) == [(1, "ann", "a.csv"), (2, "ben", "b.csv")]
     assert board_of(entries, rank_by="macro_f1") == [(1, "ben", "b.csv"), (2, "ann", "a.csv")]
+
+
+def test_equal_macro_f1_ties_whatever_the_order_of_the_classes():
+    # The same per-class counts with the classes relabelled: equal macro-F1 exactly,
+    # although float sums in another order can differ in the last bit.
+    rng = np.random.default_rng(5)
+    for _ in range(50):
+        confusion = rng.integers(0, 40, size=(10, 10))
+        order = rng.permutation(10)
+        relabelled = confusion[np.ix_(order, order)]
+        entries = [
+            entry("ann", "a.csv", when(1), confusion),
+            entry("ben", "b.csv", when(2), relabelled),
+        ]
+        assert [rank for rank, _, _ in board_of(entries, rank_by="macro_f1")] == [1, 1]
+        assert metrics(confusion).macro_f1 == metrics(relabelled).macro_f1
 
 
 def test_unscored_files_never_reach_the_board():
@@ -207,12 +223,103 @@ def test_top_level_names_lose_their_timestamp_and_selection_mark(tmp_path):
     assert found == [("bob", False), ("alice", False), ("alice", True)]
 
 
-def test_hostile_bytes_in_file_names_are_made_printable(tmp_path):
-    names = [b"caf\xe9.csv", b"ev\x1b[2Jil\nname.csv"]
-    for name in names:
-        (tmp_path / os.fsdecode(name)).write_text("")
-    found = sorted((e.participant, e.file) for e, _ in discover(tmp_path))
-    assert found == [("caf\\xe9", "caf\\xe9.csv"), ("ev?[2Jil?name", "ev?[2Jil?name.csv")]
+RENAME = "rename it with letters, digits, '-' or '_'."
+
+
+def look_alike(name: str, other: str, where: str) -> str:
+    return (
+        f"the participant name {name} differs from {other} ({where}) only by letter case or "
+        "Unicode normalisation; one student, or two? Rename the files so that every "
+        "participant has exactly one name."
+    )
+
+
+def test_one_identity_rule_no_merged_or_twin_participants(tmp_path):
+    nfc, nfd = unicodedata.normalize("NFC", "José"), unicodedata.normalize("NFD", "José")
+    for raw in (b"caf\xe9.csv", b"ev\x1b[2Jil\nname.csv", "a\u202ebc.csv".encode()):
+        (tmp_path / os.fsdecode(raw)).write_text("")
+    for raw in (b"\\xff.csv", b"\xff.csv", b"ann.csv", b"Bob.csv", f"{nfd}.csv".encode()):
+        (tmp_path / os.fsdecode(raw)).write_text("")
+    for folder, file in (("bob", "x.csv"), (nfc, "a.csv"), ("zo\u00eb", "1.csv")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / file).write_text("")
+    found = [
+        (e.participant, e.file, e.status, e.error, e.identified) for e, _ in discover(tmp_path)
+    ]
+    bad = "the participant name '{}' {}; " + RENAME
+    assert found == [
+        ("Bob", "Bob.csv", "error", look_alike("'Bob'", "'bob'", "bob/x.csv"), False),
+        (
+            nfd,  # a refused name is shown as it is, not normalised
+            f"{nfd}.csv",
+            "error",
+            look_alike("'Jose\\u0301'", "'Jos\\xe9'", f"{nfc}/a.csv"),
+            False,
+        ),
+        (
+            nfc,
+            f"{nfc}/a.csv",
+            "error",
+            look_alike("'Jos\\xe9'", "'Jose\\u0301'", f"{nfd}.csv"),
+            False,
+        ),
+        ("\\xff", "\\xff.csv", "", "", True),  # the text backslash-x-f-f: a fine name
+        ("ann", "ann.csv", "", "", True),
+        (
+            "a\\u202ebc",
+            "a\\u202ebc.csv",
+            "error",
+            bad.format("a\\u202ebc", "holds the invisible or control character U+202E"),
+            False,
+        ),
+        ("bob", "bob/x.csv", "error", look_alike("'bob'", "'Bob'", "Bob.csv"), False),
+        (
+            "caf\\xe9",
+            "caf\\xe9.csv",
+            "error",
+            bad.format("caf\\xe9", "is not UTF-8 text (byte 0xe9)"),
+            False,
+        ),
+        (
+            "ev\\x1b[2Jil\\x0aname",
+            "ev\\x1b[2Jil\\x0aname.csv",
+            "error",
+            bad.format("ev\\x1b[2Jil\\x0aname", "holds the invisible or control character U+001B"),
+            False,
+        ),
+        ("zo\u00eb", "zo\u00eb/1.csv", "", "", True),
+        # the byte 0xff: shown as the text above, but refused, so never merged with it
+        (
+            "\\xff",
+            "\\xff.csv",
+            "error",
+            bad.format("\\xff", "is not UTF-8 text (byte 0xff)"),
+            False,
+        ),
+    ]
+
+
+def test_an_nfd_folder_alone_is_its_nfc_participant(tmp_path):
+    nfd = unicodedata.normalize("NFD", "José")
+    (tmp_path / nfd).mkdir()
+    (tmp_path / nfd / "a.csv").write_text("")
+    ((entry, _),) = discover(tmp_path)
+    assert (entry.participant, entry.status) == (unicodedata.normalize("NFC", "José"), "")
+
+
+def test_a_link_to_the_submissions_folder_or_above_is_not_followed(tmp_path):
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    (subs / "ok.csv").write_text("")
+    (subs / "everyone").symlink_to(subs)
+    (subs / "up").symlink_to(tmp_path)
+    found = [(e.participant, e.file, e.status, e.error) for e, _ in discover(subs)]
+    reason = "a symbolic link to the submissions folder itself or a folder above it; not followed."
+    assert found == [
+        ("everyone", "everyone", "error", reason),
+        ("ok", "ok.csv", "", ""),
+        ("up", "up", "error", reason),
+    ]
 
 
 def test_links_that_loop_are_reported(tmp_path):
@@ -242,8 +349,15 @@ def test_a_folder_without_submissions_is_a_usage_error(tmp_path):
 # ----------------------------------------------------------------------------
 
 
+def review_of(out: Path) -> Path:
+    """The review folder score_cli gives a board: beside it, so tests never share one."""
+    return out.with_name(out.name + ".review")
+
+
 def score_cli(folder: Path, competition: Path, out: Path, *extra: str):
-    """`grader score FOLDER --solution <the competition's> --out OUT [extra]`."""
+    """`grader score FOLDER --solution <the competition's> --out OUT --review OUT.review
+    [extra]` (no --review when extra has one)."""
+    review = [] if "--review" in extra else ["--review", str(review_of(out))]
     return grader(
         "score",
         str(folder),
@@ -251,6 +365,7 @@ def score_cli(folder: Path, competition: Path, out: Path, *extra: str):
         str(competition / "private" / "solution.csv"),
         "--out",
         str(out),
+        *review,
         *extra,
     )
 
@@ -316,26 +431,44 @@ def test_a_mixed_folder_end_to_end(mixed_folder, competition, tmp_path):
     assert "| 4 | &lt;img src=x onerror=alert(1)&gt; | 60.00% | " in markdown
     assert "| 3 | =HYPERLINK(&quot;evil.test&quot;,&quot;win&quot;) |" in markdown
 
-    reports = sorted(p.name for p in (out / "reports").iterdir())
+    # Per-class reports are for the TA: in the review folder, with every split.
+    assert sorted(p.name for p in out.iterdir()) == [
+        "index.html",
+        "leaderboard.csv",
+        "leaderboard.md",
+        "scores.csv",
+    ]
+    review = review_of(out)
+    assert sorted(p.name for p in review.iterdir()) == ["README.md", "flags.csv", "reports"]
+    reports = sorted(p.name for p in (review / "reports").iterdir())
 
     def digest(name: str) -> str:
         return hashlib.sha256(name.encode()).hexdigest()[:8]
 
     assert reports == [
-        f"HYPERLINK_evil_test_win-{digest(HOSTILE_FORMULA)}.json",
+        f"HYPERLINK_evil_test_win~{digest(HOSTILE_FORMULA)}.json",
         "alice.json",
         "bob.json",
         "carol.json",
         "dave.json",
         "erin.json",
-        f"img_src_x_onerror_alert_1-{digest(HOSTILE_HTML)}.json",
+        f"img_src_x_onerror_alert_1~{digest(HOSTILE_HTML)}.json",
         "mallory.json",
     ]
-    bob = json.loads((out / "reports" / "bob.json").read_text())
+    bob = json.loads((review / "reports" / "bob.json").read_text())
     assert (bob["rank"], bob["ranked_file"]) == (2, "bob/2026-11-21T10-00-00_second.csv")
     second = bob["submissions"][1]
     assert second["public"]["accuracy"] == pytest.approx(14 / 15)
     assert sum(map(sum, second["public"]["confusion_matrix"]["counts"])) == 15
+    assert second["private"]["accuracy"] == pytest.approx(25 / 35)
+    assert sum(map(sum, second["all"]["confusion_matrix"]["counts"])) == 50
+    assert stat.S_IMODE(review.stat().st_mode) == 0o700
+    assert {stat.S_IMODE(p.stat().st_mode) for p in review.rglob("*") if p.is_file()} == {0o600}
+    assert (
+        (review / "README.md")
+        .read_text()
+        .startswith("# grader score: review folder (for the TA only)\n\nDo not publish anything")
+    )
 
     # The public board shows no private-split number anywhere.
     for path in out.rglob("*"):
@@ -430,13 +563,151 @@ def test_unreadable_and_odd_files_are_reported(competition, tmp_path):
     assert result.returncode == 1
 
 
-def test_out_inside_the_submissions_folder_is_refused(mixed_folder, competition):
-    result = score_cli(mixed_folder, competition, mixed_folder / "board")
+def tree(root: Path) -> dict[str, bytes | None]:
+    """Every path under root with its bytes (None for folders and links)."""
+    return {
+        str(p.relative_to(root)): (p.read_bytes() if p.is_file() and not p.is_symlink() else None)
+        for p in sorted(root.rglob("*"))
+    }
+
+
+PATH_CASES = {
+    # name: (submissions, --out, extra flags, flag, target, problem)
+    "out-inside-submissions": (
+        "subs",
+        "subs/board",
+        [],
+        "--out",
+        "subs/board",
+        "lies inside the submissions folder {subs}",
+    ),
+    "out-is-submissions": (
+        "subs",
+        "subs",
+        [],
+        "--out",
+        "subs",
+        "is the submissions folder ({subs})",
+    ),
+    "out-contains-submissions": (
+        "old/subs",
+        "old",
+        [],
+        "--out",
+        "old",
+        "contains the submissions folder {old/subs}, which replacing --out would delete",
+    ),
+    "out-contains-roster": (
+        "subs",
+        "old",
+        ["--roster", "{old/roster.csv}", "--baseline", "a"],
+        "--out",
+        "old",
+        "contains the roster {old/roster.csv}, which replacing --out would delete",
+    ),
+    "out-contains-history": (
+        "subs",
+        "old",
+        ["--history", "{old/h.sqlite}"],
+        "--out",
+        "old",
+        "contains the history file {old/h.sqlite}, which replacing --out would delete",
+    ),
+    "out-inside-the-solutions-folder": (
+        "subs",
+        "competition/private/board",
+        [],
+        "--out",
+        "competition/private/board",
+        "lies inside the solution's folder {competition/private}",
+    ),
+    "review-is-the-solutions-folder": (
+        "subs",
+        "board",
+        ["--review", "{competition/private}"],
+        "--review",
+        "competition/private",
+        "is the solution's folder ({competition/private})",
+    ),
+    "review-contains-the-solutions-folder": (
+        "subs",
+        "board",
+        ["--review", "{competition}"],
+        "--review",
+        "competition",
+        "contains the solution's folder {competition/private}, which replacing --review would "
+        "delete",
+    ),
+    "review-inside-submissions": (
+        "subs",
+        "board",
+        ["--review", "{subs/r}"],
+        "--review",
+        "subs/r",
+        "lies inside the submissions folder {subs}",
+    ),
+    "out-contains-review": (
+        "subs",
+        "board",
+        ["--review", "{board/r}"],
+        "--out",
+        "board",
+        "contains the review folder {board/r}, which replacing --out would delete",
+    ),
+    "out-inside-submissions-through-a-link": (
+        "subs",
+        "via/board",  # via -> subs: the link is resolved before the check
+        [],
+        "--out",
+        "via/board",
+        "lies inside the submissions folder {subs}",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(PATH_CASES))
+def test_paths_that_could_destroy_or_publish_are_refused_untouched(case, competition, tmp_path):
+    subs, out, extra, flag, target, problem = PATH_CASES[case]
+    root = tmp_path / "w"
+    shutil.copytree(competition, root / "competition", symlinks=True)
+    rows = solution_rows(competition)
+    write_predictions(root / subs / "a.csv", rows, wrong=set())
+    (root / "old").mkdir(exist_ok=True)
+    (root / "old" / "scores.csv").write_text("an earlier board\n")
+    (root / "old" / "roster.csv").write_text("kaggle_name,student_id\na,1\n")
+    (root / "via").symlink_to(root / "subs", target_is_directory=True)
+
+    def fill(text: str) -> str:
+        return re.sub(r"\{([^}]*)\}", lambda m: str(root / m.group(1)), text)
+
+    before = tree(root)
+    result = grader(
+        "score",
+        str(root / subs),
+        "--solution",
+        str(root / "competition" / "private" / "solution.csv"),
+        "--out",
+        str(root / out),
+        *(fill(e) for e in extra),
+    )
+    assert result.returncode == 2, result.stdout
+    assert result.stderr == (
+        f"Error: {flag} {root / target}: {fill(problem)}. {flag} is replaced as a whole on "
+        "every run; choose a folder apart from it.\n"
+    )
+    assert tree(root) == before  # nothing touched: no lock, no staging, no history
+
+
+def test_an_out_that_is_a_link_is_refused(mixed_folder, competition, tmp_path):
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    result = score_cli(mixed_folder, competition, tmp_path / "link")
     assert result.returncode == 2
     assert result.stderr == (
-        f"Error: --out {mixed_folder / 'board'}: inside the submissions folder {mixed_folder}, "
-        "where the next run would score its own files. Choose a folder outside it.\n"
+        f"Error: --out {tmp_path / 'link'}: a symbolic link; pass the folder it points to "
+        f"({tmp_path / 'real'}) instead.\n"
     )
+    assert list((tmp_path / "real").iterdir()) == []
 
 
 def test_a_folder_with_no_valid_file_still_gets_its_board(competition, tmp_path):
@@ -542,6 +813,8 @@ def test_two_scoring_runs_at_once_share_the_history_safely(mixed_folder, competi
                 str(history),
                 "--out",
                 str(tmp_path / f"out{i}"),
+                "--review",
+                str(tmp_path / f"review{i}"),
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -598,8 +871,18 @@ def test_integrity_flags_name_the_files_and_say_why(competition, tmp_path):
         "2026-11-01T00:00:00+01:00",
     )
     assert result.returncode == 0, result.stderr
-    with (out / "flags.csv").open() as f:
-        flags = [(r["kind"], r["files"], r["reason"]) for r in csv.DictReader(f)]
+    assert not (out / "flags.csv").exists()  # flags use Private rows: review only
+    with (review_of(out) / "flags.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == ["kind", "participants", "files", "reason", "p_value"]
+    assert [(r["participants"], r["p_value"]) for r in rows] == [
+        ("dee | eve", ""),
+        ("ann | ben", ""),
+        ("dee", ""),
+        ("eve", ""),
+        ("eve", ""),
+    ]
+    flags = [(r["kind"], r["files"], r["reason"]) for r in rows]
     digest = hashlib.sha256((subs / "dee.csv").read_bytes()).hexdigest()
     assert flags == [
         (
@@ -630,7 +913,7 @@ def test_integrity_flags_name_the_files_and_say_why(competition, tmp_path):
             "submitted 2026-11-18T11:06:40+00:00, after the deadline 2026-11-01T00:00:00+01:00",
         ),
     ]
-    assert "Flags for review (5; in flags.csv, for the TA only):" in result.stdout
+    assert "Flags for review (5; in the review folder's flags.csv):" in result.stdout
 
 
 # ----------------------------------------------------------------------------
@@ -661,11 +944,12 @@ def test_a_roster_becomes_an_lms_gradebook(mixed_folder, competition, tmp_path):
     )
     assert result.returncode == 1
     assert (
-        f"Gradebook: {tmp_path / 'gradebook.csv'} (3 students, 1 without a valid "
-        "submission)." in result.stdout
+        f"Gradebook: {review_of(tmp_path / 'board') / 'gradebook.csv'} (3 students, 1 "
+        "without a valid submission)." in result.stdout
     )
+    assert not (tmp_path / "gradebook.csv").exists()
     assert "Not on the roster: =HYPERLINK(" in result.stdout
-    with (tmp_path / "gradebook.csv").open() as f:
+    with (review_of(tmp_path / "board") / "gradebook.csv").open() as f:
         rows = [
             (r["student_id"], r["kaggle_name"], r["points"], r["note"]) for r in csv.DictReader(f)
         ]
@@ -686,7 +970,7 @@ def test_a_roster_becomes_an_lms_gradebook(mixed_folder, competition, tmp_path):
         ),
         (
             "kaggle_name,student_id\nalice,1\nALICE,2\n",
-            "line 3: kaggle_name 'ALICE' repeats line 2.",
+            "line 3: kaggle_name 'ALICE' repeats line 2 (names are compared ignoring letter case).",
         ),
         ("kaggle_name,student_id\nalice,\n", "line 2: empty kaggle_name or student_id."),
     ],

@@ -48,6 +48,7 @@ def test_a_valid_file_gives_labels_in_test_id_order():
         "sep=,\n" + csv_text(*GOOD_ROWS),  # Excel's separator line
         csv_text(*(f"{i},{i}" for i in range(10))),  # indices instead of names
         csv_text(*(f"00{i},0{i}" for i in range(10))),  # leading zeros
+        csv_text("0" * 20 + ",airplane", *GOOD_ROWS[1:]),  # 20 digits: the longest id
     ],
     ids=[
         "bom",
@@ -61,6 +62,7 @@ def test_a_valid_file_gives_labels_in_test_id_order():
         "excel-sep-line",
         "indices",
         "leading-zeros",
+        "twenty-digits",
     ],
 )
 def test_tolerated_variations(data):
@@ -150,9 +152,9 @@ BAD_FILES = {
         csv_text(*GOOD_ROWS[:8], "10,cat", "-1,cat", "x7,cat", "8.0,ship", ",dog"),
         [
             "empty id on 1 line: line 14.",
-            "id that is not an integer on 2 lines: line 12 ('x7'), line 13 ('8.0').",
-            "id not in the test set on 2 lines: line 10 (id 10), line 11 (id -1). Test ids run "
-            "from 0 to 9.",
+            "id that is not a whole number of at most 20 digits 0-9 on 3 lines: line 11 ('-1'), "
+            "line 12 ('x7'), line 13 ('8.0').",
+            "id not in the test set on 1 line: line 10 (id 10). Test ids run from 0 to 9.",
             "13 data rows, more than the 10 test ids.",
             "2 of the 10 test ids have no row (ids 8, 9).",
         ],
@@ -230,9 +232,24 @@ BAD_FILES = {
     "lenient-int-ids": (
         csv_text("+0,airplane", "1_0,cat", "\uff12,bird", *GOOD_ROWS[3:]),
         [
-            "id that is not an integer on 3 lines: line 2 ('+0'), line 3 ('1_0'), line 4 "
-            "('\uff12').",
+            "id that is not a whole number of at most 20 digits 0-9 on 3 lines: line 2 ('+0'), "
+            "line 3 ('1_0'), line 4 ('\uff12').",
             "3 of the 10 test ids have no row (ids 0, 1, 2).",
+        ],
+    ),
+    "ids-of-more-than-20-digits": (
+        csv_text("0" * 21 + ",airplane", *GOOD_ROWS[1:]),
+        [
+            "id that is not a whole number of at most 20 digits 0-9 on 1 line: line 2 "
+            "('000000000000000000000').",
+            "1 of the 10 test ids has no row (id 0).",
+        ],
+    ),
+    "ids-compare-by-value": (
+        csv_text(*GOOD_ROWS, "0007,horse"),
+        [
+            "duplicate id on 1 line: line 12 (id 0007, first on line 9).",
+            "11 data rows, more than the 10 test ids.",
         ],
     ),
     "long-values-are-cut": (
@@ -262,7 +279,7 @@ def test_all_problems_of_a_file_come_at_once():
     data = csv_text("0,airplane", "0,cat", "1,lion", "x,cat", "2,3", "3", header=" id,label")
     assert check(data).problems == [
         "wrong number of fields (expected 2) on 1 line: line 7 (1 field).",
-        "id that is not an integer on 1 line: line 5 ('x').",
+        "id that is not a whole number of at most 20 digits 0-9 on 1 line: line 5 ('x').",
         "duplicate id on 1 line: line 3 (id 0, first on line 2).",
         "unknown label on 1 line: line 4 ('lion'). " + ALLOWED,
         "labels mix class names (line 2: 'airplane') and indices (line 6: '3'); use one or "

@@ -88,9 +88,8 @@ def test_kendall_tau_matches_scipy():
 
 
 def test_shakeup_of_close_models_is_what_resplits_predict():
-    from types import SimpleNamespace
-
     from grader.answers import AnswerKey
+    from grader.score import BoardRow, Entry, split_metrics
     from grader.uncertainty import shakeup
 
     rng = np.random.default_rng(3)
@@ -103,9 +102,9 @@ def test_shakeup_of_close_models_is_what_resplits_predict():
     board = []
     for i in range(8):
         predicted = np.where(rng.random(1000) < 0.80 + 0.002 * i, labels, (labels + 1) % 10)
-        board.append(
-            SimpleNamespace(participant=f"p{i}", entry=SimpleNamespace(predicted=predicted))
-        )
+        entry = Entry(f"p{i}", f"p{i}.csv", None, status="scored", predicted=predicted)
+        entry.metrics = split_metrics(key, predicted)
+        board.append(BoardRow(i + 1, f"p{i}", entry, 1))
     moved = shakeup(board, key, resplits=100)
     assert moved.participants == [f"p{i}" for i in range(8)]
     assert all(1 <= r <= 8 for r in moved.public_rank + moved.private_rank)

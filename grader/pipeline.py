@@ -1,0 +1,280 @@
+"""`grader score` as one function: discover, validate, score, rank, review, write.
+
+The command line, the demo, the benchmark and the tests all call
+`score_submissions`, which returns one `ScoringRun` holding everything the run
+computed and wrote. Its guarantees:
+
+* **Two audiences, two places.** `options.out` (the board) holds only what may
+  be published: without `final`, every byte of it is a function of the
+  submissions and the Public labels. TA-only material (integrity flags,
+  per-class reports on every split, the gradebook) goes to the review folder
+  (grader.review), mode 0700.
+* **Nothing the kit did not create is deleted.** The board and the review
+  folder may not be, contain or lie inside the submissions folder; may not
+  be or contain the solution's folder, the roster or the history file; the
+  board may not lie inside the solution's folder either (the review folder
+  does by default: it is the kit's own). Links are resolved first. An
+  existing folder is replaced only if an earlier run wrote it.
+* **One run at a time per folder.** A lock file beside each folder; a second
+  run stops at once, naming the first one's pid.
+* **All or nothing per output.** Each folder is built privately and renamed
+  into place; the history is one transaction. `written` tells, at any
+  moment (a Ctrl-C included), which of them are done.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import stat
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from grader.answers import AnswerKey, load_solution
+from grader.errors import BundleError, UsageError
+from grader.fileio import build_folder_atomically, exclusive_lock, file_digest, leftovers
+from grader.gradebook import Gradebook, gradebook, read_roster
+from grader.history import record
+from grader.integrity import PLAUSIBLE, Flag, integrity_flags
+from grader.report import write_board
+from grader.review import FOLDER_MODE, is_review_folder, write_review
+from grader.score import BoardRow, Entry, board_split, leaderboard, score_folder
+from grader.uncertainty import (
+    Interval,
+    RowUncertainty,
+    Shakeup,
+    board_uncertainty,
+    file_intervals,
+    shakeup,
+)
+
+
+@dataclass(frozen=True)
+class ScoreOptions:
+    """What `grader score` was asked to do; the fields mirror its flags."""
+
+    folder: Path  # the submissions folder
+    solution: Path = Path("competition/private/solution.csv")
+    out: Path = Path("leaderboard")  # the board: may be shown to students
+    review: Path | None = None  # default: review/ beside the solution
+    final: bool = False  # rank by the Private split (Kaggle's final board)
+    rank_by: str = "accuracy"  # or macro_f1
+    baseline: str | None = None  # participant every other is tested against
+    roster: Path | None = None  # kaggle_name,student_id: writes review/gradebook.csv
+    history: Path | None = None  # default: history.sqlite beside the solution
+    plausible: float = PLAUSIBLE  # flag public accuracies at or above this
+    deadline: datetime | None = None  # flag files submitted after this (timezone-aware)
+    public_details: bool = False  # per-class Public tables in the board (a probing risk)
+
+    @property
+    def review_dir(self) -> Path:
+        return self.review if self.review is not None else self.solution.parent / "review"
+
+    @property
+    def history_file(self) -> Path:
+        return self.history if self.history is not None else self.solution.parent / "history.sqlite"
+
+
+@dataclass
+class ScoringRun:
+    """Everything one run computed and wrote."""
+
+    options: ScoreOptions
+    key: AnswerKey
+    entries: list[Entry]
+    board: list[BoardRow]
+    intervals: dict[str, dict[str, Interval]]  # per scored file, on the ranking split
+    stats: list[RowUncertainty]
+    flags: list[Flag]
+    shakeup: Shakeup | None = None
+    gradebook: Gradebook | None = None
+    history_added: int = 0
+    written: list[Path] = field(default_factory=list)
+
+    @property
+    def split(self) -> str:
+        return board_split(self.options.final)
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every file was scored, 1 when some file was invalid or unusable."""
+        return 0 if all(e.status == "scored" for e in self.entries) else 1
+
+
+def score_submissions(
+    options: ScoreOptions,
+    written: list[Path] | None = None,
+    warn: Callable[[str], None] = lambda message: None,
+) -> ScoringRun:
+    """Run `grader score`; `written` (if given) grows as each output is complete.
+
+    Raises UsageError, before anything is touched, for a bad flag or path.
+    """
+    written = [] if written is None else written
+    key = _load_key(options.solution)
+    students = _roster(options)
+    check_paths(options)
+    with contextlib.ExitStack() as locks:
+        for flag, folder in (("--out", options.out), ("--review", options.review_dir)):
+            locks.enter_context(exclusive_lock(folder, flag))
+        for message in _warnings(options):
+            warn(message)
+        run = _compute(options, key, students)
+        run.written = written
+        build_folder_atomically(
+            options.out, lambda f: write_board(f, run), lambda: _check_replaceable(options)
+        )
+        written.append(options.out)
+        build_folder_atomically(
+            options.review_dir,
+            lambda f: write_review(f, run),
+            lambda: _check_replaceable(options),
+            mode=FOLDER_MODE,
+        )
+        written.append(options.review_dir)
+        run.history_added = record(options.history_file, run.entries, file_digest(options.solution))
+        written.append(options.history_file)
+    return run
+
+
+def _compute(options: ScoreOptions, key: AnswerKey, students) -> ScoringRun:
+    """Score, rank and review: everything but writing."""
+    entries = score_folder(options.folder, key)
+    board = leaderboard(entries, options.rank_by, options.final)
+    baseline = _baseline(options, board)
+    split = board_split(options.final)
+    intervals = file_intervals(entries, key, split)
+    stats = board_uncertainty(board, key, split, baseline, intervals=intervals)
+    run = ScoringRun(
+        options,
+        key,
+        entries,
+        board,
+        intervals,
+        stats,
+        integrity_flags(entries, board, key, options.plausible, options.deadline),
+    )
+    if options.final and len(board) >= 2:
+        run.shakeup = shakeup(board, key, options.rank_by)
+    if students is not None:
+        run.gradebook = gradebook(students, board, stats, split, baseline, entries)
+    return run
+
+
+def _load_key(solution: Path) -> AnswerKey:
+    try:
+        return load_solution(solution)
+    except BundleError as exc:
+        raise UsageError(f"--solution: {exc}") from None
+
+
+def _roster(options: ScoreOptions):
+    if options.roster is None:
+        return None
+    if options.baseline is None:
+        raise UsageError("--roster needs --baseline NAME: points depend on beating the baseline.")
+    return read_roster(options.roster)
+
+
+def _baseline(options: ScoreOptions, board: list[BoardRow]) -> str | None:
+    if options.baseline is None:
+        return None
+    name = unicodedata.normalize("NFC", options.baseline)
+    if name not in {row.participant for row in board}:
+        raise UsageError(
+            f"--baseline {options.baseline}: no scored submission of that participant in "
+            f"{options.folder}."
+        )
+    return name
+
+
+# ----------------------------------------------------------------------------
+# Paths that cannot destroy
+# ----------------------------------------------------------------------------
+
+
+def _resolved(path: Path) -> Path:
+    return path.absolute().resolve()
+
+
+def check_paths(options: ScoreOptions) -> None:
+    """Refuse (UsageError, nothing touched) a board or review folder that could destroy
+    or publish what the kit did not create; see the module docstring."""
+    folder = _resolved(options.folder)
+    solution_dir = _resolved(options.solution.parent)
+    files = [("the roster", options.roster), ("the history file", options.history_file)]
+    for flag, target in (("--out", options.out), ("--review", options.review_dir)):
+        if target.is_symlink():
+            raise UsageError(
+                f"{flag} {target}: a symbolic link; pass the folder it points to "
+                f"({_resolved(target)}) instead."
+            )
+        place = _resolved(target)
+        _refuse_overlap(flag, target, place, "the submissions folder", folder, inside=True)
+        _refuse_overlap(
+            flag, target, place, "the solution's folder", solution_dir, inside=flag == "--out"
+        )
+        for what, path in files:
+            if path is not None:
+                _refuse_overlap(flag, target, place, what, _resolved(path), inside=False)
+    out, review = _resolved(options.out), _resolved(options.review_dir)
+    _refuse_overlap("--out", options.out, out, "the review folder", review, inside=True)
+    _check_replaceable(options)
+
+
+def _refuse_overlap(
+    flag: str, target: Path, place: Path, what: str, other: Path, inside: bool
+) -> None:
+    """`target` (resolved: `place`) may not be `other` or contain it, nor (with
+    `inside`) lie inside it."""
+    if place == other:
+        problem = f"is {what} ({other})"
+    elif place in other.parents:
+        problem = f"contains {what} {other}, which replacing {flag} would delete"
+    elif inside and other in place.parents:
+        problem = f"lies inside {what} {other}"
+    else:
+        return
+    raise UsageError(
+        f"{flag} {target}: {problem}. {flag} is replaced as a whole on every run; "
+        "choose a folder apart from it."
+    )
+
+
+def _check_replaceable(options: ScoreOptions) -> None:
+    """An existing board or review folder is replaced only if grader score wrote it."""
+    checks = (
+        ("--out", options.out, lambda f: (f / "scores.csv").is_file(), "a leaderboard folder"),
+        ("--review", options.review_dir, is_review_folder, "a review folder"),
+    )
+    for flag, folder, ours, what in checks:
+        if folder.exists() and not (
+            folder.is_dir() and (ours(folder) or not any(folder.iterdir()))
+        ):
+            raise UsageError(
+                f"{flag} {folder}: exists and is not {what} from grader score; "
+                "refusing to replace it. Choose another folder."
+            )
+
+
+def _warnings(options: ScoreOptions) -> list[str]:
+    """Leftovers of killed runs, and hidden labels that other users can read."""
+    messages = [
+        f"{path}: left by a grader score run that was killed; it may hold scores. "
+        f"Remove it: rm -r {shlex.quote(str(path))}"
+        for folder in (options.out, options.review_dir)
+        for path in leftovers(folder)
+    ]
+    private = options.solution.parent
+    mode = stat.S_IMODE(private.stat().st_mode)
+    if os.name == "posix" and mode & 0o077:
+        messages.append(
+            f"{private}: other users of this machine can read it (mode {mode:o}), and it "
+            f"holds the hidden labels. Make it private: chmod -R go-rwx "
+            f"{shlex.quote(str(private))}"
+        )
+    return messages

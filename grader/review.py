@@ -1,0 +1,100 @@
+"""The review folder: what `grader score` writes for the TA alone.
+
+Default path: `review/` beside the solution (`competition/private/review/`);
+`--review DIR` moves it. Mode 0700, files 0600, replaced as a whole and
+atomically by every run, like `--out`. Its contents (a contract later
+commands add to):
+
+* `README.md`: what each file is, and that none of it may be published;
+* `flags.csv`: `kind, participants, files, reason, p_value`, one row per
+  integrity flag (`p_value` empty where no test stands behind it);
+* `reports/<participant>.json`: per-class metrics and confusion matrices of
+  every file on the Public split, the Private split and all test rows;
+* `gradebook.csv` with `--roster`.
+
+Everything here may depend on the Private labels; nothing here is ever
+copied into `--out`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from grader.answers import SPLITS
+from grader.gradebook import gradebook_csv
+from grader.report import write_reports
+from grader.text import csv_cell, csv_text, p_text
+
+if TYPE_CHECKING:
+    from grader.pipeline import ScoringRun
+
+REVIEW_TITLE = "# grader score: review folder (for the TA only)"
+FILE_MODE = 0o600
+FOLDER_MODE = 0o700
+
+
+def is_review_folder(folder: Path) -> bool:
+    """Whether `folder` is a review folder written by grader score (safe to replace)."""
+    readme = folder / "README.md"
+    try:
+        return readme.is_file() and readme.read_text(encoding="utf-8").startswith(REVIEW_TITLE)
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def flags_csv(flags) -> str:
+    """kind, participants, files, reason, p_value: one row per flag."""
+    rows = [
+        [
+            f.kind,
+            csv_cell(" | ".join(f.participants)),
+            csv_cell(" | ".join(f.files)),
+            csv_cell(f.reason),
+            p_text(f.p_value),
+        ]
+        for f in flags
+    ]
+    return csv_text(["kind", "participants", "files", "reason", "p_value"], rows)
+
+
+def readme(run: ScoringRun) -> str:
+    """What each file of the review folder is."""
+    lines = [
+        REVIEW_TITLE,
+        "",
+        "Do not publish anything in this folder: it is computed from the hidden Private",
+        "labels as well as the Public ones. What students may see is in the board folder",
+        f"({run.options.out}).",
+        "",
+        "| file | what it holds |",
+        "| --- | --- |",
+        "| `flags.csv` | integrity flags for review: kind, participants, files, reason, "
+        "p_value (empty where no test stands behind a flag) |",
+        "| `reports/<participant>.json` | every file of the participant with per-class "
+        "metrics and the confusion matrix on the Public split, the Private split and all "
+        "test rows |",
+    ]
+    if run.gradebook is not None:
+        lines.append(
+            "| `gradebook.csv` | one row per roster student, for an LMS import: points, "
+            "rank, accuracy, p_vs_baseline, note |"
+        )
+    lines += [
+        "",
+        "This folder is replaced as a whole by every run of grader score.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_review(folder: Path, run: ScoringRun) -> None:
+    """Every TA-only output of a scoring run into `folder` (the review's staging folder)."""
+    files = {"README.md": readme(run), "flags.csv": flags_csv(run.flags)}
+    if run.gradebook is not None:
+        files["gradebook.csv"] = gradebook_csv(run.gradebook.rows)
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    write_reports(folder, run.entries, run.board, run.options.final, SPLITS, run.key.classes)
+    for path in folder.rglob("*"):
+        path.chmod(FOLDER_MODE if path.is_dir() else FILE_MODE)

@@ -1,0 +1,154 @@
+"""Randomized inputs: no byte string makes the validator or `grader validate` crash, and no
+set of hostile names makes `grader score` crash, merge participants or lose a file."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from grader import names
+from grader.answers import AnswerKey
+from grader.bundle import CIFAR10_CLASSES
+from grader.pipeline import ScoreOptions, score_submissions
+from grader.report import report_names
+from grader.submission import SubmissionChecker
+from tests.scoring_fixtures import solution_rows, write_predictions
+
+KEY = AnswerKey(np.arange(10), CIFAR10_CLASSES)
+CHECKER = SubmissionChecker(KEY)
+FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+
+# Pieces a hostile or careless file is made of.
+FIELDS = st.one_of(
+    st.sampled_from([str(i) for i in range(10)] + list(CIFAR10_CLASSES)),
+    st.sampled_from(
+        ["", " ", "007", "-1", "+3", "1_0", "1e3", "\u0663", "\uff11", "\u00b2", "\x00", "\ufeff"]
+    ),
+    st.sampled_from(['"', '""', '"a,b"', "\r", "\n", "\r\n", ";", "\t", "sep=;", "id", "label"]),
+    st.text(min_size=0, max_size=12),
+    st.integers(min_value=0, max_value=10**30).map(str),
+    st.integers(min_value=4000, max_value=6000).map(lambda n: "9" * n),
+)
+ROWS = st.lists(st.lists(FIELDS, min_size=0, max_size=4).map(",".join), max_size=25)
+ENDINGS = st.sampled_from(["\n", "\r\n", "\r", ""])
+
+
+@st.composite
+def csv_bytes(draw) -> bytes:
+    """A CSV-like file: maybe a header, rows, odd line ends, a BOM in an odd place."""
+    header = draw(st.sampled_from(["id,label", "label,id", "ID , Label", "id;label", ""]))
+    text = draw(ENDINGS).join([header, *draw(ROWS)])
+    data = text.encode("utf-8", "surrogatepass")
+    if draw(st.booleans()):
+        at = draw(st.integers(0, len(data)))
+        data = (
+            data[:at]
+            + draw(st.sampled_from([b"\xef\xbb\xbf", b"\xff", b"\x00", b"PK"]))
+            + data[at:]
+        )
+    return data
+
+
+def check_outcome(data: bytes) -> None:
+    result = CHECKER.check_bytes(data, "f.csv")
+    assert result.valid == (not result.problems)
+    assert all(isinstance(p, str) and p for p in result.problems)
+    if result.valid:
+        assert result.labels is not None and (result.labels >= 0).all()
+        assert result.rows == len(KEY.ids)
+
+
+@FUZZ
+@given(csv_bytes())
+def test_the_validator_never_crashes_on_csv_like_files(data):
+    check_outcome(data)
+
+
+@FUZZ
+@given(st.binary(max_size=400))
+def test_the_validator_never_crashes_on_random_bytes(data):
+    check_outcome(data)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.one_of(csv_bytes(), st.binary(max_size=200)))
+def test_grader_validate_never_prints_a_traceback(competition, data):
+    from grader.cli import main
+
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "f.csv"
+        path.write_bytes(data)
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(["validate", str(path), "--competition", str(competition / "public")])
+    assert code in (0, 1), err.getvalue()
+    assert err.getvalue() == "" and out.getvalue().startswith(f"{path}: ")
+
+
+# ----------------------------------------------------------------------------
+# Hostile names at grader score
+# ----------------------------------------------------------------------------
+
+NAME_PIECES = st.one_of(
+    st.sampled_from(["bob", "Bob", "BOB", "jos\u00e9", "jose\u0301", "\uff42ob", "a", "A"]),
+    st.sampled_from(["\x1b[2J", "\n", "\u202e", "\u200b", "\x7f", "~", "-b5bf0414", "="]),
+    st.sampled_from(["<img>", "..", " ", "\\xff", "2026-11-20T14-03-05_", "x.selected"]),
+    st.binary(min_size=1, max_size=3).map(lambda b: os.fsdecode(b.replace(b"/", b"_"))),
+    st.text(st.characters(blacklist_characters="/\x00"), min_size=1, max_size=4),
+)
+NAMES = st.lists(st.lists(NAME_PIECES, min_size=1, max_size=3).map("".join), min_size=1, max_size=6)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@given(NAMES, st.lists(st.booleans(), min_size=6, max_size=6))
+def test_hostile_names_never_crash_merge_or_twin(competition, participant_names, as_folder):
+    rows = solution_rows(competition)
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch)
+        subs = root / "subs"
+        subs.mkdir()
+        for name, folder in zip(participant_names, as_folder, strict=False):
+            name = name.replace("\x00", "_")
+            if (
+                name.startswith(".")
+                or name.lower().startswith("readme")
+                or len(os.fsencode(name)) > 200
+            ):
+                continue
+            path = subs / name / "a.csv" if folder else subs / f"{name}.csv"
+            try:
+                write_predictions(path, rows, wrong=set())
+            except (OSError, ValueError):
+                continue  # a name this file system refuses
+        if not any(subs.iterdir()):
+            return
+        run = score_submissions(
+            ScoreOptions(
+                folder=subs,
+                solution=competition / "private" / "solution.csv",
+                out=root / "board",
+                review=root / "review",
+                history=root / "h.sqlite",
+            )
+        )
+        files_on_disk = sum(1 for p in subs.rglob("*.csv") if p.is_file() and not p.is_dir())
+        assert len(run.entries) >= files_on_disk  # every file gets a status
+        for e in run.entries:
+            assert e.status in ("scored", "invalid", "error")
+            assert (e.status == "scored") == (e.error == "")
+            if e.identified:  # a name that can be shown faithfully
+                assert not names.name_problem(e.name)
+        ranked = [row.participant for row in run.board]
+        assert len({names.clash_key(p) for p in ranked}) == len(ranked)  # never twins
+        identified = sorted({e.participant for e in run.entries if e.identified})
+        report_files = sorted(p.name for p in (root / "review" / "reports").iterdir())
+        assert sorted(report_names(identified).values()) == report_files
+        shutil.rmtree(root / "board")
