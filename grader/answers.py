@@ -89,8 +89,15 @@ def load_solution(path: str | Path) -> AnswerKey:
         )
     classes = _classes_beside(path)
     index = {name: i for i, name in enumerate(classes)}
-    with path.open(newline="", encoding="utf-8") as f:
-        rows = list(csv.reader(f))
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            rows = list(csv.reader(f))
+    except OSError as exc:
+        raise BundleError(f"{path}: cannot be read ({exc.strerror or exc}).") from None
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise BundleError(
+            f"{path}: not the solution.csv that `grader prepare` wrote ({exc})."
+        ) from None
     if not rows or rows[0] != ["id", "label", "Usage"]:
         found = ",".join(rows[0]) if rows else "nothing"
         raise BundleError(f"{path} line 1: expected header 'id,label,Usage', found {found!r}.")
@@ -124,6 +131,8 @@ def _classes_beside(solution: Path) -> tuple[str, ...]:
     if manifest.is_file():
         try:
             return tuple(json.loads(manifest.read_text(encoding="utf-8"))["classes"])
+        except OSError as exc:
+            raise BundleError(f"{manifest}: cannot be read ({exc.strerror or exc}).") from None
         except (ValueError, KeyError, TypeError):
             raise BundleError(f"{manifest}: not a manifest written by `grader prepare`.") from None
     return CIFAR10_CLASSES

@@ -143,6 +143,8 @@ def _read_text(path: Path) -> str:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise BundleError(f"{path}: not UTF-8 text ({exc.reason}).") from None
+    except OSError as exc:
+        raise BundleError(f"{path}: cannot be read ({exc.strerror or exc}).") from None
 
 
 def _load_images(path: Path) -> np.ndarray:

@@ -10,13 +10,14 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 
 from grader import __version__
-from grader.constants import DEFAULT_PUBLIC_FRACTION, RANK_BY
+from grader.constants import DEFAULT_PUBLIC_FRACTION, DEFAULT_SOLUTION, HISTORY_NAME, RANK_BY
 from grader.errors import BundleError, GraderError, UsageError
+
+DEFAULT_HISTORY = str(Path(DEFAULT_SOLUTION).parent / HISTORY_NAME)
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -150,17 +151,25 @@ def _check_submission(path: Path, public: Path, flag: str):
         key = load_public_key(public)
     except BundleError as exc:
         raise UsageError(f"{flag}: {exc}") from None
-    return SubmissionChecker(key).check_file(path)
+    try:
+        return SubmissionChecker(key).check_file(path)
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot be read ({exc.strerror or exc}).") from None
 
 
 def _print_problems(path: Path, problems: list[str]) -> None:
-    print(f"{path}: invalid, {len(problems)} problem{'s' * (len(problems) > 1)}:")
+    from grader.text import terminal_text
+
+    shown = terminal_text(str(path))
+    print(f"{shown}: invalid, {len(problems)} problem{'s' * (len(problems) > 1)}:")
     for number, problem in enumerate(problems, start=1):
         print(f"  {number}. {problem}")
 
 
 def _run_validate(args: argparse.Namespace) -> int:
     import numpy as np
+
+    from grader.text import terminal_text
 
     checked = _check_submission(args.file, args.competition, "--competition")
     if not checked.valid:
@@ -169,7 +178,8 @@ def _run_validate(args: argparse.Namespace) -> int:
     counts = np.bincount(checked.labels, minlength=len(checked.classes))
     style = "class names" if checked.style == "names" else "class indices"
     print(
-        f"{args.file}: valid. {checked.rows:,} rows, one per test id; labels written as "
+        f"{terminal_text(str(args.file))}: valid. {checked.rows:,} rows, one per test id; "
+        "labels written as "
         f"{style}.\nPredicted: "
         + ", ".join(f"{name} {n:,}" for name, n in zip(checked.classes, counts, strict=True))
     )
@@ -201,10 +211,9 @@ def _add_score(commands: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--solution",
         type=Path,
-        default=Path("competition/private/solution.csv"),
+        default=Path(DEFAULT_SOLUTION),
         metavar="FILE",
-        help="the hidden labels written by grader prepare "
-        "(default: competition/private/solution.csv)",
+        help=f"the hidden labels written by grader prepare (default: {DEFAULT_SOLUTION})",
     )
     p.add_argument(
         "--out",
@@ -283,40 +292,42 @@ def _add_score(commands: argparse._SubParsersAction) -> None:
 
 
 def _run_score(args: argparse.Namespace) -> int:
-    from grader.pipeline import ScoreOptions, score_submissions
+    import sqlite3
+    from dataclasses import fields
 
-    options = ScoreOptions(
-        folder=args.folder,
-        solution=args.solution,
-        out=args.out,
-        review=args.review,
-        final=args.final,
-        rank_by=args.rank_by,
-        baseline=args.baseline,
-        roster=args.roster,
-        history=args.history,
-        plausible=args.plausible,
-        deadline=args.deadline,
-        public_details=args.public_details,
-    )
+    from grader.pipeline import ScoreOptions, score_submissions
+    from grader.report import score_summary
+
+    # Every field of ScoreOptions is a flag of the same name: the CLI mirrors the library.
+    options = ScoreOptions(**{f.name: getattr(args, f.name) for f in fields(ScoreOptions)})
     written: list[Path] = []
     try:
         run = score_submissions(options, written, warn=_warn)
+        print(score_summary(run))
+        return run.exit_code
     except KeyboardInterrupt:
-        steps = [options.out, options.review_dir, options.history_file]
-        done = [str(p) for p in steps if p in written]
-        left = [str(p) for p in steps if p not in written]
-        print(
-            "Interrupted. "
-            + (f"Written before that: {', '.join(done)}. " if done else "")
-            + f"Not written (left as before): {', '.join(left)}.",
-            file=sys.stderr,
-        )
+        print(f"Interrupted. {_written(options, written)}", file=sys.stderr)
         return 130
-    from grader.report import score_summary
+    except GraderError as exc:
+        if not written:
+            raise  # refused before anything was written: main prints it
+        print(f"Error: {exc}\n{_written(options, written)}", file=sys.stderr)
+        return exc.exit_code
+    except (OSError, sqlite3.Error) as exc:
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        reason = getattr(exc, "strerror", None) or exc
+        print(f"Error: {where}{reason}.\n{_written(options, written)}", file=sys.stderr)
+        return 2
 
-    print(score_summary(run))
-    return run.exit_code
+
+def _written(options, written: list[Path]) -> str:
+    """Which of grader score's three outputs a stopped run had written, exactly."""
+    steps = [options.out, options.review_dir, options.history_file]
+    done = ", ".join(str(p) for p in steps if p in written)
+    left = ", ".join(str(p) for p in steps if p not in written)
+    return (f"Written before that: {done}. " if done else "") + (
+        f"Not written (left as before): {left}." if left else "Everything was written."
+    )
 
 
 def _warn(message: str) -> None:
@@ -333,6 +344,11 @@ def _aware_time(text: str):
         raise argparse.ArgumentTypeError(
             f"{text!r} is not an ISO time such as 2026-12-01T23:59+01:00"
         ) from None
+    if not any(sep in text.strip() for sep in "T "):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} has no time of day: give one with a timezone, e.g. "
+            f"{text.strip().rstrip('Z')}T23:59+01:00"
+        )
     if value.tzinfo is None:
         raise argparse.ArgumentTypeError(
             f"{text!r} has no timezone: add one, e.g. {text}+01:00 or {text}Z"
@@ -399,9 +415,9 @@ def _add_history(commands: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--history",
         type=Path,
-        default=Path("competition/private/history.sqlite"),
+        default=Path(DEFAULT_HISTORY),
         metavar="FILE",
-        help="the history file of grader score (default: competition/private/history.sqlite)",
+        help=f"the history file of grader score (default: {DEFAULT_HISTORY})",
     )
     p.add_argument(
         "--private",
@@ -412,15 +428,22 @@ def _add_history(commands: argparse._SubParsersAction) -> None:
 
 
 def _run_history(args: argparse.Namespace) -> int:
-    from grader.history import history_table, participant_history
+    from grader import names
+    from grader.history import history_problem, history_table, participant_history
 
     if not args.history.is_file():
         raise UsageError(
             f"--history {args.history}: no such file. It is written by grader "
             "score (beside the solution unless --history was given)."
         )
+    if problem := history_problem(args.history):
+        raise UsageError(f"--history {args.history}: {problem}")
+    if names.decoded(args.participant) is None:
+        raise UsageError(
+            f"{names.shown(args.participant)}: not UTF-8 text; no participant has such a name."
+        )
     # Participants are recorded NFC-normalised (grader.names): so is the name asked for.
-    rows = participant_history(args.history, unicodedata.normalize("NFC", args.participant))
+    rows = participant_history(args.history, names.identity(args.participant))
     if not rows:
         print(f"No scorings of {args.participant!r} in {args.history}.")
         return 1

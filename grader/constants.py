@@ -6,3 +6,10 @@ rather than from the modules that do the work.
 
 DEFAULT_PUBLIC_FRACTION = 0.3  # Kaggle's public leaderboards use 25-33% of the test set
 RANK_BY = ("accuracy", "macro_f1")
+
+# Where grader score's outputs go by default, and how it recognises its own folders.
+DEFAULT_SOLUTION = "competition/private/solution.csv"
+HISTORY_NAME = "history.sqlite"  # beside the solution
+REVIEW_NAME = "review"  # beside the solution
+BOARD_MARKER = ".grader-board"
+REVIEW_MARKER = ".grader-review"

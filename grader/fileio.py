@@ -1,19 +1,22 @@
 """File helpers shared by the grader's commands: digests, atomic writes, locks.
 
-Everything the kit writes goes through one of two paths: a single file
-through `write_text_atomically` (a temporary file, then a rename), or a whole
-folder through `build_folder_atomically` (a hidden staging folder beside the
-target, renamed into place when complete). A folder being built is private
-(mode 0700) until it is complete, so a killed run never leaves a readable
-half-written board.
+The kit's outputs are written in one of two ways: a single file through
+`write_text_atomically` (a temporary file, then a rename), or a whole folder
+through `build_folder_atomically` (a hidden staging folder beside the target,
+renamed into place when complete). A folder being built is private (mode
+0700) until it is complete, so a killed run never leaves a readable
+half-written board. (The SQLite history is atomic by its own transactions;
+lock files hold only a pid.)
 """
 
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -69,39 +72,91 @@ def build_folder_atomically(
     build: Callable[[Path], None],
     check_replace: Callable[[], None],
     mode: int | None = None,
+    on_done: Callable[[], None] = lambda: None,
 ) -> None:
     """Run `build` on a hidden staging folder beside `out`, then rename it to `out`.
 
     The staging folder (`.<out>.partial-*`) is private (0700) while it is
     built; when complete it gets `mode` (default: what the umask gives a new
-    folder) and takes the place of `out`. On any failure (an exception,
-    Ctrl-C) it is removed and `out` is untouched. An existing `out` is
-    swapped out only after the new folder is complete, and only if
-    `check_replace()` (run just before) does not raise. The swap is two
-    renames: a kill between them leaves the previous folder as `.<out>.old-*`,
-    which `leftovers` finds.
+    folder) and takes the place of `out`. An existing `out` is swapped out
+    only after the new folder is complete, and only if `check_replace()` (run
+    just before) does not raise. The swap (two renames, then `on_done()`)
+    runs with SIGINT and SIGTERM held back, so Ctrl-C lands before it (and
+    `out` is untouched) or after it (and `on_done` has said the folder is
+    written). On any failure before the swap the staging folder is removed.
+    Only SIGKILL or a crash can stop the swap between its renames: that
+    leaves the previous folder as `.<out>.old-*`, which `leftovers` finds.
     """
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    retired = staging.with_name(staging.name.replace(".partial-", ".old-"))
     try:
         build(staging)
         staging.chmod(0o777 & ~_umask() if mode is None else mode)
         if out.exists():
             check_replace()
-            retired = staging.with_name(staging.name.replace(".partial-", ".old-"))
-            out.rename(retired)
+        with _signals_held():
+            replacing = out.exists()
+            if replacing:
+                out.rename(retired)
             staging.rename(out)
-            shutil.rmtree(retired)
-        else:
-            staging.rename(out)
+            on_done()
     except BaseException:
+        if retired.exists() and not out.exists():
+            retired.rename(out)  # the second rename failed: put the previous folder back
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    if replacing:
+        shutil.rmtree(retired, ignore_errors=True)  # interrupted: a leftover, named later
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold back SIGINT and SIGTERM (delivered when the block ends), where possible."""
+    import signal
+
+    held = {signal.SIGINT, signal.SIGTERM}
+    try:
+        before = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    except (AttributeError, ValueError, OSError):  # not POSIX, or not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+
+
+def replace_problem(folder: Path, marker: str, known: frozenset[str]) -> str:
+    """Why an existing folder may not be replaced as a whole ('' when it may).
+
+    It may when it is empty, or when the kit wrote it: it holds the kit's
+    `marker` file and nothing but names in `known` (a `reports/` folder of
+    .json files included), so no file of the user's is ever deleted.
+    """
+    if not folder.exists():
+        return ""
+    if not folder.is_dir():
+        return "exists and is not a folder"
+    entries = sorted(folder.iterdir())
+    if not entries:
+        return ""
+    if not (folder / marker).is_file():
+        return f"exists and was not written by grader score (it has no {marker} file)"
+    foreign = [p.name for p in entries if p.name not in known]
+    reports = folder / "reports"
+    if reports.is_dir() and not reports.is_symlink():
+        foreign += [f"reports/{p.name}" for p in sorted(reports.iterdir()) if p.suffix != ".json"]
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+        return f"holds files grader score did not write ({shown}), which replacing it would delete"
+    return ""
 
 
 def leftovers(out: Path) -> list[Path]:
     """Staging or retired folders of `out` left by a run that was killed."""
-    found = [*out.parent.glob(f".{out.name}.partial-*"), *out.parent.glob(f".{out.name}.old-*")]
+    name = glob.escape(out.name)
+    found = [*out.parent.glob(f".{name}.partial-*"), *out.parent.glob(f".{name}.old-*")]
     return sorted(found)
 
 
@@ -115,13 +170,23 @@ def exclusive_lock(out: Path, flag: str) -> Iterator[None]:
     """Hold the lock of `out` (see `lock_path`) for the duration of the block.
 
     A second holder fails at once with a UsageError naming `flag`, `out` and
-    the pid of the run holding it. The lock file is removed on release; a
-    lock on a file that was removed meanwhile is retried, so two runs never
-    both hold it.
+    the pid of the run holding it. The lock file is opened without following
+    links and must be a regular file. It is removed on release, and so are
+    the folders created for it if they stayed empty (a run refused later
+    leaves nothing); a lock on a file that was removed meanwhile is retried,
+    so two runs never both hold it.
     """
     path = lock_path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = _acquire(path, flag, out)
+    created = _missing_parents(path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = _acquire(path, flag, out)
+    except OSError as exc:
+        _remove_empty(created)
+        raise UsageError(
+            f"{flag} {out}: cannot create its lock file {path} ({exc.strerror or exc}). "
+            f"Choose a folder you can write to for {flag}."
+        ) from None
     try:
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
@@ -129,13 +194,36 @@ def exclusive_lock(out: Path, flag: str) -> Iterator[None]:
     finally:
         path.unlink(missing_ok=True)
         os.close(fd)
+        _remove_empty(created)
+
+
+def _missing_parents(folder: Path) -> list[Path]:
+    """The folders of `folder`'s path that do not exist yet, deepest first."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return  # not empty (the run wrote there) or already gone
 
 
 def _acquire(path: Path, flag: str, out: Path) -> int:
     import fcntl
 
     while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise UsageError(
+                f"{flag} {out}: its lock file {path} is not a regular file; remove it."
+            )
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -155,11 +243,18 @@ def _acquire(path: Path, flag: str, out: Path) -> int:
 
 
 def _read_pid(fd: int) -> str:
-    try:
-        text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
-    except OSError:
-        return ""
-    return f" (pid {text})" if text.isdigit() else ""
+    """' (pid N)' of the lock's holder; it writes N just after it locks, so wait a little."""
+    import time
+
+    for _ in range(20):
+        try:
+            text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+        except OSError:
+            return ""
+        if text.isdigit():
+            return f" (pid {text})"
+        time.sleep(0.025)
+    return ""
 
 
 def _umask() -> int:

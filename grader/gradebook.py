@@ -58,6 +58,17 @@ def read_roster(path: Path) -> list[Student]:
         raise UsageError(
             f"--roster {path}: no such file. It needs the columns kaggle_name and student_id."
         )
+    try:
+        return _read_students(path)
+    except OSError as exc:
+        raise UsageError(f"--roster {path}: cannot be read ({exc.strerror or exc}).") from None
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise UsageError(
+            f'--roster {path}: not a UTF-8 CSV file ({exc}). Save it as "CSV UTF-8".'
+        ) from None
+
+
+def _read_students(path: Path) -> list[Student]:
     with path.open(newline="", encoding="utf-8-sig") as f:
         reader = csv.DictReader(f)
         fields = [name.strip().lower() for name in reader.fieldnames or []]
@@ -99,7 +110,9 @@ def gradebook(
     """Grade every roster student from the board; `entries` explain missing grades."""
     index = {row.participant: i for i, row in enumerate(board)}
     base = board[index[baseline]].entry.metrics[split].accuracy
-    loose = {names.clash_key(p): p for p in index if p not in {s.kaggle_name for s in students}}
+    # Board participants never differ by case alone (grader.names refuses such names), so
+    # a case-insensitive key finds at most one of them.
+    loose = {names.case_key(p): p for p in index if p not in {s.kaggle_name for s in students}}
     unscored: dict[str, int] = {}
     for e in entries:
         if e.status != "scored" and e.name:
@@ -108,7 +121,7 @@ def gradebook(
     matched = {baseline}
     for student in students:
         participant = student.kaggle_name
-        if participant not in index and (other := loose.get(names.clash_key(participant))):
+        if participant not in index and (other := loose.get(names.case_key(participant))):
             participant = other
             book.case_matches.append((student.kaggle_name, other))
         i = index.get(participant)
@@ -122,11 +135,8 @@ def gradebook(
         matched.add(participant)
         accuracy = board[i].entry.metrics[split].accuracy
         p_value = stats[i].p_vs_baseline
-        note = (
-            f"matched participant {participant!r} by letter case"
-            if participant != (student.kaggle_name)
-            else ""
-        )
+        by_case = participant != student.kaggle_name
+        note = f"matched participant {participant!r} by letter case" if by_case else ""
         book.rows.append(
             [
                 student.student_id,

@@ -57,6 +57,34 @@ def connect(path: Path) -> sqlite3.Connection:
     return db
 
 
+def _read_only(path: Path, immutable: bool = False) -> sqlite3.Connection:
+    """A connection that can neither create nor change the file; `immutable` also
+    leaves its -wal and -shm files alone (and may miss what only the WAL holds)."""
+    flags = "mode=ro&immutable=1" if immutable else "mode=ro"
+    return sqlite3.connect(f"{path.absolute().as_uri()}?{flags}", uri=True, timeout=60)
+
+
+def history_problem(path: Path) -> str:
+    """Why an existing file is not a history grader score can use ('' when it is)."""
+    try:
+        db = _read_only(path, immutable=True)  # a check touches nothing
+        try:
+            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as exc:
+        return (
+            f"not an SQLite file ({exc}). Pass the history.sqlite that grader score wrote, "
+            "or a path that does not exist yet."
+        )
+    if tables and "scorings" not in tables:
+        return (
+            "an SQLite file, but not a history of grader score (no scorings table). Pass "
+            "another path."
+        )
+    return ""
+
+
 def record(path: Path, entries, solution_sha256: str) -> int:
     """Store a scoring run; return how many rows were new."""
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -100,7 +128,7 @@ def participant_history(path: Path, participant: str) -> list[dict]:
     """A participant's scorings in submission order (latest grader version per file)."""
     if not path.is_file():
         return []
-    db = connect(path)
+    db = _read_only(path)
     db.row_factory = sqlite3.Row
     try:
         rows = db.execute(

@@ -13,8 +13,13 @@ computed and wrote. Its guarantees:
   folder may not be, contain or lie inside the submissions folder; may not
   be or contain the solution's folder, the roster or the history file; the
   board may not lie inside the solution's folder either (the review folder
-  does by default: it is the kit's own). Links are resolved first. An
-  existing folder is replaced only if an earlier run wrote it.
+  does by default: it is the kit's own). The review folder and the history
+  may not lie inside the bundle's public folder (the Kaggle upload). Links
+  are resolved first. An existing folder is replaced only if the kit wrote
+  it and it holds nothing else (fileio.replace_problem).
+* **Refused before anything is touched.** Every flag and path is checked
+  (the history file included) before the first file is written; a
+  UsageError after that point names what was already written.
 * **One run at a time per folder.** A lock file beside each folder; a second
   run stops at once, naming the first one's pid.
 * **All or nothing per output.** Each folder is built privately and renamed
@@ -30,18 +35,32 @@ import shlex
 import stat
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from grader.answers import AnswerKey, load_solution
+from grader.bundle import CLASSES_TXT
+from grader.constants import (
+    BOARD_MARKER,
+    DEFAULT_SOLUTION,
+    HISTORY_NAME,
+    REVIEW_MARKER,
+    REVIEW_NAME,
+)
 from grader.errors import BundleError, UsageError
-from grader.fileio import build_folder_atomically, exclusive_lock, file_digest, leftovers
+from grader.fileio import (
+    build_folder_atomically,
+    exclusive_lock,
+    file_digest,
+    leftovers,
+    replace_problem,
+)
 from grader.gradebook import Gradebook, gradebook, read_roster
-from grader.history import record
+from grader.history import history_problem, record
 from grader.integrity import PLAUSIBLE, Flag, integrity_flags
-from grader.report import write_board
-from grader.review import FOLDER_MODE, is_review_folder, write_review
+from grader.report import BOARD_FILES, write_board
+from grader.review import FOLDER_MODE, REVIEW_FILES, write_review
 from grader.score import BoardRow, Entry, board_split, leaderboard, score_folder
 from grader.uncertainty import (
     Interval,
@@ -58,7 +77,7 @@ class ScoreOptions:
     """What `grader score` was asked to do; the fields mirror its flags."""
 
     folder: Path  # the submissions folder
-    solution: Path = Path("competition/private/solution.csv")
+    solution: Path = Path(DEFAULT_SOLUTION)
     out: Path = Path("leaderboard")  # the board: may be shown to students
     review: Path | None = None  # default: review/ beside the solution
     final: bool = False  # rank by the Private split (Kaggle's final board)
@@ -70,13 +89,20 @@ class ScoreOptions:
     deadline: datetime | None = None  # flag files submitted after this (timezone-aware)
     public_details: bool = False  # per-class Public tables in the board (a probing risk)
 
+    def __post_init__(self) -> None:
+        # "." and ".." name no folder beside which a lock or staging folder can live.
+        for name in ("out", "review"):
+            path = getattr(self, name)
+            if path is not None and (path.name in ("", ".", "..") or ".." in path.parts):
+                object.__setattr__(self, name, Path(os.path.abspath(path)))  # noqa: PTH100
+
     @property
     def review_dir(self) -> Path:
-        return self.review if self.review is not None else self.solution.parent / "review"
+        return self.review if self.review is not None else self.solution.parent / REVIEW_NAME
 
     @property
     def history_file(self) -> Path:
-        return self.history if self.history is not None else self.solution.parent / "history.sqlite"
+        return self.history if self.history is not None else self.solution.parent / HISTORY_NAME
 
 
 @dataclass
@@ -93,11 +119,6 @@ class ScoringRun:
     shakeup: Shakeup | None = None
     gradebook: Gradebook | None = None
     history_added: int = 0
-    written: list[Path] = field(default_factory=list)
-
-    @property
-    def split(self) -> str:
-        return board_split(self.options.final)
 
     @property
     def exit_code(self) -> int:
@@ -124,19 +145,19 @@ def score_submissions(
         for message in _warnings(options):
             warn(message)
         run = _compute(options, key, students)
-        run.written = written
-        build_folder_atomically(
-            options.out, lambda f: write_board(f, run), lambda: _check_replaceable(options)
-        )
-        written.append(options.out)
-        build_folder_atomically(
-            options.review_dir,
-            lambda f: write_review(f, run),
-            lambda: _check_replaceable(options),
-            mode=FOLDER_MODE,
-        )
-        written.append(options.review_dir)
-        run.history_added = record(options.history_file, run.entries, file_digest(options.solution))
+        solution_sha256 = file_digest(options.solution)
+        for flag, folder, write, mode in (
+            ("--out", options.out, write_board, None),
+            ("--review", options.review_dir, write_review, FOLDER_MODE),
+        ):
+            build_folder_atomically(
+                folder,
+                lambda f, write=write: write(f, run),
+                lambda flag=flag, folder=folder: _check_replaceable(flag, folder),
+                mode=mode,
+                on_done=lambda folder=folder: written.append(folder),
+            )
+        run.history_added = record(options.history_file, run.entries, solution_sha256)
         written.append(options.history_file)
     return run
 
@@ -203,11 +224,22 @@ def _resolved(path: Path) -> Path:
 
 def check_paths(options: ScoreOptions) -> None:
     """Refuse (UsageError, nothing touched) a board or review folder that could destroy
-    or publish what the kit did not create; see the module docstring."""
+    or publish what the kit did not create, or a history file that cannot be used; see
+    the module docstring."""
     folder = _resolved(options.folder)
     solution_dir = _resolved(options.solution.parent)
     files = [("the roster", options.roster), ("the history file", options.history_file)]
+    public = solution_dir.parent / "public"
+    if (public / CLASSES_TXT).is_file():  # the bundle's Kaggle upload: nothing private in it
+        for flag, target in (("--review", options.review_dir), ("--history", options.history_file)):
+            if public == _resolved(target) or public in _resolved(target).parents:
+                raise UsageError(
+                    f"{flag} {target}: lies inside the competition's public folder {public}, "
+                    "which is uploaded to Kaggle; keep TA-only files out of it."
+                )
+    check_history(options.history_file)
     for flag, target in (("--out", options.out), ("--review", options.review_dir)):
+        _existing_parent(flag, target)
         if target.is_symlink():
             raise UsageError(
                 f"{flag} {target}: a symbolic link; pass the folder it points to "
@@ -223,7 +255,32 @@ def check_paths(options: ScoreOptions) -> None:
                 _refuse_overlap(flag, target, place, what, _resolved(path), inside=False)
     out, review = _resolved(options.out), _resolved(options.review_dir)
     _refuse_overlap("--out", options.out, out, "the review folder", review, inside=True)
-    _check_replaceable(options)
+    _check_replaceable("--out", options.out)
+    _check_replaceable("--review", options.review_dir)
+
+
+def _existing_parent(flag: str, path: Path) -> Path:
+    """The nearest existing folder above `path`; a file there is a UsageError."""
+    parent = _resolved(path).parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise UsageError(f"{flag} {path}: {parent} is a file, not a folder. Choose another path.")
+    return parent
+
+
+def check_history(path: Path) -> None:
+    """The history file must be an SQLite file grader score can write, or not exist yet."""
+    where = f"--history {path}"
+    parent = _existing_parent("--history", path)
+    if path.is_dir():
+        raise UsageError(f"{where}: a folder, not a file. Pass the path of an SQLite file.")
+    if path.exists():
+        problem = history_problem(path)
+        if problem:
+            raise UsageError(f"{where}: {problem}")
+    if not os.access(path if path.exists() else parent, os.W_OK):
+        raise UsageError(f"{where}: not writable. Choose a file you can write to.")
 
 
 def _refuse_overlap(
@@ -245,20 +302,17 @@ def _refuse_overlap(
     )
 
 
-def _check_replaceable(options: ScoreOptions) -> None:
-    """An existing board or review folder is replaced only if grader score wrote it."""
-    checks = (
-        ("--out", options.out, lambda f: (f / "scores.csv").is_file(), "a leaderboard folder"),
-        ("--review", options.review_dir, is_review_folder, "a review folder"),
+def _check_replaceable(flag: str, folder: Path) -> None:
+    """An existing board or review folder is replaced only if it holds only what the kit
+    wrote there."""
+    marker, known = (
+        (BOARD_MARKER, BOARD_FILES) if flag == "--out" else (REVIEW_MARKER, REVIEW_FILES)
     )
-    for flag, folder, ours, what in checks:
-        if folder.exists() and not (
-            folder.is_dir() and (ours(folder) or not any(folder.iterdir()))
-        ):
-            raise UsageError(
-                f"{flag} {folder}: exists and is not {what} from grader score; "
-                "refusing to replace it. Choose another folder."
-            )
+    problem = replace_problem(folder, marker, known)
+    if problem:
+        raise UsageError(
+            f"{flag} {folder}: {problem}; refusing to replace it. Choose another folder."
+        )
 
 
 def _warnings(options: ScoreOptions) -> list[str]:

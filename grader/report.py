@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from grader.answers import SPLITS
+from grader.constants import BOARD_MARKER
 from grader.html import leaderboard_html
 from grader.score import BoardRow, Entry, board_split
 from grader.text import (
@@ -36,6 +37,18 @@ if TYPE_CHECKING:
     from grader.pipeline import ScoringRun
 
 REPORT_HASH_LENGTHS = (8, 16, 64)
+# What a board folder may hold: replacing one deletes nothing else (fileio.replace_problem).
+BOARD_FILES = frozenset(
+    {
+        BOARD_MARKER,
+        "index.html",
+        "leaderboard.csv",
+        "leaderboard.md",
+        "scores.csv",
+        "shakeup.csv",
+        "reports",
+    }
+)
 
 
 def splits_shown(final: bool) -> tuple[str, ...]:
@@ -227,6 +240,7 @@ def write_board(folder: Path, run: ScoringRun) -> None:
     """Every public output of a scoring run into `folder` (the staging folder of --out)."""
     options, final = run.options, run.options.final
     files = {
+        BOARD_MARKER: "Written by grader score; the folder is replaced on every run.\n",
         "leaderboard.csv": leaderboard_csv(run.board, final, run.stats),
         "scores.csv": scores_csv(run.entries, final, run.intervals),
         "leaderboard.md": leaderboard_markdown(
@@ -275,7 +289,8 @@ def terminal_table(
         ).rstrip()
 
     title = "Final" if final else "Public"
-    participants = len({e.participant for e in entries})
+    # Files under a refused name count once per name: they belong to no participant.
+    participants = len({(e.identified, e.participant if e.identified else e.name) for e in entries})
     out = [
         f"{title} leaderboard, ranked by {board_split(final)} {LABEL[rank_by].lower()}: "
         f"{len(board)} of {participants} participants ranked.",
@@ -364,7 +379,7 @@ def score_summary(run: ScoringRun) -> str:
 def _listing(folder: Path) -> str:
     """The files of a written folder, a subfolder as 'name/ (N files)'."""
     items = []
-    for path in sorted(folder.iterdir()):
+    for path in sorted(p for p in folder.iterdir() if not p.name.startswith(".")):
         if path.is_dir():
             items.append(f"{path.name}/ ({sum(1 for _ in path.iterdir())} files)")
         else:

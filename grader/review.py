@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from grader.answers import SPLITS
+from grader.constants import REVIEW_MARKER
 from grader.gradebook import gradebook_csv
 from grader.report import write_reports
 from grader.text import csv_cell, csv_text, p_text
@@ -34,13 +35,8 @@ FILE_MODE = 0o600
 FOLDER_MODE = 0o700
 
 
-def is_review_folder(folder: Path) -> bool:
-    """Whether `folder` is a review folder written by grader score (safe to replace)."""
-    readme = folder / "README.md"
-    try:
-        return readme.is_file() and readme.read_text(encoding="utf-8").startswith(REVIEW_TITLE)
-    except (OSError, UnicodeDecodeError):
-        return False
+# What a review folder may hold: replacing one deletes nothing else (fileio.replace_problem).
+REVIEW_FILES = frozenset({REVIEW_MARKER, "README.md", "flags.csv", "gradebook.csv", "reports"})
 
 
 def flags_csv(flags) -> str:
@@ -90,11 +86,15 @@ def readme(run: ScoringRun) -> str:
 
 def write_review(folder: Path, run: ScoringRun) -> None:
     """Every TA-only output of a scoring run into `folder` (the review's staging folder)."""
-    files = {"README.md": readme(run), "flags.csv": flags_csv(run.flags)}
+    files = {
+        REVIEW_MARKER: "Written by grader score; the folder is replaced on every run.\n",
+        "README.md": readme(run),
+        "flags.csv": flags_csv(run.flags),
+    }
     if run.gradebook is not None:
         files["gradebook.csv"] = gradebook_csv(run.gradebook.rows)
     for name, text in files.items():
         (folder / name).write_text(text, encoding="utf-8")
     write_reports(folder, run.entries, run.board, run.options.final, SPLITS, run.key.classes)
-    for path in folder.rglob("*"):
+    for path in folder.rglob("*"):  # private from the start: the folder is 0700 while built
         path.chmod(FOLDER_MODE if path.is_dir() else FILE_MODE)

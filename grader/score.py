@@ -101,13 +101,19 @@ def discover(folder: Path) -> list[tuple[Entry, Path | None]]:
         )
     root = folder.resolve()
     found: list[tuple[Entry, Path | None]] = []
-    for item in _listing(folder):
+    try:
+        top = _listing(folder)
+    except OSError as exc:
+        raise UsageError(
+            f"{folder}: the submissions folder cannot be read ({exc.strerror or exc})."
+        ) from None
+    for item in top:
         if _skipped(item.name):
             continue
         link = _link_problem(item, root)
         if link or not item.is_dir():
             participant = _participant_of(item.name) if item.suffix.lower() == ".csv" else ""
-            found.append(_candidate(participant or item.name, item.name, item, link))
+            found.append(_candidate(participant or item.name, item.name, item, link, top=True))
             continue
         try:
             inside = _listing(item)
@@ -133,23 +139,32 @@ def _listing(folder: Path) -> list[Path]:
 
 
 def _skipped(name: str) -> bool:
-    """Hidden files and READMEs are not submissions (submissions/README.md is the kit's)."""
-    return name.startswith(".") or name.lower().startswith("readme")
+    """Hidden files and README files are not submissions (submissions/README.md is the
+    kit's); a .csv file is always one, whatever its name."""
+    readme = name.lower().startswith("readme") and not name.lower().endswith(".csv")
+    return name.startswith(".") or readme
 
 
 def _participant_of(file_name: str) -> str:
-    """The participant of a top-level file: its name less timestamp, .selected and .csv."""
+    """The participant of a top-level file: its name less timestamp, .selected and .csv
+    (the name itself when nothing is left)."""
     stem = file_name[: -len(".csv")]
     if stem.lower().endswith(".selected"):
         stem = stem[: -len(".selected")]
+    return _after_timestamp(stem) or stem
+
+
+def _after_timestamp(stem: str) -> str:
+    """What follows a leading timestamp and its separator ('' when there is none)."""
     match = _TIMESTAMP.match(stem)
     if match and stem[match.end() : match.end() + 1] in ("_", "-", " "):
-        stem = stem[match.end() + 1 :]
-    return stem
+        return stem[match.end() + 1 :]
+    return ""
 
 
 def _link_problem(path: Path, root: Path) -> str:
-    """Why a symbolic link is not followed ('' for a plain file or a link inside the folder)."""
+    """Why a symbolic link is not followed ('' for a plain file, or a link to a file inside
+    the folder)."""
     if not path.is_symlink():
         return ""
     try:
@@ -162,11 +177,19 @@ def _link_problem(path: Path, root: Path) -> str:
         )
     if root not in target.parents:
         return "a symbolic link leading outside the submissions folder; not followed."
+    if target.is_dir():
+        return (
+            "a symbolic link to a folder; not followed (it would score another "
+            "participant's files under this name)."
+        )
     return ""
 
 
-def _candidate(name: str, rel: str, path: Path, link_problem: str) -> tuple[Entry, Path | None]:
-    """The entry of one file: `name` names its participant, `rel` is its path."""
+def _candidate(
+    name: str, rel: str, path: Path, link_problem: str, top: bool = False
+) -> tuple[Entry, Path | None]:
+    """The entry of one file: `name` names its participant, `rel` is its path, `top`
+    for a file directly in the submissions folder."""
     if link_problem:
         return _failed(name, rel, path, link_problem)
     for part, what in ((name, "participant name"), (path.name, "file name")):
@@ -181,7 +204,7 @@ def _candidate(name: str, rel: str, path: Path, link_problem: str) -> tuple[Entr
         reason = "not a .csv file; rename it to .csv if it is a submission."
         return _failed(name, rel, path, reason)
     selected = path.name.lower().endswith(SELECTED_SUFFIX)
-    entry = Entry(names.identity(name), names.shown(rel), _submission_time(path), selected)
+    entry = Entry(names.identity(name), names.shown(rel), _submission_time(path, top), selected)
     entry.name = name
     return entry, path
 
@@ -220,8 +243,13 @@ def _refuse_look_alikes(entries: list[Entry]) -> None:
         entry.participant = names.shown(entry.name)
 
 
-def _submission_time(path: Path) -> datetime:
+def _submission_time(path: Path, top: bool = False) -> datetime:
+    """The time in the file's name, else its modification time. A top-level file's name
+    gives a time only when a participant name follows it (`202001010000.csv` is the
+    participant 202001010000, not a time)."""
     match = _TIMESTAMP.match(path.name)
+    if match and top and not _after_timestamp(path.name[: -len(".csv")]):
+        match = None
     if match:
         parts = [int(p) for p in match.groups(default="0")]
         try:
@@ -283,11 +311,6 @@ def score_folder(folder: Path, key: AnswerKey) -> list[Entry]:
 # ----------------------------------------------------------------------------
 # Ranking
 # ----------------------------------------------------------------------------
-
-
-def value(entry: Entry, split: str, rank_by: str) -> float:
-    """The score an entry is ranked by on a split."""
-    return getattr(entry.metrics[split], rank_by)
 
 
 def exact_value(entry: Entry, split: str, rank_by: str) -> Fraction:

@@ -156,6 +156,7 @@ def test_per_class_tables_are_opt_in(tmp_path):
     run_with(tmp_path, subs, solution, "details", {"public_details": True})
     plain, details = tmp_path / "plain-out", tmp_path / "details-out"
     assert sorted(p.name for p in plain.iterdir()) == [
+        ".grader-board",
         "index.html",
         "leaderboard.csv",
         "leaderboard.md",

@@ -236,9 +236,10 @@ def look_alike(name: str, other: str, where: str) -> str:
 
 def test_one_identity_rule_no_merged_or_twin_participants(tmp_path):
     nfc, nfd = unicodedata.normalize("NFC", "José"), unicodedata.normalize("NFD", "José")
-    for raw in (b"caf\xe9.csv", b"ev\x1b[2Jil\nname.csv", "a\u202ebc.csv".encode()):
-        (tmp_path / os.fsdecode(raw)).write_text("")
-    for raw in (b"\\xff.csv", b"\xff.csv", b"ann.csv", b"Bob.csv", f"{nfd}.csv".encode()):
+    tops = [b"caf\xe9.csv", b"ev\x1b[2Jil\nname.csv", "a\u202ebc.csv".encode(), b"\\xff.csv"]
+    tops += [b"\xff.csv", b"ann.csv", b"ann .csv", "ann\ufe0f.csv".encode(), b"Bob.csv"]
+    tops += [f"{nfd}.csv".encode(), "b\u043eb.csv".encode(), "\u2800.csv".encode()]
+    for raw in tops:
         (tmp_path / os.fsdecode(raw)).write_text("")
     for folder, file in (("bob", "x.csv"), (nfc, "a.csv"), ("zo\u00eb", "1.csv")):
         (tmp_path / folder).mkdir()
@@ -246,11 +247,17 @@ def test_one_identity_rule_no_merged_or_twin_participants(tmp_path):
     found = [
         (e.participant, e.file, e.status, e.error, e.identified) for e, _ in discover(tmp_path)
     ]
-    bad = "the participant name '{}' {}; " + RENAME
+
+    def bad(name: str, problem: str) -> tuple:
+        reason = f"the participant name '{name}' {problem}; {RENAME}"
+        return (name, f"{name}.csv", "error", reason, False)
+
+    control = "holds the invisible or control character U+{}"
     assert found == [
         ("Bob", "Bob.csv", "error", look_alike("'Bob'", "'bob'", "bob/x.csv"), False),
+        # a refused name is shown as it is, not normalised; its reason spells it out
         (
-            nfd,  # a refused name is shown as it is, not normalised
+            nfd,
             f"{nfd}.csv",
             "error",
             look_alike("'Jose\\u0301'", "'Jos\\xe9'", f"{nfc}/a.csv"),
@@ -264,38 +271,18 @@ def test_one_identity_rule_no_merged_or_twin_participants(tmp_path):
             False,
         ),
         ("\\xff", "\\xff.csv", "", "", True),  # the text backslash-x-f-f: a fine name
+        bad("ann ", "starts or ends with a space"),
         ("ann", "ann.csv", "", "", True),
-        (
-            "a\\u202ebc",
-            "a\\u202ebc.csv",
-            "error",
-            bad.format("a\\u202ebc", "holds the invisible or control character U+202E"),
-            False,
-        ),
+        bad("ann\ufffd", control.format("FE0F")),  # a variation selector: invisible
+        bad("a\ufffdbc", control.format("202E")),  # right-to-left override
         ("bob", "bob/x.csv", "error", look_alike("'bob'", "'Bob'", "Bob.csv"), False),
-        (
-            "caf\\xe9",
-            "caf\\xe9.csv",
-            "error",
-            bad.format("caf\\xe9", "is not UTF-8 text (byte 0xe9)"),
-            False,
-        ),
-        (
-            "ev\\x1b[2Jil\\x0aname",
-            "ev\\x1b[2Jil\\x0aname.csv",
-            "error",
-            bad.format("ev\\x1b[2Jil\\x0aname", "holds the invisible or control character U+001B"),
-            False,
-        ),
+        bad("b\u043eb", "mixes Cyrillic and Latin letters, which look alike"),
+        bad("caf\ufffd", "is not UTF-8 text (byte 0xe9)"),
+        bad("ev\ufffd[2Jil\ufffdname", control.format("001B")),
         ("zo\u00eb", "zo\u00eb/1.csv", "", "", True),
-        # the byte 0xff: shown as the text above, but refused, so never merged with it
-        (
-            "\\xff",
-            "\\xff.csv",
-            "error",
-            bad.format("\\xff", "is not UTF-8 text (byte 0xff)"),
-            False,
-        ),
+        bad("\ufffd", control.format("2800")),  # the braille blank
+        # the byte 0xff: refused, and shown with U+FFFD, which no accepted name holds
+        bad("\ufffd", "is not UTF-8 text (byte 0xff)"),
     ]
 
 
@@ -307,19 +294,36 @@ def test_an_nfd_folder_alone_is_its_nfc_participant(tmp_path):
     assert (entry.participant, entry.status) == (unicodedata.normalize("NFC", "José"), "")
 
 
-def test_a_link_to_the_submissions_folder_or_above_is_not_followed(tmp_path):
+def test_links_to_the_submissions_folder_above_or_a_participant_are_not_followed(tmp_path):
     subs = tmp_path / "subs"
-    subs.mkdir()
-    (subs / "ok.csv").write_text("")
+    (subs / "bob").mkdir(parents=True)
+    (subs / "bob" / "a.csv").write_text("")
     (subs / "everyone").symlink_to(subs)
+    (subs / "mallory").symlink_to(subs / "bob")
     (subs / "up").symlink_to(tmp_path)
     found = [(e.participant, e.file, e.status, e.error) for e, _ in discover(subs)]
     reason = "a symbolic link to the submissions folder itself or a folder above it; not followed."
     assert found == [
+        ("bob", "bob/a.csv", "", ""),
         ("everyone", "everyone", "error", reason),
-        ("ok", "ok.csv", "", ""),
+        (
+            "mallory",
+            "mallory",
+            "error",
+            "a symbolic link to a folder; not followed (it would score another participant's "
+            "files under this name).",
+        ),
         ("up", "up", "error", reason),
     ]
+
+
+def test_digits_alone_are_a_name_not_a_time_and_readme_csv_files_count(tmp_path):
+    for name in ("202001010000.csv", "2026-11-20T14-03-05_.csv", "readmore.csv", "README.md"):
+        (tmp_path / name).write_text("")
+        os.utime(tmp_path / name, (1_700_000_000, 1_700_000_000))
+    found = [(e.participant, e.submitted_at.year) for e, _ in discover(tmp_path)]
+    # A timestamp is a time only when a name follows it; else the whole stem is the name.
+    assert found == [("202001010000", 2023), ("2026-11-20T14-03-05_", 2023), ("readmore", 2023)]
 
 
 def test_links_that_loop_are_reported(tmp_path):
@@ -433,13 +437,19 @@ def test_a_mixed_folder_end_to_end(mixed_folder, competition, tmp_path):
 
     # Per-class reports are for the TA: in the review folder, with every split.
     assert sorted(p.name for p in out.iterdir()) == [
+        ".grader-board",
         "index.html",
         "leaderboard.csv",
         "leaderboard.md",
         "scores.csv",
     ]
     review = review_of(out)
-    assert sorted(p.name for p in review.iterdir()) == ["README.md", "flags.csv", "reports"]
+    assert sorted(p.name for p in review.iterdir()) == [
+        ".grader-review",
+        "README.md",
+        "flags.csv",
+        "reports",
+    ]
     reports = sorted(p.name for p in (review / "reports").iterdir())
 
     def digest(name: str) -> str:
@@ -530,8 +540,8 @@ def test_out_must_be_a_leaderboard_folder(mixed_folder, competition, tmp_path):
     result = score_cli(mixed_folder, competition, tmp_path / "notes")
     assert result.returncode == 2
     assert result.stderr == (
-        f"Error: --out {tmp_path / 'notes'}: exists and is not a leaderboard folder from "
-        "grader score; refusing to replace it. Choose another folder.\n"
+        f"Error: --out {tmp_path / 'notes'}: exists and was not written by grader score (it "
+        "has no .grader-board file); refusing to replace it. Choose another folder.\n"
     )
 
 

@@ -336,13 +336,238 @@ def test_the_pipeline_is_what_the_command_runs(competition, tmp_path):
     options = ScoreOptions(
         subs, competition / "private" / "solution.csv", tmp_path / "a", tmp_path / "ra"
     )
-    run = score_submissions(options)
+    written: list[Path] = []
+    run = score_submissions(options, written)
     cli = score_cli(subs, competition, tmp_path / "b")
     assert cli.returncode == run.exit_code == 1
     for name in ("leaderboard.csv", "leaderboard.md", "index.html"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
-    assert run.written == [
+    assert written == [
         tmp_path / "a",
         tmp_path / "ra",
         competition / "private" / "history.sqlite",
     ]
+
+
+# ----------------------------------------------------------------------------
+# What a careless or hostile neighbour can do to the paths
+# ----------------------------------------------------------------------------
+
+
+def test_a_lock_file_that_is_a_link_is_refused_and_its_target_untouched(competition, tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    (tmp_path / ".board.lock").symlink_to(victim)
+    result = score_cli(small_folder(competition, tmp_path), competition, tmp_path / "board")
+    assert result.returncode == 2
+    assert result.stderr.startswith(
+        f"Error: --out {tmp_path / 'board'}: cannot create its lock file "
+        f"{tmp_path / '.board.lock'} (Too many levels of symbolic links)."
+    )
+    assert victim.read_text() == "precious\n" and not (tmp_path / "board").exists()
+
+
+@pytest.mark.parametrize(
+    ("files", "problem"),
+    [
+        (
+            {"scores.csv": "a,b\n", "thesis.tex": "x"},
+            "exists and was not written by grader score (it has no .grader-board file)",
+        ),
+        (
+            {".grader-board": "", "scores.csv": "", "notes.txt": "x", "reports/a.txt": "x"},
+            "holds files grader score did not write (notes.txt, reports/a.txt), which "
+            "replacing it would delete",
+        ),
+    ],
+)
+def test_a_folder_is_replaced_only_if_it_holds_nothing_but_the_kits_files(
+    competition, tmp_path, files, problem
+):
+    out = tmp_path / "proj"
+    for name, text in files.items():
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        (out / name).write_text(text)
+    result = score_cli(small_folder(competition, tmp_path), competition, out)
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"Error: --out {out}: {problem}; refusing to replace it. Choose another folder.\n"
+    )
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) == sorted(files)
+
+
+def test_out_as_dot_replaces_the_board_with_its_lock_beside_it(competition, tmp_path):
+    subs, out = small_folder(competition, tmp_path), tmp_path / "board"
+    assert score_cli(subs, competition, out).returncode == 1
+    result = subprocess.run(
+        score_args(subs, competition, Path(), tmp_path / "review2"),
+        cwd=out,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=120,
+    )
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == [".grader-board"]
+    assert f"Wrote {out}/ (may be shown to students)" in result.stdout
+
+
+def test_the_review_folder_and_history_stay_out_of_the_kaggle_upload(competition, tmp_path):
+    import shutil
+
+    copy = tmp_path / "competition"
+    shutil.copytree(competition, copy)
+    subs = small_folder(competition, tmp_path)
+    for flag in ("--review", "--history"):
+        target = copy / "public" / ("review" if flag == "--review" else "h.sqlite")
+        result = score_cli(subs, copy, tmp_path / "board", flag, str(target))
+        assert result.returncode == 2
+        assert result.stderr == (
+            f"Error: {flag} {target}: lies inside the competition's public folder "
+            f"{copy / 'public'}, which is uploaded to Kaggle; keep TA-only files out of it.\n"
+        )
+    assert not (tmp_path / "board").exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            ["--history", "{subs}"],
+            "--history {subs}: a folder, not a file. Pass the path of an SQLite file.",
+        ),
+        (
+            ["--history", "{solution}"],
+            "--history {solution}: not an SQLite file (file is not a database). Pass the "
+            "history.sqlite that grader score wrote, or a path that does not exist yet.",
+        ),
+        (
+            ["--history", "{a.csv}/h.sqlite"],
+            "--history {a.csv}/h.sqlite: {a.csv} is a file, not a folder. Choose another path.",
+        ),
+        (
+            ["--out", "{a.csv}/board"],
+            "--out {a.csv}/board: {a.csv} is a file, not a folder. Choose another path.",
+        ),
+        (
+            ["--roster", "{bad.csv}", "--baseline", "ann"],
+            "--roster {bad.csv}: not a UTF-8 CSV file ('utf-8' codec can't decode byte 0xff in "
+            'position 23: invalid start byte). Save it as "CSV UTF-8".',
+        ),
+        (
+            ["--baseline", "nobody", "--out", "{new}/deep/board"],
+            "--baseline nobody: no scored submission of that participant in {subs}.",
+        ),
+    ],
+)
+def test_bad_paths_are_one_line_and_touch_nothing(competition, tmp_path, extra, message):
+    subs = small_folder(competition, tmp_path)
+    (tmp_path / "a.csv").write_text("x")
+    (tmp_path / "bad.csv").write_bytes(b"kaggle_name,student_id\n\xff,1\n")
+    solution = competition / "private" / "solution.csv"
+    names = {"subs": subs, "solution": solution, "a.csv": tmp_path / "a.csv"}
+    names |= {"bad.csv": tmp_path / "bad.csv", "new": tmp_path / "new"}
+
+    def fill(text: str) -> str:
+        for key, path in names.items():
+            text = text.replace("{" + key + "}", str(path))
+        return text
+
+    args = [fill(e) for e in extra]
+    if "--out" not in args:
+        args += ["--out", str(tmp_path / "board")]
+    before = sorted(p.name for p in tmp_path.iterdir())
+    result = grader(
+        "score", str(subs), "--solution", str(solution), "--review", str(tmp_path / "r"), *args
+    )
+    assert (result.returncode, result.stderr) == (2, f"Error: {fill(message)}\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # no board, no new folder
+
+
+def test_an_interrupt_after_everything_was_written_says_so(
+    competition, tmp_path, monkeypatch, capsys
+):
+    import grader.report
+    from grader.cli import main
+
+    def interrupted(run):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(grader.report, "score_summary", interrupted)
+    subs, out, review = small_folder(competition, tmp_path), tmp_path / "b", tmp_path / "r"
+    history = tmp_path / "h.sqlite"
+    solution = str(competition / "private" / "solution.csv")
+    args = ["score", str(subs), "--solution", solution, "--out", str(out)]
+    code = main([*args, "--review", str(review), "--history", str(history)])
+    assert code == 130
+    assert capsys.readouterr().err == (
+        f"Interrupted. Written before that: {out}, {review}, {history}. Everything was written.\n"
+    )
+
+
+def test_a_failed_swap_puts_the_previous_folder_back(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "old.txt").write_text("previous")
+    real_rename = Path.rename
+
+    def rename(self, target):
+        if ".partial-" in self.name:  # the second rename of the swap
+            raise OSError(28, "No space left on device")
+        return real_rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", rename)
+    with pytest.raises(OSError):
+        build_folder_atomically(out, lambda f: (f / "new.txt").write_text("new"), lambda: None)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    assert (out / "old.txt").read_text() == "previous"
+
+
+def test_grader_history_refuses_what_it_cannot_read(competition, tmp_path):
+    solution = str(competition / "private" / "solution.csv")
+    result = grader("history", "bob", "--history", solution)
+    assert (result.returncode, result.stderr) == (
+        2,
+        f"Error: --history {solution}: not an SQLite file (file is not a database). Pass the "
+        "history.sqlite that grader score wrote, or a path that does not exist yet.\n",
+    )
+    history = tmp_path / "h.sqlite"
+    score_cli(
+        small_folder(competition, tmp_path), competition, tmp_path / "b", "--history", str(history)
+    )
+    odd = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "grader",
+            "history",
+            os.fsdecode(b"\xff"),
+            "--history",
+            str(history),
+        ],
+        capture_output=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=60,
+    )
+    assert (odd.returncode, odd.stderr) == (
+        2,
+        "Error: \ufffd: not UTF-8 text; no participant has such a name.\n".encode(),
+    )
+    shown = grader("history", "ann", "--history", str(history))
+    assert shown.returncode == 0 and shown.stdout.startswith("ann: 1 scored file(s)\n")
+
+
+def test_a_deadline_without_a_time_of_day_is_refused_with_an_example(competition, tmp_path):
+    result = score_cli(
+        small_folder(competition, tmp_path),
+        competition,
+        tmp_path / "b",
+        "--deadline",
+        "2020-01-01Z",
+    )
+    assert result.returncode == 2
+    assert (
+        "argument --deadline: '2020-01-01Z' has no time of day: give one with a timezone, e.g. "
+        "2020-01-01T23:59+01:00" in result.stderr
+    )
