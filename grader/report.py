@@ -189,15 +189,14 @@ def leaderboard_markdown(
 
 def participant_report(
     participant: str,
-    entries: list[Entry],
-    board: list[BoardRow],
+    own: list[Entry],
+    place: BoardRow | None,
     final: bool,
     splits: tuple[str, ...],
     classes: tuple[str, ...],
 ) -> str:
-    """JSON: the participant's place and every file with per-class metrics on `splits`."""
-    place = next((row for row in board if row.participant == participant), None)
-    own = [e for e in entries if e.participant == participant and e.identified]
+    """JSON: the participant's place and every file of theirs (`own`) with per-class
+    metrics on `splits`."""
     report = {
         "participant": participant,
         "board": "final" if final else "public",
@@ -227,11 +226,21 @@ def write_reports(
     splits: tuple[str, ...],
     classes: tuple[str, ...],
 ) -> dict[str, str]:
-    """reports/<participant>.json for every identified participant; returns their names."""
+    """reports/<participant>.json for every identified participant; returns their names.
+
+    Entries and board rows are grouped once, so the work is linear in the files.
+    """
     (folder / "reports").mkdir()
-    names = report_names(sorted({e.participant for e in entries if e.identified}))
+    own: dict[str, list[Entry]] = {}
+    for e in entries:
+        if e.identified:
+            own.setdefault(e.participant, []).append(e)
+    places = {row.participant: row for row in board}
+    names = report_names(sorted(own))
     for participant, name in names.items():
-        text = participant_report(participant, entries, board, final, splits, classes)
+        text = participant_report(
+            participant, own[participant], places.get(participant), final, splits, classes
+        )
         (folder / "reports" / name).write_text(text, encoding="utf-8")
     return names
 

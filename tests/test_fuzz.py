@@ -57,8 +57,51 @@ def csv_bytes(draw) -> bytes:
     return data
 
 
+@st.composite
+def nearly_valid_bytes(draw) -> bytes:
+    """A valid file in one of its tolerated spellings, perhaps with one mutation."""
+    order = draw(st.permutations(range(10)))
+    style = draw(st.sampled_from(["names", "indices"]))
+    case = draw(st.sampled_from([str, str.lower, str.upper, str.title]))
+    pad = draw(st.sampled_from(["", " ", "0"]))
+    swap = draw(st.booleans())
+    rows = []
+    for i in order:
+        label = case(CIFAR10_CLASSES[i]) if style == "names" else str(i)
+        ident = pad + str(i) if pad != " " else f" {i} "
+        rows.append(f"{label},{ident}" if swap else f"{ident},{label}")
+    header = "label,id" if swap else draw(st.sampled_from(["id,label", "ID,Label", " id , label "]))
+    mutation = draw(st.sampled_from(["", "dup", "drop", "extra", "quote", "mixed", "blank", "bad"]))
+    if mutation == "dup":
+        rows.append(rows[0])
+    elif mutation == "drop":
+        rows.pop()
+    elif mutation == "extra":
+        rows[0] += ",x"
+    elif mutation == "quote":
+        rows[0] = '"' + rows[0].replace(",", '","') + '"'
+    elif mutation == "mixed":
+        rows[0] = rows[0].replace(CIFAR10_CLASSES[order[0]], str(order[0]), 1)
+    elif mutation == "blank":
+        rows.insert(3, "")
+    elif mutation == "bad":
+        rows[0] = draw(st.sampled_from(["-1,cat", "1_0,cat", "\u0663,cat", "99,cat", "1,lion"]))
+    text = draw(ENDINGS.filter(bool)).join([header, *rows]) + draw(st.sampled_from(["", "\n"]))
+    return (b"\xef\xbb\xbf" if draw(st.booleans()) else b"") + text.encode()
+
+
 def check_outcome(data: bytes) -> None:
     result = CHECKER.check_bytes(data, "f.csv")
+    slow = CHECKER.diagnose_bytes(data, "f.csv")  # the row-by-row diagnosis alone
+    assert (result.valid, result.problems, result.rows, result.style) == (
+        slow.valid,
+        slow.problems,
+        slow.rows,
+        slow.style,
+    )
+    assert (result.labels is None) == (slow.labels is None)
+    if result.labels is not None:
+        assert result.labels.tolist() == slow.labels.tolist()
     assert result.valid == (not result.problems)
     assert all(isinstance(p, str) and p for p in result.problems)
     if result.valid:
@@ -76,6 +119,20 @@ def test_the_validator_never_crashes_on_csv_like_files(data):
 @given(st.binary(max_size=400))
 def test_the_validator_never_crashes_on_random_bytes(data):
     check_outcome(data)
+
+
+@FUZZ
+@given(nearly_valid_bytes())
+def test_the_fast_path_and_the_diagnosis_agree(data):
+    check_outcome(data)
+
+
+def test_plain_valid_files_take_the_fast_path():
+    rows = [f"{i},{CIFAR10_CLASSES[i]}" for i in range(10)]
+    for text in ("id,label\n" + "\n".join(rows) + "\n", "id,label\r\n" + "\r\n".join(rows)):
+        labels, style = CHECKER._fast_labels(text)
+        assert labels.tolist() == list(range(10)) and style == "names"
+    assert CHECKER._fast_labels("id,label\n" + "\n".join(rows[:9]) + "\n9, truck\n") is None
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
