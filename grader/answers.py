@@ -83,9 +83,9 @@ def load_solution(path: str | Path) -> AnswerKey:
     """
     path = Path(path)
     if not path.is_file():
+        what = "a folder, not a file" if path.is_dir() else "no such file"
         raise BundleError(
-            f"{path}: no such file. Pass --solution the private/solution.csv that "
-            "`grader prepare` wrote."
+            f"{path}: {what}. Pass --solution the private/solution.csv that `grader prepare` wrote."
         )
     classes = _classes_beside(path)
     index = {name: i for i, name in enumerate(classes)}

@@ -254,7 +254,7 @@ def _add_score(commands: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--plausible",
-        type=float,
+        type=_fraction,
         default=0.99,
         metavar="ACC",
         help="flag public accuracies at or above this for review (default: 0.99)",
@@ -332,6 +332,17 @@ def _written(options, written: list[Path]) -> str:
 
 def _warn(message: str) -> None:
     print(f"Warning: {message}", file=sys.stderr)
+
+
+def _fraction(text: str) -> float:
+    """argparse type: a number above 0 and at most 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must lie above 0 and at most 1, e.g. 0.99")
+    return value
 
 
 def _aware_time(text: str):
@@ -432,8 +443,9 @@ def _run_history(args: argparse.Namespace) -> int:
     from grader.history import history_problem, history_table, participant_history
 
     if not args.history.is_file():
+        what = "a folder, not a file" if args.history.is_dir() else "no such file"
         raise UsageError(
-            f"--history {args.history}: no such file. It is written by grader "
+            f"--history {args.history}: {what}. It is written by grader "
             "score (beside the solution unless --history was given)."
         )
     if problem := history_problem(args.history):

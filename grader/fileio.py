@@ -127,30 +127,48 @@ def _signals_held() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
-def replace_problem(folder: Path, marker: str, known: frozenset[str]) -> str:
+def replace_problem(
+    folder: Path, marker: str, known: frozenset[str], report_start: bytes = b""
+) -> str:
     """Why an existing folder may not be replaced as a whole ('' when it may).
 
     It may when it is empty, or when the kit wrote it: it holds the kit's
-    `marker` file and nothing but names in `known` (a `reports/` folder of
-    .json files included), so no file of the user's is ever deleted.
+    `marker` file, every other entry is a file (or a link, of which only the
+    link goes) named in `known`, and `reports/` is a folder of the kit's .json
+    reports (each starting with `report_start`). So no file or folder of the
+    user's is ever deleted.
     """
     if not folder.exists():
         return ""
-    if not folder.is_dir():
+    if folder.is_symlink() or not folder.is_dir():
         return "exists and is not a folder"
     entries = sorted(folder.iterdir())
     if not entries:
         return ""
     if not (folder / marker).is_file():
         return f"exists and was not written by grader score (it has no {marker} file)"
-    foreign = [p.name for p in entries if p.name not in known]
-    reports = folder / "reports"
-    if reports.is_dir() and not reports.is_symlink():
-        foreign += [f"reports/{p.name}" for p in sorted(reports.iterdir()) if p.suffix != ".json"]
+    foreign = []
+    for path in entries:
+        if path.name == "reports" and path.is_dir() and not path.is_symlink():
+            foreign += [
+                f"reports/{p.name}" for p in sorted(path.iterdir()) if not _report(p, report_start)
+            ]
+        elif path.name not in known or (path.is_dir() and not path.is_symlink()):
+            foreign.append(path.name)
     if foreign:
         shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
         return f"holds files grader score did not write ({shown}), which replacing it would delete"
     return ""
+
+
+def _report(path: Path, start: bytes) -> bool:
+    """Whether `path` is one of the kit's JSON reports (a link counts: only it goes)."""
+    if path.is_symlink():
+        return True
+    if path.suffix != ".json" or not path.is_file():
+        return False
+    with path.open("rb") as f:
+        return f.read(len(start)) == start
 
 
 def leftovers(out: Path) -> list[Path]:
@@ -185,8 +203,14 @@ def exclusive_lock(out: Path, flag: str) -> Iterator[None]:
         _remove_empty(created)
         raise UsageError(
             f"{flag} {out}: cannot create its lock file {path} ({exc.strerror or exc}). "
-            f"Choose a folder you can write to for {flag}."
+            f"Remove what is there, or choose another folder for {flag}."
         ) from None
+    try:
+        _claim(fd, path, flag, out)
+    except UsageError:
+        os.close(fd)
+        _remove_empty(created)
+        raise
     try:
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
@@ -195,6 +219,17 @@ def exclusive_lock(out: Path, flag: str) -> Iterator[None]:
         path.unlink(missing_ok=True)
         os.close(fd)
         _remove_empty(created)
+
+
+def _claim(fd: int, path: Path, flag: str, out: Path) -> None:
+    """Refuse to take over a file that is not a lock of the kit's (empty or a pid)."""
+    info = os.fstat(fd)
+    text = os.pread(fd, 64, 0)
+    if info.st_nlink != 1 or info.st_size > 32 or not (text.strip().isdigit() or not text):
+        raise UsageError(
+            f"{flag} {out}: {path} exists and is not a lock file of grader score; it was "
+            "left as it is. Move it away, or choose another folder."
+        )
 
 
 def _missing_parents(folder: Path) -> list[Path]:

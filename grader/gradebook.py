@@ -77,6 +77,12 @@ def _read_students(path: Path) -> list[Student]:
                 f"--roster {path} line 1: needs the columns kaggle_name and "
                 f"student_id, found {', '.join(reader.fieldnames or []) or 'none'}."
             )
+        repeated = sorted({f for f in fields if fields.count(f) > 1})
+        if repeated:
+            raise UsageError(
+                f"--roster {path} line 1: the column {repeated[0]!r} appears "
+                f"{fields.count(repeated[0])} times; keep one."
+            )
         reader.fieldnames = fields
         students, seen = [], {}
         for line, row in enumerate(reader, start=2):

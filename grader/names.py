@@ -72,9 +72,10 @@ def decoded(name: str) -> str | None:
         return None
 
 
-def name_problem(name: str) -> str:
-    """Why a file or folder name cannot identify anyone ('' when it can), as the end
-    of a sentence that starts "the name ..."."""
+def name_problem(name: str, participant: bool = True) -> str:
+    """Why a name cannot be used ('' when it can), as the end of a sentence that starts
+    "the name ...". A participant's name must also not look like another's; a file's
+    name (its extension, a file in a participant's folder) only has to be showable."""
     text = decoded(name)
     if text is None:
         bad = next(_undecodable(os.fsencode(name)))
@@ -82,6 +83,8 @@ def name_problem(name: str) -> str:
     for char in text:
         if _refused(char):
             return f"holds the invisible or control character U+{ord(char):04X}"
+    if not participant:
+        return ""
     if text != text.strip():
         return "starts or ends with a space"
     scripts = sorted({_script(c) for c in text if c.isalpha()} & LOOK_ALIKE_SCRIPTS)

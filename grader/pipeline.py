@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shlex
 import stat
 import unicodedata
@@ -59,7 +60,7 @@ from grader.fileio import (
 from grader.gradebook import Gradebook, gradebook, read_roster
 from grader.history import history_problem, record
 from grader.integrity import PLAUSIBLE, Flag, integrity_flags
-from grader.report import BOARD_FILES, write_board
+from grader.report import BOARD_FILES, REPORT_START, write_board
 from grader.review import FOLDER_MODE, REVIEW_FILES, write_review
 from grader.score import BoardRow, Entry, board_split, leaderboard, score_folder
 from grader.uncertainty import (
@@ -238,8 +239,25 @@ def check_paths(options: ScoreOptions) -> None:
                     "which is uploaded to Kaggle; keep TA-only files out of it."
                 )
     check_history(options.history_file)
+    history = _resolved(options.history_file)
+    if folder in history.parents:
+        raise UsageError(
+            f"--history {options.history_file}: lies inside the submissions folder {folder}, "
+            "where the next run would take it for a submission. Choose a path outside it."
+        )
+    here = Path.cwd().resolve()
     for flag, target in (("--out", options.out), ("--review", options.review_dir)):
         _existing_parent(flag, target)
+        if INTERNAL_NAME.match(target.name):
+            raise UsageError(
+                f"{flag} {target}: a name of the kit's own lock and staging files; choose "
+                "another name."
+            )
+        if _resolved(target) == here or _resolved(target) in here.parents:
+            raise UsageError(
+                f"{flag} {target}: is or contains the folder you are in, which replacing "
+                f"{flag} would remove; run grader score from another folder."
+            )
         if target.is_symlink():
             raise UsageError(
                 f"{flag} {target}: a symbolic link; pass the folder it points to "
@@ -257,6 +275,9 @@ def check_paths(options: ScoreOptions) -> None:
     _refuse_overlap("--out", options.out, out, "the review folder", review, inside=True)
     _check_replaceable("--out", options.out)
     _check_replaceable("--review", options.review_dir)
+
+
+INTERNAL_NAME = re.compile(r"^\..+\.(lock|partial-.*|old-.*)$")  # see grader.fileio
 
 
 def _existing_parent(flag: str, path: Path) -> Path:
@@ -308,7 +329,7 @@ def _check_replaceable(flag: str, folder: Path) -> None:
     marker, known = (
         (BOARD_MARKER, BOARD_FILES) if flag == "--out" else (REVIEW_MARKER, REVIEW_FILES)
     )
-    problem = replace_problem(folder, marker, known)
+    problem = replace_problem(folder, marker, known, REPORT_START)
     if problem:
         raise UsageError(
             f"{flag} {folder}: {problem}; refusing to replace it. Choose another folder."

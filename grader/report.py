@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from grader.pipeline import ScoringRun
 
 REPORT_HASH_LENGTHS = (8, 16, 64)
+REPORT_START = b'{\n  "participant": '  # how every report begins (participant_report)
 # What a board folder may hold: replacing one deletes nothing else (fileio.replace_problem).
 BOARD_FILES = frozenset(
     {

@@ -108,7 +108,7 @@ def discover(folder: Path) -> list[tuple[Entry, Path | None]]:
             f"{folder}: the submissions folder cannot be read ({exc.strerror or exc})."
         ) from None
     for item in top:
-        if _skipped(item.name):
+        if _skipped(item):
             continue
         link = _link_problem(item, root)
         if link or not item.is_dir():
@@ -122,7 +122,7 @@ def discover(folder: Path) -> list[tuple[Entry, Path | None]]:
             found.append(_failed(item.name, item.name + "/", item, reason))
             continue
         for path in inside:
-            if not _skipped(path.name):
+            if not _skipped(path):
                 rel = f"{item.name}/{path.name}"
                 found.append(_candidate(item.name, rel, path, _link_problem(path, root)))
     if not found:
@@ -138,11 +138,12 @@ def _listing(folder: Path) -> list[Path]:
     return sorted(folder.iterdir())
 
 
-def _skipped(name: str) -> bool:
-    """Hidden files and README files are not submissions (submissions/README.md is the
-    kit's); a .csv file is always one, whatever its name."""
+def _skipped(path: Path) -> bool:
+    """Hidden files and folders and README files are not submissions (submissions/README.md
+    is the kit's); a .csv file, or a folder, is always looked at, whatever its name."""
+    name = path.name
     readme = name.lower().startswith("readme") and not name.lower().endswith(".csv")
-    return name.startswith(".") or readme
+    return name.startswith(".") or (readme and not path.is_dir())
 
 
 def _participant_of(file_name: str) -> str:
@@ -163,8 +164,8 @@ def _after_timestamp(stem: str) -> str:
 
 
 def _link_problem(path: Path, root: Path) -> str:
-    """Why a symbolic link is not followed ('' for a plain file, or a link to a file inside
-    the folder)."""
+    """Why a symbolic link is not followed ('' for a file that is no link): a link is
+    never followed, whatever it points to."""
     if not path.is_symlink():
         return ""
     try:
@@ -177,12 +178,17 @@ def _link_problem(path: Path, root: Path) -> str:
         )
     if root not in target.parents:
         return "a symbolic link leading outside the submissions folder; not followed."
+    if not target.exists():
+        return "a symbolic link to a file that does not exist; not followed."
     if target.is_dir():
         return (
             "a symbolic link to a folder; not followed (it would score another "
             "participant's files under this name)."
         )
-    return ""
+    return (
+        "a symbolic link to another file of the submissions folder; not followed (it would "
+        "score that file under this name): copy the file instead."
+    )
 
 
 def _candidate(
@@ -193,7 +199,7 @@ def _candidate(
     if link_problem:
         return _failed(name, rel, path, link_problem)
     for part, what in ((name, "participant name"), (path.name, "file name")):
-        if problem := names.name_problem(part):
+        if problem := names.name_problem(part, participant=what == "participant name"):
             reason = f"the {what} '{names.shown(part)}' {problem}; {RENAME_HINT}."
             return _failed(name, rel, path, reason, identified=False)
     if path.is_dir():
@@ -219,7 +225,8 @@ def _failed(
 
 
 def _refuse_look_alikes(entries: list[Entry]) -> None:
-    """Names that differ only by case or normalisation: every file of each is an error."""
+    """Names that differ only by case, spaces or normalisation: every file of each is an
+    error."""
     spellings: dict[str, dict[str, Entry]] = {}  # clash key -> raw name -> its first entry
     for entry in entries:
         if entry.identified:
@@ -235,8 +242,8 @@ def _refuse_look_alikes(entries: list[Entry]) -> None:
         )
         reason = (
             f"the participant name {names.spelled(entry.name)} differs from {others} only by "
-            "letter case or Unicode normalisation; one student, or two? Rename the files so "
-            "that every participant has exactly one name."
+            "letter case, spaces or Unicode normalisation; one student, or two? Rename the "
+            "files so that every participant has exactly one name."
         )
         entry.error = reason + (f" Also: {entry.error}" if entry.error else "")
         entry.status, entry.identified = "error", False

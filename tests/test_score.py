@@ -228,9 +228,9 @@ RENAME = "rename it with letters, digits, '-' or '_'."
 
 def look_alike(name: str, other: str, where: str) -> str:
     return (
-        f"the participant name {name} differs from {other} ({where}) only by letter case or "
-        "Unicode normalisation; one student, or two? Rename the files so that every "
-        "participant has exactly one name."
+        f"the participant name {name} differs from {other} ({where}) only by letter case, "
+        "spaces or Unicode normalisation; one student, or two? Rename the files so that "
+        "every participant has exactly one name."
     )
 
 
@@ -565,9 +565,13 @@ def test_unreadable_and_odd_files_are_reported(competition, tmp_path):
     with (tmp_path / "out" / "scores.csv").open() as f:
         status = {r["file"]: (r["status"], r["error"]) for r in csv.DictReader(f)}
     assert status == {
-        "broken.csv": ("error", "cannot be read (No such file or directory)."),
+        "broken.csv": ("error", "a symbolic link to a file that does not exist; not followed."),
         "pipe.csv": ("error", "not a regular file; not read."),
-        "inside.csv": ("scored", ""),
+        "inside.csv": (  # a link is never followed: it would score ok.csv as "inside"
+            "error",
+            "a symbolic link to another file of the submissions folder; not followed (it would "
+            "score that file under this name): copy the file instead.",
+        ),
         "ok.csv": ("scored", ""),
     }
     assert result.returncode == 1

@@ -396,21 +396,29 @@ def test_a_folder_is_replaced_only_if_it_holds_nothing_but_the_kits_files(
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) == sorted(files)
 
 
-def test_out_as_dot_replaces_the_board_with_its_lock_beside_it(competition, tmp_path):
+def test_an_out_that_holds_the_current_folder_is_refused(competition, tmp_path):
     subs, out = small_folder(competition, tmp_path), tmp_path / "board"
-    assert score_cli(subs, competition, out).returncode == 1
-    result = subprocess.run(
-        score_args(subs, competition, Path(), tmp_path / "review2"),
-        cwd=out,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        timeout=120,
-    )
-    assert result.returncode == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == [".grader-board"]
-    assert f"Wrote {out}/ (may be shown to students)" in result.stdout
+    assert score_cli(subs, competition, out, "--public-details").returncode == 1
+    before = tree_of(tmp_path)
+    for where, flag_value in ((out, "."), (out / "reports", "..")):
+        result = subprocess.run(
+            score_args(subs, competition, Path(flag_value), tmp_path / "review2"),
+            cwd=where,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            timeout=120,
+        )
+        assert result.returncode == 2
+        assert result.stderr == (
+            f"Error: --out {out}: is or contains the folder you are in, which replacing --out "
+            "would remove; run grader score from another folder.\n"
+        )
+    assert tree_of(tmp_path) == before
+
+
+def tree_of(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
 
 
 def test_the_review_folder_and_history_stay_out_of_the_kaggle_upload(competition, tmp_path):
@@ -571,3 +579,100 @@ def test_a_deadline_without_a_time_of_day_is_refused_with_an_example(competition
         "argument --deadline: '2020-01-01Z' has no time of day: give one with a timezone, e.g. "
         "2020-01-01T23:59+01:00" in result.stderr
     )
+
+
+def test_names_in_any_single_script_are_participants(competition, tmp_path):
+    rows = solution_rows(competition)
+    subs = tmp_path / "subs"
+    for path in ("Иван.csv", "Σοφία/модель.csv", "carol/σ-sweep.csv", "readme-lover/a.csv"):
+        write_predictions(subs / path, rows, wrong=set())
+    write_predictions(subs / "李雷" / "2026-11-20T14-03-05_β2.csv", rows, wrong=set())
+    result = score_cli(subs, competition, tmp_path / "board")
+    assert result.returncode == 0, result.stdout
+    with (tmp_path / "board" / "leaderboard.csv").open() as f:
+        ranked = sorted(r["participant"] for r in csv.DictReader(f))
+    assert ranked == sorted(["Иван", "Σοφία", "carol", "readme-lover", "李雷"])
+    checked = grader("validate", str(subs / "Иван.csv"), "--competition", str(competition))
+    assert checked.returncode == 0
+
+
+def folder_for(path: Path) -> None:
+    """Replace a file of the kit's by a user's folder of the same name."""
+    path.unlink()
+    path.mkdir()
+    (path / "thesis.docx").write_text("mine")
+
+
+@pytest.mark.parametrize(
+    ("make", "foreign"),
+    [
+        (lambda b: folder_for(b / "scores.csv"), "scores.csv"),
+        (lambda b: (b / "reports" / "keep.json").mkdir(), "reports/keep.json"),
+        (lambda b: (b / "reports" / "notes.json").write_text("{}"), "reports/notes.json"),
+    ],
+)
+def test_what_replacing_would_delete_is_checked_by_kind(competition, tmp_path, make, foreign):
+    subs, out = small_folder(competition, tmp_path), tmp_path / "board"
+    assert score_cli(subs, competition, out, "--public-details").returncode == 1
+    make(out)
+    before = tree_of(out)
+    result = score_cli(subs, competition, out, "--public-details")
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"Error: --out {out}: holds files grader score did not write ({foreign}), which "
+        "replacing it would delete; refusing to replace it. Choose another folder.\n"
+    )
+    assert tree_of(out) == before
+
+
+def test_a_foreign_file_at_the_lock_path_is_left_alone(competition, tmp_path):
+    (tmp_path / ".board.lock").write_text("important data\n")
+    result = score_cli(small_folder(competition, tmp_path), competition, tmp_path / "board")
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"Error: --out {tmp_path / 'board'}: {tmp_path / '.board.lock'} exists and is not a "
+        "lock file of grader score; it was left as it is. Move it away, or choose another "
+        "folder.\n"
+    )
+    assert (tmp_path / ".board.lock").read_text() == "important data\n"
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            ["--history", "{subs}/h.sqlite"],
+            "--history {subs}/h.sqlite: lies inside the submissions folder {subs}, where the "
+            "next run would take it for a submission. Choose a path outside it.",
+        ),
+        (
+            ["--review", "{tmp}/.board.lock"],
+            "--review {tmp}/.board.lock: a name of the kit's own lock and staging files; "
+            "choose another name.",
+        ),
+        (
+            ["--roster", "{tmp}/two.csv", "--baseline", "ann"],
+            "--roster {tmp}/two.csv line 1: the column 'kaggle_name' appears 2 times; keep one.",
+        ),
+    ],
+)
+def test_more_paths_and_files_that_are_refused(competition, tmp_path, extra, message):
+    subs = small_folder(competition, tmp_path)
+    (tmp_path / "two.csv").write_text("kaggle_name,student_id,kaggle_name\nann,1,ben\n")
+
+    def fill(text: str) -> str:
+        return text.replace("{subs}", str(subs)).replace("{tmp}", str(tmp_path))
+
+    result = score_cli(subs, competition, tmp_path / "board", *map(fill, extra))
+    assert (result.returncode, result.stderr) == (2, f"Error: {fill(message)}\n")
+    assert not (tmp_path / "board").exists()
+
+
+def test_plausible_must_be_a_fraction(competition, tmp_path):
+    subs = small_folder(competition, tmp_path)
+    for value in ("nan", "5", "0"):
+        result = score_cli(subs, competition, tmp_path / "b", "--plausible", value)
+        assert result.returncode == 2
+        assert result.stderr.endswith(
+            f"argument --plausible: '{value}' must lie above 0 and at most 1, e.g. 0.99\n"
+        )
