@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from grader.pipeline import ScoringRun
 
 REPORT_HASH_LENGTHS = (8, 16, 64)
-REPORT_START = b'{\n  "participant": '  # how every report begins (participant_report)
+REPORT_START = b'{"participant": '  # how every report begins (participant_report)
 # What a board folder may hold: replacing one deletes nothing else (fileio.replace_problem).
 BOARD_FILES = frozenset(
     {
@@ -216,7 +216,8 @@ def participant_report(
             for e in own
         ],
     }
-    return json.dumps(report, indent=2, ensure_ascii=False) + "\n"
+    # No indent: json's C encoder only serves compact output, which is 10x faster.
+    return json.dumps(report, ensure_ascii=False) + "\n"
 
 
 def write_reports(

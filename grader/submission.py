@@ -161,24 +161,30 @@ class SubmissionChecker:
         text = text.replace("\r\n", "\n")
         if "\r" in text:
             return None
-        lines = list(filter(None, text.split("\n")))  # blank lines are tolerated
+        text = text.strip("\n")  # blank lines before and after are tolerated
+        end = text.find("\n")
+        header = [h.strip().lower() for h in text[:end].split(",")]
+        body = text[end + 1 :]
         n = len(self.key.ids)
-        if len(lines) != n + 1:
-            return None
-        header = [h.strip().lower() for h in lines[0].split(",")]
-        if header not in (["id", "label"], ["label", "id"]):
-            return None
-        body = "\n".join(lines[1:])
-        if body.count(",") != n:
+        if (
+            end < 0
+            or header not in (["id", "label"], ["label", "id"])
+            or "\n\n" in body  # blank lines inside: leave them to the diagnosis
+            or body.count("\n") != n - 1
+            or body.count(",") != n
+        ):
             return None
         fields = body.replace(",", "\n").split("\n")  # id, label, id, label, ...
         raw_ids, raw_labels = fields[0::2], fields[1::2]
+        # The counts above allow '0,1,1' then '0': rebuilding each line proves one comma each.
+        if body.split("\n") != list(map(",".join, zip(raw_ids, raw_labels, strict=True))):
+            return None
         if header[0] == "label":
             raw_ids, raw_labels = raw_labels, raw_ids
-        rows = list(map(self.position.get, raw_ids))
-        if None in rows:
+        try:
+            rows = np.fromiter(map(self.position.get, raw_ids), np.int64, n)
+        except TypeError:  # an id that is not a canonical test id: None
             return None
-        rows = np.asarray(rows, dtype=np.int64)
         if np.bincount(rows, minlength=n).max() != 1:
             return None
         used = set(raw_labels)

@@ -133,6 +133,10 @@ def test_plain_valid_files_take_the_fast_path():
         labels, style = CHECKER._fast_labels(text)
         assert labels.tolist() == list(range(10)) and style == "names"
     assert CHECKER._fast_labels("id,label\n" + "\n".join(rows[:9]) + "\n9, truck\n") is None
+    # Right counts of commas and lines, wrong rows: 3 fields, then 1.
+    shifted = ["0,1,1", "0", *(f"{i},{i}" for i in range(2, 10))]
+    assert CHECKER._fast_labels("id,label\n" + "\n".join(shifted)) is None
+    check_outcome(("id,label\n" + "\n".join(shifted)).encode())
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
