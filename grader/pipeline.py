@@ -134,7 +134,8 @@ def score_submissions(
 ) -> ScoringRun:
     """Run `grader score`; `written` (if given) grows as each output is complete.
 
-    Raises UsageError, before anything is touched, for a bad flag or path.
+    Raises UsageError for a bad flag or path before any output is written (an
+    unknown --baseline is found after scoring, and leaves nothing behind either).
     """
     written = [] if written is None else written
     key = _load_key(options.solution)
