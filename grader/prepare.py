@@ -51,7 +51,7 @@ from grader.bundle import (
     TRAIN_CSV,
     TRAIN_IMAGES,
 )
-from grader.constants import DEFAULT_PUBLIC_FRACTION
+from grader.constants import DEFAULT_PUBLIC_FRACTION, HISTORY_NAME, REVIEW_NAME
 from grader.errors import UsageError
 from grader.fileio import build_folder_atomically, file_digest, leftovers
 from grader.sources import RawDataset, load_source
@@ -129,6 +129,14 @@ def check_out(out: Path, force: bool) -> None:
         raise UsageError(
             f"--out {out}: exists and is not a competition bundle; refusing to replace it, "
             "even with --force. Choose another folder."
+        )
+    records = [p for p in (HISTORY_NAME, REVIEW_NAME) if (out / "private" / p).exists()]
+    if records:
+        shown = ", ".join(f"private/{name}" for name in records)
+        raise UsageError(
+            f"--out {out}: holds the records of grading with it ({shown}); replacing the "
+            "bundle would delete them, and its new secret split would not match the scores "
+            "they hold. Move them out first, or choose another folder."
         )
 
 

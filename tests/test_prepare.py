@@ -271,6 +271,22 @@ def test_force_never_replaces_a_folder_that_is_not_a_bundle(sources, tmp_path):
     assert (tmp_path / "notes.txt").read_text() == "precious"
 
 
+def test_force_never_deletes_the_records_of_grading(sources, tmp_path):
+    out = tmp_path / "competition"
+    build(sources["imagefolder-zip"], out, seed=1)
+    (out / "private" / "history.sqlite").write_bytes(b"")
+    (out / "private" / "review").mkdir()
+    before = tree_bytes(out)
+    with pytest.raises(UsageError) as info:
+        build(sources["imagefolder-zip"], out, seed=2, force=True)
+    assert str(info.value) == (
+        f"--out {out}: holds the records of grading with it (private/history.sqlite, "
+        "private/review); replacing the bundle would delete them, and its new secret split "
+        "would not match the scores they hold. Move them out first, or choose another folder."
+    )
+    assert tree_bytes(out) == before
+
+
 @pytest.mark.parametrize("fraction", [0.0, 1.0, -0.3, 30.0])
 def test_public_fraction_outside_zero_one(fraction, sources, tmp_path):
     with pytest.raises(UsageError) as info:
