@@ -22,11 +22,13 @@ from grader.text import (
     LABEL,
     METRICS,
     SHORT,
+    columns,
     csv_cell,
     csv_text,
     group_letters,
     markdown_text,
     p_text,
+    pad,
     percent,
     span_text,
     terminal_text,
@@ -290,12 +292,12 @@ def terminal_table(
         ]
         for i, row in enumerate(board)
     ]
-    widths = [max([len(h)] + [len(r[i]) for r in table]) for i, h in enumerate(heads)]
+    widths = [max([len(h)] + [columns(r[i]) for r in table]) for i, h in enumerate(heads)]
     numeric = {0} | set(range(2, 2 + len(shown) * len(METRICS) + len(extra)))
 
     def line(cells: list[str]) -> str:
         return "  ".join(
-            c.rjust(w) if i in numeric else c.ljust(w)
+            pad(c, w, right=i in numeric)
             for i, (c, w) in enumerate(zip(cells, widths, strict=True))
         ).rstrip()
 

@@ -13,6 +13,7 @@ import csv
 import html
 import io
 import re
+import unicodedata
 from datetime import datetime
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -41,11 +42,29 @@ def html_text(text: object) -> str:
 
 
 def terminal_text(text: str, width: int | None = None) -> str:
-    """Printable text for a terminal: control characters (escape codes) become '?'."""
+    """Printable text for a terminal: control characters (escape codes) become '?';
+    cut to `width` columns (wide CJK characters take two), marked with '…'."""
     shown = "".join(c if c.isprintable() else "?" for c in text)
-    if width is not None and len(shown) > width:
-        shown = shown[: width - 1] + "…"
+    if width is not None and columns(shown) > width:
+        while columns(shown) > width - 1:
+            shown = shown[:-1]
+        shown += "…"
     return shown
+
+
+def columns(text: str) -> int:
+    """How many terminal columns text takes: 2 for wide and full-width characters
+    (Unicode's East Asian Width W and F), 0 for combining marks, else 1."""
+    return sum(
+        0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1
+        for c in text
+    )
+
+
+def pad(text: str, width: int, right: bool = False) -> str:
+    """`text` padded with spaces to `width` columns, on the left when `right`."""
+    space = " " * max(width - columns(text), 0)
+    return space + text if right else text + space
 
 
 def csv_text(columns: list[str], rows: list[list]) -> str:

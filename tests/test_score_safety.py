@@ -607,6 +607,12 @@ def test_names_in_any_single_script_are_participants(competition, tmp_path):
     with (tmp_path / "board" / "leaderboard.csv").open() as f:
         ranked = sorted(r["participant"] for r in csv.DictReader(f))
     assert ranked == sorted(["Иван", "Σοφία", "carol", "readme-lover", "李雷"])
+    from grader.text import columns
+
+    # The terminal table stays aligned: wide CJK characters take two columns.
+    table = [line for line in result.stdout.splitlines() if "100.00%    100.00%" in line]
+    assert len(table) == 5
+    assert len({columns(line[: line.index("100.00%")]) for line in table}) == 1
     checked = grader("validate", str(subs / "Иван.csv"), "--competition", str(competition))
     assert checked.returncode == 0
 
