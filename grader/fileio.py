@@ -178,6 +178,13 @@ def leftovers(out: Path) -> list[Path]:
     return sorted(found)
 
 
+def is_internal_name(name: str) -> bool:
+    """Whether `name` is one the kit gives its lock, staging or retired folders."""
+    return name.startswith(".") and (
+        name.endswith(".lock") or ".partial-" in name or ".old-" in name
+    )
+
+
 def lock_path(out: Path) -> Path:
     """The lock file of a folder the kit replaces: beside it, never inside."""
     return out.parent / f".{out.name}.lock"

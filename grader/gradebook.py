@@ -21,7 +21,6 @@ board but not on the roster are reported.
 from __future__ import annotations
 
 import csv
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -86,7 +85,7 @@ def _read_students(path: Path) -> list[Student]:
         reader.fieldnames = fields
         students, seen = [], {}
         for line, row in enumerate(reader, start=2):
-            name = unicodedata.normalize("NFC", (row.get("kaggle_name") or "").strip())
+            name = names.identity((row.get("kaggle_name") or "").strip())
             student = (row.get("student_id") or "").strip()
             if not name or not student:
                 raise UsageError(f"--roster {path} line {line}: empty kaggle_name or student_id.")

@@ -31,15 +31,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import shlex
 import stat
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from grader import names
 from grader.answers import AnswerKey, load_solution
 from grader.bundle import CLASSES_TXT
 from grader.constants import (
@@ -54,6 +53,7 @@ from grader.fileio import (
     build_folder_atomically,
     exclusive_lock,
     file_digest,
+    is_internal_name,
     leftovers,
     replace_problem,
 )
@@ -206,7 +206,7 @@ def _roster(options: ScoreOptions):
 def _baseline(options: ScoreOptions, board: list[BoardRow]) -> str | None:
     if options.baseline is None:
         return None
-    name = unicodedata.normalize("NFC", options.baseline)
+    name = names.identity(options.baseline)  # the identity rule of every participant
     if name not in {row.participant for row in board}:
         raise UsageError(
             f"--baseline {options.baseline}: no scored submission of that participant in "
@@ -234,14 +234,13 @@ def check_paths(options: ScoreOptions) -> None:
     public = solution_dir.parent / "public"
     if (public / CLASSES_TXT).is_file():  # the bundle's Kaggle upload: nothing private in it
         for flag, target in (("--review", options.review_dir), ("--history", options.history_file)):
-            if public == _resolved(target) or public in _resolved(target).parents:
+            if _relation(_resolved(target), public) in ("is", "inside"):
                 raise UsageError(
                     f"{flag} {target}: lies inside the competition's public folder {public}, "
                     "which is uploaded to Kaggle; keep TA-only files out of it."
                 )
     check_history(options.history_file)
-    history = _resolved(options.history_file)
-    if folder in history.parents:
+    if _relation(_resolved(options.history_file), folder) == "inside":
         raise UsageError(
             f"--history {options.history_file}: lies inside the submissions folder {folder}, "
             "where the next run would take it for a submission. Choose a path outside it."
@@ -249,22 +248,21 @@ def check_paths(options: ScoreOptions) -> None:
     here = Path.cwd().resolve()
     for flag, target in (("--out", options.out), ("--review", options.review_dir)):
         _existing_parent(flag, target)
-        if INTERNAL_NAME.match(target.name):
+        place = _resolved(target)
+        if is_internal_name(target.name):
             raise UsageError(
                 f"{flag} {target}: a name of the kit's own lock and staging files; choose "
                 "another name."
             )
-        if _resolved(target) == here or _resolved(target) in here.parents:
+        if _relation(place, here) in ("is", "contains"):
             raise UsageError(
                 f"{flag} {target}: is or contains the folder you are in, which replacing "
                 f"{flag} would remove; run grader score from another folder."
             )
         if target.is_symlink():
             raise UsageError(
-                f"{flag} {target}: a symbolic link; pass the folder it points to "
-                f"({_resolved(target)}) instead."
+                f"{flag} {target}: a symbolic link; pass the folder it points to ({place}) instead."
             )
-        place = _resolved(target)
         _refuse_overlap(flag, target, place, "the submissions folder", folder, inside=True)
         _refuse_overlap(
             flag, target, place, "the solution's folder", solution_dir, inside=flag == "--out"
@@ -276,9 +274,6 @@ def check_paths(options: ScoreOptions) -> None:
     _refuse_overlap("--out", options.out, out, "the review folder", review, inside=True)
     _check_replaceable("--out", options.out)
     _check_replaceable("--review", options.review_dir)
-
-
-INTERNAL_NAME = re.compile(r"^\..+\.(lock|partial-.*|old-.*)$")  # see grader.fileio
 
 
 def _existing_parent(flag: str, path: Path) -> Path:
@@ -305,16 +300,28 @@ def check_history(path: Path) -> None:
         raise UsageError(f"{where}: not writable. Choose a file you can write to.")
 
 
+def _relation(place: Path, other: Path) -> str:
+    """How two resolved paths stand: "is", "contains", "inside" or '' (apart)."""
+    if place == other:
+        return "is"
+    if place in other.parents:
+        return "contains"
+    if other in place.parents:
+        return "inside"
+    return ""
+
+
 def _refuse_overlap(
     flag: str, target: Path, place: Path, what: str, other: Path, inside: bool
 ) -> None:
     """`target` (resolved: `place`) may not be `other` or contain it, nor (with
     `inside`) lie inside it."""
-    if place == other:
+    relation = _relation(place, other)
+    if relation == "is":
         problem = f"is {what} ({other})"
-    elif place in other.parents:
+    elif relation == "contains":
         problem = f"contains {what} {other}, which replacing {flag} would delete"
-    elif inside and other in place.parents:
+    elif inside and relation == "inside":
         problem = f"lies inside {what} {other}"
     else:
         return
