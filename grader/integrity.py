@@ -5,10 +5,12 @@ and says why. Some are computed from Private rows (near-identical uses every
 test row), so flags live in the review folder, never in the public board.
 
 * identical: byte-identical files (same sha256) from different participants;
-* near-identical: two participants' ranked files that make the same wrong
-  prediction on at least 90% of the test images both get wrong (with at least
-  30 such images). Independent models share hard images but usually not the
-  wrong class on nearly all of them: a copy shares both;
+* near-identical: two participants' ranked files that give the same wrong
+  class on at least 90% of the test images either of them gets wrong (with at
+  least 30 such images). Independent models share hard images, but each also
+  has errors of its own; a copy with a few rows changed shares nearly all.
+  A copy whose owner then fixed many of its errors is not caught by this rule
+  (the price of finding pairs without comparing every pair);
 * implausible: a public accuracy at or above a threshold (default 99%): the
   CIFAR-10 test labels are public, so a near-perfect score deserves a look at
   the code behind it;
@@ -25,6 +27,9 @@ import numpy as np
 
 SAME_ERRORS = 0.90
 MIN_SHARED_ERRORS = 30
+SIZE_STEP = 1.25  # error counts of one size class span at most this factor
+HASH_CHUNK = 256  # files hashed at once (bounds memory at 5,000 files)
+COMPARE_CHUNK = 1024  # candidate pairs compared at once
 PLAUSIBLE = 0.99
 
 
@@ -88,30 +93,111 @@ def _identical(entries) -> list[Flag]:
 
 
 def _near_identical(board, key) -> list[Flag]:
-    """Pairs of ranked files that share most of their wrong predictions."""
+    """Pairs of ranked files that make nearly the same wrong predictions."""
     rows = [row for row in board if row.entry.predicted is not None]
     if len(rows) < 2:
         return []
     predicted = np.stack([row.entry.predicted for row in rows])
-    wrong = predicted != key.labels[None, :]
     flags = []
-    for i in range(len(rows)):
-        both_wrong = wrong[i] & wrong[i + 1 :]  # (later rows, n)
-        same = both_wrong & (predicted[i] == predicted[i + 1 :])
-        shared, identical = both_wrong.sum(axis=1), same.sum(axis=1)
-        for offset in np.flatnonzero(
-            (shared >= MIN_SHARED_ERRORS) & (identical >= SAME_ERRORS * shared)
-        ):
-            a, b = rows[i].entry, rows[i + 1 + offset].entry
-            if a.sha256 == b.sha256:
-                continue  # already flagged as identical
-            flags.append(
-                Flag(
-                    "near-identical",
-                    (rows[i].participant, rows[i + 1 + offset].participant),
-                    (a.file, b.file),
-                    f"the same wrong class on {identical[offset]} of the {shared[offset]} test "
-                    f"images both get wrong (flagged from {SAME_ERRORS:.0%})",
-                )
+    for i, j, same, either in near_identical_pairs(predicted, key.labels).pairs:
+        a, b = rows[i].entry, rows[j].entry
+        if a.sha256 == b.sha256:
+            continue  # already flagged as identical
+        flags.append(
+            Flag(
+                "near-identical",
+                (rows[i].participant, rows[j].participant),
+                (a.file, b.file),
+                f"the same wrong class on {same} of the {either} test images either file "
+                f"gets wrong (flagged from {SAME_ERRORS:.0%})",
             )
+        )
     return flags
+
+
+@dataclass(frozen=True)
+class NearIdentical:
+    """What `near_identical_pairs` found, and what it cost."""
+
+    pairs: list[tuple[int, int, int, int]]  # (i, j, same wrong class, either wrong), i < j
+    compared: int  # candidate pairs checked image by image
+
+
+def near_identical_pairs(predicted: np.ndarray, labels: np.ndarray) -> NearIdentical:
+    """Every pair of rows of `predicted` (files x test rows, class indices) that gives the
+    same wrong class on at least 90% of the images either of the two gets wrong, with at
+    least 30 such images; exact, without comparing every pair.
+
+    Why it finds every such pair: say file a gets `na` images wrong and b gets `nb <= na`.
+    The pair qualifies only if `same >= 0.9 * either`; as `either >= na` and `same <= nb`,
+    that needs `nb >= 0.9 * na`, and the two disagree on `either - same <= na / 9` images.
+    Files are put in size classes by error count: class c holds counts from `low` up to
+    (not including) `high`, about 1.25 x `low`, and cuts the test images into
+    `(high - 1) // 9 + 1` blocks, more than a pair whose larger file is in the class can
+    disagree on; so the two predict identically on at least one whole block (pigeonhole).
+    Each file gets a signature per block (a hash of its predictions there); sorting the
+    signatures brings the files that match on a block together, and only those pairs are
+    compared image by image. A file joins its own class, and the class above when it could
+    be the smaller file of a pair there (`10 * nb >= 9 * low` of that class). Files with
+    fewer than 30 errors join no class. Hash collisions only add candidates; the
+    comparison is exact.
+    """
+    n, m = predicted.shape
+    wrong = predicted != labels[None, :]
+    errors = wrong.sum(axis=1)
+    thresholds = [MIN_SHARED_ERRORS]
+    while thresholds[-1] <= m:
+        thresholds.append(max(thresholds[-1] + 1, int(thresholds[-1] * SIZE_STEP)))
+    size_class = np.searchsorted(thresholds, errors, side="right") - 1  # -1: too few errors
+    rng = np.random.default_rng(0)  # fixed: blocks and hashes never depend on the data
+    order = rng.permutation(m)
+    weights = rng.integers(0, 2**63, m, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+    candidates = []
+    for c in range(len(thresholds) - 1):
+        upper = thresholds[c + 1]
+        members = np.flatnonzero(
+            (size_class == c)
+            | ((size_class == c - 1) & (c > 0) & (10 * errors >= 9 * thresholds[c]))
+        )
+        if len(members) < 2:
+            continue
+        starts = np.linspace(0, m, (upper - 1) // 9 + 2).astype(np.int64)[:-1]
+        signatures = np.empty((len(members), len(starts)), np.uint64)
+        for lo in range(0, len(members), HASH_CHUNK):
+            rows = members[lo : lo + HASH_CHUNK]
+            values = predicted[rows][:, order].astype(np.uint64) + np.uint64(1)
+            signatures[lo : lo + HASH_CHUNK] = np.add.reduceat(
+                values * weights[order], starts, axis=1
+            )
+        candidates.append(_matching(members, signatures, n))
+    pairs = np.unique(np.concatenate(candidates)) if candidates else np.empty(0, np.int64)
+    first, second = pairs // n, pairs % n
+    found = []
+    for lo in range(0, len(pairs), COMPARE_CHUNK):
+        i, j = first[lo : lo + COMPARE_CHUNK], second[lo : lo + COMPARE_CHUNK]
+        either = (wrong[i] | wrong[j]).sum(axis=1)
+        same = ((predicted[i] == predicted[j]) & wrong[i]).sum(axis=1)
+        for k in np.flatnonzero((same >= MIN_SHARED_ERRORS) & (10 * same >= 9 * either)):
+            found.append((int(i[k]), int(j[k]), int(same[k]), int(either[k])))
+    return NearIdentical(found, len(pairs))
+
+
+def _matching(members: np.ndarray, signatures: np.ndarray, n: int) -> np.ndarray:
+    """Pairs `i * n + j` (i < j, indices into the whole set of files) of members with the
+    same signature on some block."""
+    n_members, n_blocks = signatures.shape
+    block = np.repeat(np.arange(n_blocks)[None, :], n_members, axis=0).ravel()
+    file = np.repeat(members, n_blocks)
+    flat = signatures.ravel()
+    sort = np.lexsort((file, flat, block))
+    block, flat, file = block[sort], flat[sort], file[sort]
+    new_run = np.ones(len(flat), bool)
+    new_run[1:] = (block[1:] != block[:-1]) | (flat[1:] != flat[:-1])
+    run_start = np.flatnonzero(new_run)
+    run_length = np.diff(np.append(run_start, len(flat)))
+    out = []
+    for start, length in zip(run_start[run_length > 1], run_length[run_length > 1], strict=True):
+        group = file[start : start + length]
+        a, b = np.triu_indices(length, 1)
+        out.append(group[a] * n + group[b])
+    return np.concatenate(out) if out else np.empty(0, np.int64)

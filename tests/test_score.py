@@ -907,7 +907,8 @@ def test_integrity_flags_name_the_files_and_say_why(competition, tmp_path):
         (
             "near-identical",
             "ann.csv | ben.csv",
-            "the same wrong class on 35 of the 35 test images both get wrong (flagged from 90%)",
+            "the same wrong class on 35 of the 36 test images either file gets wrong "
+            "(flagged from 90%)",
         ),
         (
             "implausible",

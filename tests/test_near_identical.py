@@ -1,0 +1,128 @@
+"""The near-identical check: exact (it finds what comparing every pair finds) and not
+quadratic (it compares few pairs). The reference here compares every pair, image by image."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from grader.integrity import MIN_SHARED_ERRORS, near_identical_pairs
+
+N_TEST = 2_000
+
+
+def every_pair(predicted: np.ndarray, labels: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """The rule, pair by pair: the same wrong class on >= 90% of the images either gets
+    wrong, and on at least 30 of them."""
+    wrong = predicted != labels
+    found = []
+    for i in range(len(predicted)):
+        for j in range(i + 1, len(predicted)):
+            either = int((wrong[i] | wrong[j]).sum())
+            same = int(((predicted[i] == predicted[j]) & wrong[i]).sum())
+            if same >= MIN_SHARED_ERRORS and 10 * same >= 9 * either:
+                found.append((i, j, same, either))
+    return found
+
+
+def honest(rng, labels, n_files, skill_low=-1.0, skill_high=3.0):
+    """Files of models of varied skill that share hard images and the usual confusions."""
+    difficulty = rng.normal(0, 1.5, len(labels))
+    partner = (labels + rng.integers(1, 10, len(labels))) % 10  # the usual wrong class
+    files = []
+    for skill in rng.uniform(skill_low, skill_high, n_files):
+        wrong = rng.random(len(labels)) < 1 / (1 + np.exp(skill - difficulty))
+        other = (labels + rng.integers(1, 10, len(labels))) % 10
+        guess = np.where(rng.random(len(labels)) < 0.7, partner, other)
+        files.append(np.where(wrong, guess, labels))
+    return files
+
+
+def edited(rng, labels, base, fixes=0, new_errors=0, new_classes=0):
+    """`base` with some errors fixed, some right rows made wrong, some wrong classes changed."""
+    copy = base.copy()
+    wrong, right = np.flatnonzero(base != labels), np.flatnonzero(base == labels)
+    picked = rng.choice(wrong, fixes + new_classes, replace=False)
+    copy[picked[:fixes]] = labels[picked[:fixes]]
+    changed = picked[fixes:]
+    copy[changed] = (base[changed] + rng.integers(1, 9, len(changed))) % 10
+    copy[changed] = np.where(
+        copy[changed] == labels[changed], (copy[changed] + 1) % 10, copy[changed]
+    )
+    added = rng.choice(right, new_errors, replace=False)
+    copy[added] = (labels[added] + rng.integers(1, 10, new_errors)) % 10
+    return copy
+
+
+def cohort(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Honest files plus copies edited on both sides of the 90% line."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 10, N_TEST)
+    files = honest(rng, labels, 25)
+    for base in list(files[:12]):
+        a = int((base != labels).sum())
+        if a < MIN_SHARED_ERRORS + 5:
+            continue
+        k = a // 9  # the most new errors a flagged copy can have: either = a + k
+        files.append(edited(rng, labels, base, new_errors=k))
+        files.append(edited(rng, labels, base, new_errors=k + 1))
+        files.append(edited(rng, labels, base, fixes=a // 10))
+        files.append(edited(rng, labels, base, fixes=a // 10 + 1))
+        files.append(edited(rng, labels, base, fixes=a // 30, new_classes=a // 30))
+    order = rng.permutation(len(files))
+    return np.stack(files)[order].astype(np.int16), labels
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_finds_exactly_what_comparing_every_pair_finds(seed):
+    predicted, labels = cohort(seed)
+    expected = every_pair(predicted, labels)
+    found = near_identical_pairs(predicted, labels)
+    assert sorted(found.pairs) == expected
+    assert len(expected) >= 12  # the cohort does hold flagged copies
+
+
+def test_the_ninety_percent_line_is_exact():
+    rng = np.random.default_rng(7)
+    labels = rng.integers(0, 10, N_TEST)
+    base = labels.copy()
+    base[:100] = (labels[:100] + 1) % 10  # 100 errors
+    files = [
+        base,
+        edited(rng, labels, base, fixes=10),  # same 90 of either 100: flagged
+        edited(rng, labels, base, fixes=11),  # 89 of 100: not
+        edited(rng, labels, base, new_errors=11),  # 100 of 111: flagged (90.09%)
+        edited(rng, labels, base, new_errors=12),  # 100 of 112: not (89.3%)
+    ]
+    found = near_identical_pairs(np.stack(files), labels)
+    flagged = {(i, j): (same, either) for i, j, same, either in found.pairs}
+    assert flagged[(0, 1)] == (90, 100)
+    assert flagged[(0, 3)] == (100, 111)
+    assert (0, 2) not in flagged and (0, 4) not in flagged
+
+
+def test_few_shared_errors_are_not_enough():
+    labels = np.zeros(N_TEST, np.int16)
+    a = labels.copy()
+    a[: MIN_SHARED_ERRORS - 1] = 3
+    found = near_identical_pairs(np.stack([a, a.copy()]), labels)
+    assert found.pairs == [] and found.compared == 0
+
+
+def test_three_hundred_files_cost_few_comparisons_not_every_pair():
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 10, 10_000)
+    files = honest(rng, labels, 240, skill_low=-1.5, skill_high=4.0)
+    files += [
+        np.where(rng.random(10_000) < accuracy, labels, rng.integers(0, 10, 10_000))
+        for accuracy in np.linspace(0.15, 0.97, 50)
+    ]
+    files += [edited(rng, labels, files[k], fixes=5, new_errors=5) for k in range(0, 100, 10)]
+    predicted = np.stack(files).astype(np.int16)
+    found = near_identical_pairs(predicted, labels)
+    every = len(files) * (len(files) - 1) // 2  # 44,850
+    assert len(files) == 300
+    # Comparing every pair would cost 44,850; a quadratic step fails here.
+    assert found.compared <= 3 * len(files), found.compared
+    assert {(i, j) for i, j, _, _ in found.pairs} >= {(k, 290 + k // 10) for k in range(0, 100, 10)}
+    assert every == 44_850
