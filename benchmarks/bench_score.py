@@ -2,6 +2,7 @@
 
 Run:
     python benchmarks/bench_score.py [--participants 200] [--repeat 3] [--final]
+    python benchmarks/bench_score.py --participants 5000 --final --repeat 1
 
 Writes a synthetic competition (10,000 test ids, 30% Public, stratified) and
 one submission per participant (accuracies spread over 10-95%, a few files
@@ -11,13 +12,17 @@ same files:
 * the user's command: `grader score SUBMISSIONS --baseline student000` in a
   subprocess with every default (validation, scores, intervals for every
   file, tests, tied groups, flags, the board, the review folder, the
-  history; `--final` adds the shake-up);
+  history; `--final` adds the shake-up), plus `--timings`, which only prints
+  the seconds of each stage; its peak memory (maximum resident set size);
 * the fair loop: per file `pandas.read_csv`, labels mapped to integers, one
   `np.bincount` confusion matrix per split, accuracy and macro-F1 from it
   (no validation, no outputs).
 
 Checks that both agree on every Public and Private score, and prints the
-medians and the ratio (kit time / fair-loop time: below 1 is faster).
+medians, the ratio (kit time / fair-loop time: below 1 is faster), the
+command's time per stage (from its last run; "start-up" is the rest: the
+interpreter and imports), and the ratio of its core (read and validate,
+score, rank, write board) to the fair loop.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -67,23 +73,40 @@ def make_folder(root: Path, participants: int, seed: int = 0) -> Path:
     return folder
 
 
-def run_command(folder: Path, solution: Path, out: Path, final: bool) -> dict[str, tuple]:
-    """`grader score` as the user types it; returns participant -> (public, private) accuracy
-    and macro-F1 as written to scores.csv (--final) or only the public ones."""
+CORE = ("read and validate", "score", "rank", "write board")
+
+
+def run_command(
+    folder: Path, solution: Path, out: Path, final: bool
+) -> tuple[dict[str, tuple], dict[str, float], int]:
+    """`grader score` as the user types it. Returns participant -> (public, private)
+    accuracy and macro-F1 as written to scores.csv (--final) or only the public ones; the
+    seconds per stage it printed; its peak resident memory in bytes."""
     command = [sys.executable, "-m", "grader", "score", str(folder), "--solution", str(solution)]
     command += ["--out", str(out / "board"), "--review", str(out / "review")]
     command += ["--history", str(out / "history.sqlite"), "--baseline", "student000"]
-    command += ["--final"] if final else []
+    command += ["--timings"] + (["--final"] if final else [])
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
-    if done.returncode != 0:
-        raise SystemExit(f"grader score failed ({done.returncode}): {done.stderr[-2000:]}")
+    out.mkdir()
+    with (out / "stdout").open("w") as stdout, (out / "stderr").open("w") as stderr:
+        child = subprocess.Popen(command, stdout=stdout, stderr=stderr, env=env)
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
+    log = (out / "stderr").read_text()
+    if child.returncode != 0:
+        raise SystemExit(f"grader score failed ({child.returncode}): {log[-2000:]}")
     with (out / "board" / "scores.csv").open() as f:
         rows = list(csv.DictReader(f))
     splits = ("public", "private") if final else ("public",)
-    return {
+    scores = {
         r["participant"]: tuple(float(r[f"{s}_{m}"]) for s in splits for m in METRICS) for r in rows
     }
+    line = re.search(r"^Time per stage: (.*)$", log, re.MULTILINE)
+    stages = {
+        name: float(seconds)
+        for name, seconds in (part.rsplit(" ", 2)[:2] for part in line.group(1).split(", "))
+    }
+    return scores, stages, usage.ru_maxrss * 1024  # ru_maxrss is in KiB on Linux
 
 
 METRICS = ("accuracy", "macro_f1")
@@ -139,11 +162,12 @@ def main() -> int:
         solution = root / "competition" / "private" / "solution.csv"
         import pandas  # noqa: F401  (the fair loop's import is not timed; the command's is)
 
-        kit_times, fair_times = [], []
+        kit_times, fair_times, peaks = [], [], []
         for i in range(args.repeat):
             start = time.perf_counter()
-            kit = run_command(folder, solution, root / f"out{i}", args.final)
+            kit, stages, peak = run_command(folder, solution, root / f"out{i}", args.final)
             kit_times.append(time.perf_counter() - start)
+            peaks.append(peak)
             start = time.perf_counter()
             fair = run_fair(folder, solution, args.final)
             fair_times.append(time.perf_counter() - start)
@@ -161,6 +185,13 @@ def main() -> int:
     print(f"  fair loop (pandas, integer labels, np.bincount)   {fair_s:6.2f} s")
     print(f"  ratio kit / fair loop                             {kit_s / fair_s:6.2f}")
     print(f"  scores agree to within                            {worst:.0e}")
+    print(f"  peak memory of grader score (largest of runs)     {max(peaks) / 2**30:6.2f} GiB")
+    print("grader score's stages (its last run):")
+    stages = {"start-up": kit_times[-1] - sum(stages.values()), **stages}
+    for name, seconds in stages.items():
+        print(f"  {name:<48}{seconds:6.2f} s")
+    core = sum(stages[name] for name in CORE)
+    print(f"  core ({', '.join(CORE)}) / fair loop: {core / fair_times[-1]:.2f}")
     return 0
 
 

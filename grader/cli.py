@@ -288,6 +288,12 @@ def _add_score(commands: argparse._SubParsersAction) -> None:
         default="accuracy",
         help="the metric that ranks (default: accuracy)",
     )
+    p.add_argument(
+        "--timings",
+        action="store_true",
+        help="also print, on stderr, the seconds each stage took (reading and validating, "
+        "scoring, ranking, intervals, flags, writing, ...) (default: off)",
+    )
     p.set_defaults(run=_run_score)
 
 
@@ -304,6 +310,8 @@ def _run_score(args: argparse.Namespace) -> int:
     try:
         run = score_submissions(options, written, warn=_warn)
         print(score_summary(run))
+        if args.timings:
+            print(f"Time per stage: {run.stages.summary()}", file=sys.stderr)
         return run.exit_code
     except KeyboardInterrupt:
         print(f"Interrupted. {_written(options, written)}", file=sys.stderr)

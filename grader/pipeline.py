@@ -33,8 +33,9 @@ import contextlib
 import os
 import shlex
 import stat
-from collections.abc import Callable
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -62,7 +63,7 @@ from grader.history import history_problem, record
 from grader.integrity import PLAUSIBLE, Flag, integrity_flags
 from grader.report import BOARD_FILES, REPORT_START, write_board
 from grader.review import FOLDER_MODE, REVIEW_FILES, write_review
-from grader.score import BoardRow, Entry, board_split, leaderboard, score_folder
+from grader.score import BoardRow, Entry, board_split, check_folder, leaderboard, score_entry
 from grader.uncertainty import (
     Interval,
     RowUncertainty,
@@ -106,6 +107,25 @@ class ScoreOptions:
         return self.history if self.history is not None else self.solution.parent / HISTORY_NAME
 
 
+class Stages:
+    """Seconds spent in each stage of a run, in the order the stages ran."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+
+    def summary(self) -> str:
+        """One line: each stage and its time."""
+        return ", ".join(f"{name} {seconds:.2f} s" for name, seconds in self.seconds.items())
+
+
 @dataclass
 class ScoringRun:
     """Everything one run computed and wrote."""
@@ -120,6 +140,7 @@ class ScoringRun:
     shakeup: Shakeup | None = None
     gradebook: Gradebook | None = None
     history_added: int = 0
+    stages: Stages = field(default_factory=lambda: Stages())
 
     @property
     def exit_code(self) -> int:
@@ -138,53 +159,59 @@ def score_submissions(
     unknown --baseline is found after scoring, and leaves nothing behind either).
     """
     written = [] if written is None else written
-    key = _load_key(options.solution)
-    students = _roster(options)
-    check_paths(options)
+    stages = Stages()
+    with stages("check flags and paths"):
+        key = _load_key(options.solution)
+        students = _roster(options)
+        check_paths(options)
     with contextlib.ExitStack() as locks:
         for flag, folder in (("--out", options.out), ("--review", options.review_dir)):
             locks.enter_context(exclusive_lock(folder, flag))
         for message in _warnings(options):
             warn(message)
-        run = _compute(options, key, students)
-        solution_sha256 = file_digest(options.solution)
+        run = _compute(options, key, students, stages)
         for flag, folder, write, mode in (
             ("--out", options.out, write_board, None),
             ("--review", options.review_dir, write_review, FOLDER_MODE),
         ):
-            build_folder_atomically(
-                folder,
-                lambda f, write=write: write(f, run),
-                lambda flag=flag, folder=folder: _check_replaceable(flag, folder),
-                mode=mode,
-                on_done=lambda folder=folder: written.append(folder),
-            )
-        run.history_added = record(options.history_file, run.entries, solution_sha256)
+            with stages(f"write {'board' if flag == '--out' else 'review'}"):
+                build_folder_atomically(
+                    folder,
+                    lambda f, write=write: write(f, run),
+                    lambda flag=flag, folder=folder: _check_replaceable(flag, folder),
+                    mode=mode,
+                    on_done=lambda folder=folder: written.append(folder),
+                )
+        with stages("history"):
+            solution_sha256 = file_digest(options.solution)
+            run.history_added = record(options.history_file, run.entries, solution_sha256)
         written.append(options.history_file)
     return run
 
 
-def _compute(options: ScoreOptions, key: AnswerKey, students) -> ScoringRun:
+def _compute(options: ScoreOptions, key: AnswerKey, students, stages: Stages) -> ScoringRun:
     """Score, rank and review: everything but writing."""
-    entries = score_folder(options.folder, key)
-    board = leaderboard(entries, options.rank_by, options.final)
-    baseline = _baseline(options, board)
+    with stages("read and validate"):
+        entries = check_folder(options.folder, key)
+    with stages("score"):
+        for entry in entries:
+            score_entry(entry, key)
+    with stages("rank"):
+        board = leaderboard(entries, options.rank_by, options.final)
+        baseline = _baseline(options, board)
     split = board_split(options.final)
-    intervals = file_intervals(entries, key, split)
-    stats = board_uncertainty(board, key, split, baseline, intervals=intervals)
-    run = ScoringRun(
-        options,
-        key,
-        entries,
-        board,
-        intervals,
-        stats,
-        integrity_flags(entries, board, key, options.plausible, options.deadline),
-    )
+    with stages("intervals and tests"):
+        intervals = file_intervals(entries, key, split)
+        stats = board_uncertainty(board, key, split, baseline, intervals=intervals)
+    with stages("flags"):
+        flags = integrity_flags(entries, board, key, options.plausible, options.deadline)
+    run = ScoringRun(options, key, entries, board, intervals, stats, flags, stages=stages)
     if options.final and len(board) >= 2:
-        run.shakeup = shakeup(board, key, options.rank_by)
+        with stages("shake-up"):
+            run.shakeup = shakeup(board, key, options.rank_by)
     if students is not None:
-        run.gradebook = gradebook(students, board, stats, split, baseline, entries)
+        with stages("gradebook"):
+            run.gradebook = gradebook(students, board, stats, split, baseline, entries)
     return run
 
 

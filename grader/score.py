@@ -63,7 +63,7 @@ class Entry:
     file: str  # path relative to the submissions folder, with /, printable
     submitted_at: datetime
     selected: bool = False
-    status: str = ""  # scored | invalid | error
+    status: str = ""  # scored | invalid | error ("valid" between checking and scoring)
     error: str = ""
     sha256: str = ""
     metrics: dict[str, Metrics] = field(default_factory=dict)
@@ -274,8 +274,9 @@ def _submission_time(path: Path, top: bool = False) -> datetime:
 # ----------------------------------------------------------------------------
 
 
-def score_entry(entry: Entry, path: Path | None, checker: SubmissionChecker) -> Entry:
-    """Validate and score one file; record why when it cannot be scored."""
+def check_entry(entry: Entry, path: Path | None, checker: SubmissionChecker) -> Entry:
+    """Read and validate one file (its predictions go to `entry.predicted`); record why
+    when it cannot be scored."""
     if entry.status or path is None:
         return entry
     try:
@@ -291,9 +292,16 @@ def score_entry(entry: Entry, path: Path | None, checker: SubmissionChecker) -> 
     if not checked.valid:
         entry.status, entry.error = "invalid", " ".join(checked.problems)
         return entry
-    entry.status = "scored"
-    entry.metrics = split_metrics(checker.key, checked.labels)
+    entry.status = "valid"
     entry.predicted = checked.labels
+    return entry
+
+
+def score_entry(entry: Entry, key: AnswerKey) -> Entry:
+    """Metrics of a validated file on every split; other entries are left as they are."""
+    if entry.status == "valid":
+        entry.status = "scored"
+        entry.metrics = split_metrics(key, entry.predicted)
     return entry
 
 
@@ -309,10 +317,15 @@ def split_metrics(key: AnswerKey, predicted: np.ndarray) -> dict[str, Metrics]:
     return result
 
 
+def check_folder(folder: Path, key: AnswerKey) -> list[Entry]:
+    """Every file of a submissions folder, read and validated (not yet scored)."""
+    checker = SubmissionChecker(key)
+    return [check_entry(entry, path, checker) for entry, path in discover(folder)]
+
+
 def score_folder(folder: Path, key: AnswerKey) -> list[Entry]:
     """Score every file of a submissions folder against the solution."""
-    checker = SubmissionChecker(key)
-    return [score_entry(entry, path, checker) for entry, path in discover(folder)]
+    return [score_entry(entry, key) for entry in check_folder(folder, key)]
 
 
 # ----------------------------------------------------------------------------

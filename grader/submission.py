@@ -99,7 +99,7 @@ class SubmissionChecker:
         self.names = {name.lower(): i for i, name in enumerate(key.classes)}
         self.indices = {str(i): i for i in range(len(key.classes))}
         # The fast path's label spellings: each class name as written, and in lower case.
-        self.fast_names = {name: i for i, name in enumerate(key.classes)} | self.names
+        self.fast = FastTables.build(key)
         # A valid file is about (id digits + longest class name + 4) bytes a row;
         # anything far beyond that is refused before it is read whole.
         longest = max(len(str(int(i))) for i in key.ids) + max(map(len, key.classes)) + 4
@@ -151,12 +151,13 @@ class SubmissionChecker:
     def _fast_labels(self, text: str) -> tuple[np.ndarray, str] | None:
         """(labels, style) of a plain valid file, or None to leave it to the diagnosis.
 
-        Returns a result only when the diagnosis would find no problem: no quote
-        and no lone CR (so rows are lines and fields are split by commas), the
-        header, exactly one comma and one known canonical id per row, every id
-        once, labels of one style. Each step is one C-level pass (split, map).
+        Returns a result only when the diagnosis would find no problem: ASCII text with
+        no quote and no lone CR (so rows are lines and fields are split by commas), the
+        header, exactly one comma and one known canonical id per row, every id once,
+        labels of one style. After the header, everything is array operations on the
+        file's bytes (FastTables).
         """
-        if '"' in text:
+        if self.fast is None or '"' in text or not text.isascii():
             return None
         text = text.replace("\r\n", "\n")
         if "\r" in text:
@@ -164,36 +165,28 @@ class SubmissionChecker:
         text = text.strip("\n")  # blank lines before and after are tolerated
         end = text.find("\n")
         header = [h.strip().lower() for h in text[:end].split(",")]
-        body = text[end + 1 :]
+        if end < 0 or header not in (["id", "label"], ["label", "id"]):
+            return None
+        body = np.frombuffer(text[end + 1 :].encode("ascii"), np.uint8)
         n = len(self.key.ids)
-        if (
-            end < 0
-            or header not in (["id", "label"], ["label", "id"])
-            or "\n\n" in body  # blank lines inside: leave them to the diagnosis
-            or body.count("\n") != n - 1
-            or body.count(",") != n
-        ):
+        newlines = np.flatnonzero(body == ord("\n"))
+        commas = np.flatnonzero(body == ord(","))
+        if len(newlines) != n - 1 or len(commas) != n:
             return None
-        fields = body.replace(",", "\n").split("\n")  # id, label, id, label, ...
-        raw_ids, raw_labels = fields[0::2], fields[1::2]
-        # The counts above allow '0,1,1' then '0': rebuilding each line proves one comma each.
-        if body.split("\n") != list(map(",".join, zip(raw_ids, raw_labels, strict=True))):
+        starts, ends = np.append(0, newlines + 1), np.append(newlines, len(body))
+        if not ((starts <= commas) & (commas < ends)).all():  # so one comma on every line
             return None
-        if header[0] == "label":
-            raw_ids, raw_labels = raw_labels, raw_ids
-        try:
-            rows = np.fromiter(map(self.position.get, raw_ids), np.int64, n)
-        except TypeError:  # an id that is not a canonical test id: None
+        spans = ((starts, commas), (commas + 1, ends))
+        ids, labels = spans if header[0] == "id" else spans[::-1]
+        rows = self.fast.rows(body, *ids)
+        if rows is None or np.bincount(rows, minlength=n).max() != 1:
             return None
-        if np.bincount(rows, minlength=n).max() != 1:
+        found = self.fast.labels(body, *labels)
+        if found is None:
             return None
-        used = set(raw_labels)
-        for style, table in (("names", self.fast_names), ("indices", self.indices)):
-            if used <= table.keys():
-                labels = np.full(n, MISSING, dtype=np.int16)
-                labels[rows] = np.fromiter(map(table.__getitem__, raw_labels), np.int16, n)
-                return labels, style
-        return None
+        result = np.full(n, MISSING, dtype=np.int16)
+        result[rows] = found[0]
+        return result, found[1]
 
     def _decode(self, data: bytes, result: Checked) -> str | None:
         """Return the file's text, or None after recording why it is not CSV text."""
@@ -405,3 +398,111 @@ class _FileCheck:
             )
         result.labels = self.labels
         result.style = next(iter(self.styles), "")
+
+
+class FastTables:
+    """What the fast path needs to read ids and labels straight from a file's bytes.
+
+    `rows` and `labels` take the bytes of the file's body and the start and end of one
+    field on every line (arrays); they return None as soon as any field is not exactly
+    what a valid file holds, so that the row-by-row diagnosis takes over.
+    """
+
+    def __init__(self, ids: np.ndarray, classes: tuple[str, ...]) -> None:
+        self.id_width = len(str(int(ids.max())))
+        self.row_of = np.full(int(ids.max()) + 1, -1, np.int64)  # ids are dense (build)
+        self.row_of[ids] = np.arange(len(ids))
+        # Label spellings: each class name as written and in lower case, zero-padded to
+        # one width, with a number per spelling (`_words`) to look fields up by.
+        spellings = {name: i for i, name in enumerate(classes)}
+        spellings |= {name.lower(): i for i, name in enumerate(classes)}
+        self.name_width = -(-max(map(len, spellings)) // 8) * 8
+        padded = np.zeros((len(spellings), self.name_width), np.uint8)
+        for row, name in enumerate(spellings):
+            padded[row, : len(name)] = list(name.encode("ascii"))
+        keys = _words(padded)
+        order = np.argsort(keys)
+        self.name_keys, self.names = keys[order], padded[order]
+        self.name_lengths = np.array([len(name) for name in spellings])[order]
+        self.name_classes = np.array(list(spellings.values()), np.int16)[order]
+        self.unique_keys = len(np.unique(keys)) == len(keys)
+        self.n_classes = len(classes)
+
+    @classmethod
+    def build(cls, key: AnswerKey) -> FastTables | None:
+        """The tables for `key`, or None where the fast path does not apply: ids that are
+        not small integers (a table indexed by id must stay small), or class names that
+        are not ASCII. Such files take the diagnosis."""
+        ids = np.asarray(key.ids)
+        if not len(ids) or ids.dtype.kind not in "iu" or ids.min() < 0:
+            return None
+        if int(ids.max()) >= 4 * len(ids) + 1024 or not all(c.isascii() for c in key.classes):
+            return None
+        return cls(ids.astype(np.int64), key.classes)
+
+    def rows(self, body: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray | None:
+        """The key row of each id field, or None unless every one is a known canonical id."""
+        values = _decimals(body, starts, ends, self.id_width)
+        if values is None or values.max() >= len(self.row_of):
+            return None
+        rows = self.row_of[values]
+        return None if rows.min() < 0 else rows
+
+    def labels(
+        self, body: np.ndarray, starts: np.ndarray, ends: np.ndarray
+    ) -> tuple[np.ndarray, str] | None:
+        """(class of each label field, style), or None unless all are class names (as
+        written or in lower case) or all are indices."""
+        lengths = ends - starts
+        if self.unique_keys and lengths.min() >= 1 and lengths.max() <= self.name_width:
+            fields = _padded(body, starts, lengths, self.name_width)
+            keys = _words(fields)
+            found = np.minimum(np.searchsorted(self.name_keys, keys), len(self.name_keys) - 1)
+            # Equal bytes and equal lengths: the same text (a NUL in a field cannot pass).
+            if (self.name_lengths[found] == lengths).all() and (self.names[found] == fields).all():
+                return self.name_classes[found], "names"
+        values = _decimals(body, starts, ends, len(str(self.n_classes - 1)))
+        if values is not None and values.max() < self.n_classes:
+            return values.astype(np.int16), "indices"
+        return None
+
+
+_MIX = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9], np.uint64)
+
+
+def _words(padded: np.ndarray) -> np.ndarray:
+    """One number per row of zero-padded bytes (width a multiple of 8): its 8-byte words
+    mixed. Distinct rows may share a number; callers compare the bytes themselves."""
+    words = np.ascontiguousarray(padded).view(np.uint64)
+    mix = np.resize(_MIX, words.shape[1])
+    return (words * mix).sum(axis=1, dtype=np.uint64)
+
+
+def _padded(body: np.ndarray, starts: np.ndarray, lengths: np.ndarray, width: int) -> np.ndarray:
+    """(fields, width) bytes of each field, zero after its end; fields at most `width`."""
+    windows = np.lib.stride_tricks.sliding_window_view(
+        np.append(body, np.zeros(width, np.uint8)), width
+    )
+    fields = windows[starts]  # a copy
+    np.multiply(fields, np.arange(width) < lengths[:, None], out=fields)
+    return fields
+
+
+def _decimals(
+    body: np.ndarray, starts: np.ndarray, ends: np.ndarray, width: int
+) -> np.ndarray | None:
+    """Values of fields that are all canonical decimals (ASCII digits, no leading zero)
+    of at most `width` digits, else None."""
+    lengths = ends - starts
+    if not len(lengths) or lengths.min() < 1 or lengths.max() > width:
+        return None
+    inside = np.arange(width) < lengths[:, None]
+    digits = _padded(body, starts, lengths, width) - np.uint8(ord("0"))  # wraps below '0'
+    if (digits[inside] > 9).any():
+        return None
+    if ((digits[:, 0] == 0) & (lengths > 1)).any():  # a leading zero: not canonical
+        return None
+    values = np.zeros(len(lengths), np.int64)
+    for column in range(width):
+        values = np.where(inside[:, column], values * 10 + digits[:, column], values)
+    return values

@@ -512,8 +512,23 @@ def test_final_board_ranks_by_the_private_split(mixed_folder, competition, tmp_p
         competition,
         out,
         "--final",
+        "--timings",
     )
     assert result.returncode == 1
+    stages = re.fullmatch(r"Time per stage: (.*)\n", result.stderr.splitlines(True)[-1])
+    assert stages, result.stderr
+    assert [part.rsplit(" ", 2)[0] for part in stages.group(1).split(", ")] == [
+        "check flags and paths",
+        "read and validate",
+        "score",
+        "rank",
+        "intervals and tests",
+        "flags",
+        "shake-up",
+        "write board",
+        "write review",
+        "history",
+    ]
     with (out / "leaderboard.csv").open() as f:
         board = list(csv.DictReader(f))
     # 35 private ids. bob's two best public files: first (private all right) beats
