@@ -1,12 +1,19 @@
 """Turn a board into grades: a roster maps Kaggle names to student ids.
 
 Points (out of 10), per student, from the participant's ranked file on the
-board's split (public, or private with --final) against --baseline's:
+board's split (public, or private with --final) against --baseline's, on the
+board's ranking metric (accuracy, or macro-F1 with --rank-by macro_f1):
 
 * 0: no valid submission;
 * 6: a valid submission that does not beat the baseline;
-* 8: a higher accuracy than the baseline, not significantly (McNemar p >= 0.05);
-* 10: a significantly higher accuracy than the baseline (p < 0.05).
+* 8: a higher score than the baseline, not significantly;
+* 10: a significantly higher score: the board's two-sided paired test against
+  the baseline (p_vs_baseline: exact McNemar, or the permutation test of
+  macro-F1) below 0.05 with the higher score, which is a one-sided test at
+  the 2.5% level.
+
+Without --final the grades rest on the Public split, which students can probe
+with their submissions: every row's note says the grade is provisional.
 
 The roster is a CSV with the columns kaggle_name and student_id (others are
 kept out of the gradebook). A roster name matches the participant of the
@@ -14,7 +21,7 @@ same name, both NFC-normalised (grader.names); when none has exactly that
 name, a participant whose name differs only by letter case is matched, if
 there is exactly one, and the match is reported. gradebook.csv (in the review
 folder) has one row per roster student, for an LMS import: student_id,
-kaggle_name, points, rank, accuracy, p_vs_baseline, note. Participants on the
+kaggle_name, points, rank, score (the ranking metric), p_vs_baseline, note. Participants on the
 board but not on the roster are reported.
 """
 
@@ -29,7 +36,7 @@ from grader.errors import UsageError
 from grader.text import csv_cell, csv_text, p_text
 
 ALPHA = 0.05
-COLUMNS = ["student_id", "kaggle_name", "points", "rank", "accuracy", "p_vs_baseline", "note"]
+COLUMNS = ["student_id", "kaggle_name", "points", "rank", "score", "p_vs_baseline", "note"]
 
 
 @dataclass(frozen=True)
@@ -100,21 +107,37 @@ def _read_students(path: Path) -> list[Student]:
     return students
 
 
-def points(accuracy: float | None, baseline: float, p_value: float | None) -> int:
+PROVISIONAL = "provisional: Public split; the final grade comes from grader score --final"
+
+
+def points(score: float | None, baseline: float, p_value: float | None) -> int:
     """The rule of the module docstring."""
-    if accuracy is None:
+    if score is None:
         return 0
-    if accuracy <= baseline:
+    if score <= baseline:
         return 6
     return 10 if p_value is not None and p_value < ALPHA else 8
 
 
 def gradebook(
-    students: list[Student], board, stats, split: str, baseline: str, entries=()
+    students: list[Student],
+    board,
+    stats,
+    split: str,
+    baseline: str,
+    entries=(),
+    rank_by: str = "accuracy",
 ) -> Gradebook:
     """Grade every roster student from the board; `entries` explain missing grades."""
     index = {row.participant: i for i, row in enumerate(board)}
-    base = board[index[baseline]].entry.metrics[split].accuracy
+
+    def value(i: int) -> float:
+        return getattr(board[i].entry.metrics[split], rank_by)
+
+    def noted(note: str) -> str:
+        return "; ".join(n for n in (note, PROVISIONAL if split == "public" else "") if n)
+
+    base = value(index[baseline])
     # Board participants never differ by case alone (grader.names refuses such names), so
     # a case-insensitive key finds at most one of them.
     loose = {names.case_key(p): p for p in index if p not in {s.kaggle_name for s in students}}
@@ -135,10 +158,9 @@ def gradebook(
             note = "no valid submission" + (
                 f" ({count} file(s) not scored: see scores.csv)" if count else ""
             )
-            book.rows.append([student.student_id, student.kaggle_name, 0, "", "", "", note])
+            book.rows.append([student.student_id, student.kaggle_name, 0, "", "", "", noted(note)])
             continue
         matched.add(participant)
-        accuracy = board[i].entry.metrics[split].accuracy
         p_value = stats[i].p_vs_baseline
         by_case = participant != student.kaggle_name
         note = f"matched participant {participant!r} by letter case" if by_case else ""
@@ -146,21 +168,22 @@ def gradebook(
             [
                 student.student_id,
                 student.kaggle_name,
-                points(accuracy, base, p_value),
+                points(value(i), base, p_value),
                 board[i].rank,
-                repr(accuracy),
+                repr(value(i)),
                 p_text(p_value),
-                note,
+                noted(note),
             ]
         )
     book.strangers = [row.participant for row in board if row.participant not in matched]
     return book
 
 
-def gradebook_csv(rows: list[list]) -> str:
-    """gradebook.csv's text, names neutralised for spreadsheets."""
+def gradebook_csv(rows: list[list], rank_by: str = "accuracy") -> str:
+    """gradebook.csv's text, names neutralised for spreadsheets; the score column is named
+    after the ranking metric."""
     return csv_text(
-        COLUMNS,
+        [rank_by if c == "score" else c for c in COLUMNS],
         [
             [csv_cell(str(row[0])), csv_cell(str(row[1])), *row[2:5], row[5], csv_cell(row[6])]
             for row in rows

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from grader.score import board_split
-from grader.text import group_letters, html_text, time_text
+from grader.text import INTERVAL_METHOD, TEST_METHOD, group_letters, html_text, time_text
 
 if TYPE_CHECKING:
     from grader.pipeline import ScoringRun
@@ -91,9 +91,10 @@ def leaderboard_html(run: ScoringRun, details: bool = False) -> str:
             f"<title>{title}</title><style>{STYLE}</style></head><body>",
             f"<h1>{title}</h1>",
             f'<p class="note">Ranked by {split} {rank_by.replace("_", "-")}. Bars are 95% '
-            "bootstrap intervals on one shared axis; rows with the same group letter are not "
-            "significantly different from the group's first row (exact McNemar test, p &ge; "
-            "0.05). Equal scores share a rank; the earlier submission is listed first.</p>",
+            f"{INTERVAL_METHOD[rank_by]} on one shared axis; rows with the same group letter "
+            "are not significantly different from the group's first row "
+            f"({TEST_METHOD[rank_by]}, p &ge; 0.05). Equal scores share a rank; the earlier "
+            "submission is listed first.</p>",
             '<table class="board"><thead><tr><th>Rank</th><th>Group</th>'
             '<th class="name">Participant</th><th>Accuracy</th><th>Macro-F1</th>'
             f'<th>95% interval ({rank_by.replace("_", "-")})</th><th class="name">File</th>'

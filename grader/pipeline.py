@@ -202,16 +202,21 @@ def _compute(options: ScoreOptions, key: AnswerKey, students, stages: Stages) ->
     split = board_split(options.final)
     with stages("intervals and tests"):
         intervals = file_intervals(entries, key, split)
-        stats = board_uncertainty(board, key, split, baseline, intervals=intervals)
+        stats = board_uncertainty(
+            board, key, split, baseline, intervals=intervals, rank_by=options.rank_by
+        )
     with stages("flags"):
         flags = integrity_flags(entries, board, key, options.plausible, options.deadline)
     run = ScoringRun(options, key, entries, board, intervals, stats, flags, stages=stages)
     if options.final and len(board) >= 2:
         with stages("shake-up"):
-            run.shakeup = shakeup(board, key, options.rank_by)
+            public = leaderboard(entries, options.rank_by, final=False)
+            run.shakeup = shakeup(board, key, options.rank_by, public_board=public)
     if students is not None:
         with stages("gradebook"):
-            run.gradebook = gradebook(students, board, stats, split, baseline, entries)
+            run.gradebook = gradebook(
+                students, board, stats, split, baseline, entries, options.rank_by
+            )
     return run
 
 

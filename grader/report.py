@@ -19,9 +19,11 @@ from grader.constants import BOARD_MARKER
 from grader.html import leaderboard_html
 from grader.score import BoardRow, Entry, board_split
 from grader.text import (
+    INTERVAL_METHOD,
     LABEL,
     METRICS,
     SHORT,
+    TEST_METHOD,
     columns,
     csv_cell,
     csv_text,
@@ -181,8 +183,8 @@ def leaderboard_markdown(
         lines += [
             "",
             "Rows in the same tied group are not significantly different from the "
-            "group's first row (exact McNemar test, p >= 0.05); intervals are 95% "
-            "bootstrap intervals (1,000 resamples of the split's images).",
+            f"group's first row ({TEST_METHOD[rank_by]}, p >= 0.05, not adjusted for the "
+            f"many comparisons); intervals are 95% {INTERVAL_METHOD[rank_by]}.",
         ]
     unscored = [e for e in entries if e.status != "scored"]
     if unscored:
@@ -340,20 +342,23 @@ def shakeup_csv(moved) -> str:
     return csv_text(["participant", "public_rank", "private_rank", "change"], rows)
 
 
+SHAKEUP_ALPHA = 0.05
+
+
 def shakeup_text(moved) -> str:
     """One paragraph: how much the board shook, and how much chance alone shakes it."""
     changes = [abs(a - b) for a, b in zip(moved.public_rank, moved.private_rank, strict=True)]
-    low = moved.resplit_tau_mean - 2 * moved.resplit_tau_sd
     verdict = (
-        "within what chance alone produces"
-        if moved.tau >= low
-        else "more than chance alone produces: look at who moved"
+        "more than chance alone produces: look at who moved"
+        if moved.p_value < SHAKEUP_ALPHA
+        else "within what chance alone produces"
     )
     return (
         f"Shake-up: Kendall tau between public and private scores {moved.tau:.3f} "
-        f"(mean rank change {sum(changes) / len(changes):.2f}); {moved.resplits} random "
-        f"re-splits of the test set give {moved.resplit_tau_mean:.3f} +- "
-        f"{moved.resplit_tau_sd:.3f}: {verdict}. Ranks in shakeup.csv."
+        f"(mean change from the public-board rank {sum(changes) / len(changes):.2f}); of "
+        f"{moved.resplits} random re-splits of the test set (tau {moved.resplit_tau_mean:.3f} "
+        f"+- {moved.resplit_tau_sd:.3f}), {moved.at_or_below} give a tau this low or lower "
+        f"(p = {moved.p_value:.3f}): {verdict}. Ranks in shakeup.csv."
     )
 
 

@@ -92,7 +92,7 @@ def write_review(folder: Path, run: ScoringRun) -> None:
         "flags.csv": flags_csv(run.flags),
     }
     if run.gradebook is not None:
-        files["gradebook.csv"] = gradebook_csv(run.gradebook.rows)
+        files["gradebook.csv"] = gradebook_csv(run.gradebook.rows, run.options.rank_by)
     for name, text in files.items():
         (folder / name).write_text(text, encoding="utf-8")
     write_reports(folder, run.entries, run.board, run.options.final, SPLITS, run.key.classes)

@@ -23,6 +23,12 @@ _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 METRICS = ("accuracy", "macro_f1")
 LABEL = {"accuracy": "Accuracy", "macro_f1": "Macro-F1"}
 SHORT = {"accuracy": "acc", "macro_f1": "F1"}
+# How the board's intervals and paired tests are made, per ranking metric.
+INTERVAL_METHOD = {
+    "accuracy": "Wilson score intervals",
+    "macro_f1": "bootstrap intervals (1,000 resamples of the split's images)",
+}
+TEST_METHOD = {"accuracy": "exact McNemar test", "macro_f1": "paired permutation test of macro-F1"}
 
 
 def csv_cell(text: str) -> str:

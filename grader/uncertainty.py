@@ -5,10 +5,12 @@ about +-1.1 points (binomial standard error sqrt(0.9 x 0.1 / 3000) = 0.55
 points), so neighbours on a board are often indistinguishable. This module
 says so:
 
-* `Bootstrap`: 95% percentile intervals for accuracy and macro-F1, from
-  1,000 resamples of the split's rows. The resamples are drawn once from a
-  seeded generator and shared by every submission (paired), and all of a
-  submission's resamples are scored by one matrix product;
+* accuracy: the 95% Wilson score interval (`wilson`), which stays
+  informative at 0% and 100%;
+* `Bootstrap`: 95% percentile intervals for macro-F1, from 1,000 resamples
+  of the split's rows. The resamples are drawn once from a seeded generator
+  and shared by every submission (paired), and all of a submission's
+  resamples are scored by one matrix product;
 * `mcnemar`: the exact two-sided McNemar test of two submissions on the same
   rows: under the null hypothesis the rows where exactly one is right split
   50/50, so p = P(Binomial(b + c, 1/2) <= min(b, c)) x 2, capped at 1;
@@ -26,6 +28,7 @@ import numpy as np
 from grader.metrics import competition_ranks, f1_from_counts
 
 RESAMPLES = 1000
+PERMUTATIONS = 1000  # random swap patterns of the macro-F1 test
 CHUNK = 32  # files per bootstrap matrix product: (resamples x rows) @ (rows x 20 CHUNK)
 LEVEL = 0.95
 ALPHA = 0.05
@@ -82,12 +85,30 @@ class Bootstrap:
                 counts[:, 2 * k * i : 2 * k * i + k],
                 counts[:, 2 * k * i + k : 2 * k * (i + 1)],
             )
-            accuracy = tp.sum(axis=1) / len(self.truth)
             f1 = f1_from_counts(tp, predicted_count, self.true_counts)
+            right = int(np.count_nonzero(predictions[i] == self.truth))
             result.append(
-                {"accuracy": _percentile(accuracy), "macro_f1": _percentile(f1.mean(axis=1))}
+                {
+                    "accuracy": wilson(right, len(self.truth)),
+                    "macro_f1": _percentile(f1.mean(axis=1)),
+                }
             )
         return result
+
+
+Z_LEVEL = 1.959963984540054  # the standard normal's 97.5% quantile: two-sided 95%
+
+
+def wilson(right: int, n: int) -> Interval:
+    """The 95% Wilson score interval of an accuracy of right / n: unlike a bootstrap or
+    the normal approximation, it keeps a width at 0% and 100% (99.87%-100% for 3,000
+    of 3,000)."""
+    if n == 0:
+        return Interval(0.0, 1.0)
+    p, z2 = right / n, Z_LEVEL**2
+    center = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = Z_LEVEL / (1 + z2 / n) * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
+    return Interval(max(0.0, center - half), min(1.0, center + half))
 
 
 def _percentile(values: np.ndarray) -> Interval:
@@ -111,11 +132,72 @@ def mcnemar(right_a: np.ndarray, right_b: np.ndarray) -> float:
     return min(1.0, 2 * tail)
 
 
-def tied_groups(right: list[np.ndarray], alpha: float = ALPHA) -> list[int]:
-    """Group numbers (1, 1, 2, ...) for submissions in board order, by their correctness."""
+def macro_f1_permutation(
+    predicted_a: np.ndarray,
+    predicted_b: np.ndarray,
+    truth: np.ndarray,
+    n_classes: int,
+    permutations: int = PERMUTATIONS,
+    seed: int = SEED,
+) -> float:
+    """Two-sided paired permutation p-value of the macro-F1 difference of two submissions
+    on the same rows.
+
+    Under the null hypothesis the two are exchangeable on every row: each row where
+    they differ swaps its two predictions with probability 1/2. The p-value is the share
+    of swap patterns whose |difference| is at least the observed one: all 2**d patterns
+    when there are d <= log2(permutations) differing rows (exact), else `permutations`
+    random ones plus the observed, (1 + k) / (1 + permutations). Each pattern's counts
+    are one matrix product: the base counts plus the swapped rows' changes.
+    """
+    differ = np.flatnonzero(predicted_a != predicted_b)
+    if not len(differ):
+        return 1.0
+    eye = np.eye(n_classes, dtype=np.float64)
+    truth_onehot = eye[truth]
+    support = truth_onehot.sum(axis=0)
+
+    def counts(predicted):  # (true positives, predicted) per class, as one row
+        return np.concatenate(
+            [(truth_onehot * (predicted == truth)[:, None]).sum(0), eye[predicted].sum(0)]
+        )
+
+    a, b, t = predicted_a[differ], predicted_b[differ], truth[differ]
+    # A swapped row: A gains B's prediction there and loses its own; B the reverse.
+    gained_tp = truth_onehot[differ] * ((b == t).astype(np.float64) - (a == t))[:, None]
+    change = np.hstack([gained_tp, eye[b] - eye[a]])
+    if len(differ) <= math.log2(permutations):
+        patterns = (np.arange(2 ** len(differ))[:, None] >> np.arange(len(differ))) & 1
+        exact = True
+    else:
+        rng = np.random.default_rng(seed)
+        patterns = rng.integers(0, 2, size=(permutations, len(differ)))
+        exact = False
+    moved = (patterns.astype(np.float32) @ change.astype(np.float32)).astype(np.float64)
+    base_a, base_b = counts(predicted_a), counts(predicted_b)
+
+    def macro(rows):
+        k = n_classes
+        return f1_from_counts(rows[:, :k], rows[:, k:], support).mean(axis=1)
+
+    observed = abs(float(macro(base_a[None])[0] - macro(base_b[None])[0]))
+    swapped = np.abs(macro(base_a + moved) - macro(base_b - moved))
+    extreme = int(np.count_nonzero(swapped >= observed - 1e-12))
+    return extreme / len(patterns) if exact else (1 + extreme) / (1 + len(patterns))
+
+
+def tied_groups(right: list[np.ndarray], alpha: float = ALPHA, test=None) -> list[int]:
+    """Group numbers (1, 1, 2, ...) for submissions in board order.
+
+    Walking down the board, a row joins the current group unless it differs
+    significantly (p < alpha, no adjustment for the many comparisons) from the group's
+    first row, and then starts the next group. `test(i, j)` gives the p-value of rows i
+    and j (default: exact McNemar on `right`, the rows' correctness).
+    """
+    test = test or (lambda i, j: mcnemar(right[i], right[j]))
     groups, leader = [], 0
-    for i, row in enumerate(right):
-        if i and mcnemar(right[leader], row) < alpha:
+    for i in range(len(right)):
+        if i and test(leader, i) < alpha:
             leader = i
         groups.append(groups[leader] if leader < i else (groups[-1] + 1 if groups else 1))
     return groups
@@ -154,18 +236,31 @@ def board_uncertainty(
     baseline: str | None = None,
     resamples: int = RESAMPLES,
     intervals: dict[str, dict[str, Interval]] | None = None,
+    rank_by: str = "accuracy",
 ) -> list[RowUncertainty]:
     """Intervals, tests and tied groups for every row of a board, on its ranking split.
 
-    `intervals` (from `file_intervals`) saves computing them again.
+    The tests compare the ranking metric: exact McNemar for accuracy, the paired
+    permutation test for macro-F1. `intervals` (from `file_intervals`) saves computing
+    them again.
     """
     if intervals is None:
         intervals = file_intervals([row.entry for row in board], key, split, resamples)
     mask = key.mask(split)
     truth = key.labels[mask]
-    right = [row.entry.predicted[mask] == truth for row in board]
+    predicted = [row.entry.predicted[mask] for row in board]
+    right = [p == truth for p in predicted]
+    if rank_by == "macro_f1":
+
+        def test(i: int, j: int) -> float:
+            return macro_f1_permutation(predicted[i], predicted[j], truth, len(key.classes))
+    else:
+
+        def test(i: int, j: int) -> float:
+            return mcnemar(right[i], right[j])
+
     reference = next((i for i, row in enumerate(board) if row.participant == baseline), None)
-    groups = tied_groups(right)
+    groups = tied_groups(right, test=test)
     rows = []
     for i, row in enumerate(board):
         spans = intervals[row.entry.file]
@@ -173,8 +268,8 @@ def board_uncertainty(
             RowUncertainty(
                 spans["accuracy"],
                 spans["macro_f1"],
-                mcnemar(right[i], right[i + 1]) if i + 1 < len(right) else None,
-                mcnemar(right[i], right[reference]) if reference is not None else None,
+                test(i, i + 1) if i + 1 < len(right) else None,
+                test(i, reference) if reference is not None else None,
                 groups[i],
             )
         )
@@ -242,35 +337,56 @@ def _inversions(values: np.ndarray) -> int:
 class Shakeup:
     """Public vs private ranks of the final board, and what chance alone would give."""
 
-    participants: list[str]
-    public_rank: list[int]
-    private_rank: list[int]
+    participants: list[str]  # in final-board order
+    public_rank: list[int]  # the participant's rank on the public board
+    private_rank: list[int]  # the rank of the final file's private score
     tau: float
     resplit_tau_mean: float
     resplit_tau_sd: float
     resplits: int
+    at_or_below: int  # re-splits whose tau is at or below the observed one
+
+    @property
+    def p_value(self) -> float:
+        """The share of re-splits that shake the board at least as much (tau at or below
+        the observed), counting the observed split itself: (1 + k) / (1 + resplits)."""
+        return (1 + self.at_or_below) / (1 + self.resplits)
 
 
 def shakeup(
-    final_board, key, rank_by: str = "accuracy", resplits: int = RESPLITS, seed: int = SEED
+    final_board,
+    key,
+    rank_by: str = "accuracy",
+    resplits: int = RESPLITS,
+    seed: int = SEED,
+    public_board=None,
 ) -> Shakeup:
     """Kendall tau between the public and private `rank_by` scores of each participant's
-    final file, and its mean and sd over random stratified re-splits of the test set
-    (same Public size per class): the shake-up that chance alone produces."""
+    final file, against the taus of random stratified re-splits of the test set (same
+    Public size per class): the shake-up that chance alone produces. `public_rank` is
+    each participant's rank on `public_board` (the public leaderboard; default: the
+    rank of the final file's public score)."""
     entries = [row.entry for row in final_board]
     observed = [[e.metrics[split].exact(rank_by) for e in entries] for split in SPLIT_PAIR]
     masks = _resplit_masks(key, resplits, seed)
     public_scores, private_scores = _resplit_scores(entries, key, masks, rank_by)
-    taus = [kendall_tau(public_scores[:, r], private_scores[:, r]) for r in range(masks.shape[1])]
+    taus = np.array(
+        [kendall_tau(public_scores[:, r], private_scores[:, r]) for r in range(masks.shape[1])]
+    )
     public_rank, private_rank = (competition_ranks(scores) for scores in observed)
+    if public_board is not None:
+        rank_of = {row.participant: row.rank for row in public_board}
+        public_rank = [rank_of[row.participant] for row in final_board]
+    tau = kendall_tau(*(np.asarray(_dense(scores)) for scores in observed))
     return Shakeup(
         [row.participant for row in final_board],
         public_rank,
         private_rank,
-        kendall_tau(*(np.asarray(_dense(scores)) for scores in observed)),
+        tau,
         float(np.mean(taus)),
         float(np.std(taus)),
         resplits,
+        int(np.count_nonzero(taus <= tau + 1e-12)),
     )
 
 

@@ -983,12 +983,40 @@ def test_a_roster_becomes_an_lms_gradebook(mixed_folder, competition, tmp_path):
         rows = [
             (r["student_id"], r["kaggle_name"], r["points"], r["note"]) for r in csv.DictReader(f)
         ]
-    # alice 15/15 vs bob 14/15 on the public split: better, but p = 1: 8 points.
+    # alice 15/15 vs bob 14/15 on the public split: better, but p = 1: 8 points. Without
+    # --final every grade is provisional.
+    provisional = "provisional: Public split; the final grade comes from grader score --final"
     assert rows == [
-        ("s1", "alice", "8", ""),
-        ("s2", "bob", "6", ""),
-        ("s3", "zoe", "0", "no valid submission"),
+        ("s1", "alice", "8", provisional),
+        ("s2", "bob", "6", provisional),
+        ("s3", "zoe", "0", f"no valid submission; {provisional}"),
     ]
+
+
+def test_a_final_gradebook_is_not_provisional_and_follows_rank_by(
+    mixed_folder, competition, tmp_path
+):
+    roster = tmp_path / "roster.csv"
+    roster.write_text("kaggle_name,student_id\nalice,s1\nbob,s2\n")
+    out = tmp_path / "board"
+    extra = ("--baseline", "bob", "--roster", str(roster), "--final", "--rank-by", "macro_f1")
+    result = score_cli(mixed_folder, competition, out, *extra)
+    assert result.returncode == 1
+    with (review_of(out) / "gradebook.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == [
+        "student_id",
+        "kaggle_name",
+        "points",
+        "rank",
+        "macro_f1",
+        "p_vs_baseline",
+        "note",
+    ]
+    assert [r["note"] for r in rows] == ["", ""]
+    with (out / "leaderboard.csv").open() as f:
+        board = {r["participant"]: r for r in csv.DictReader(f)}
+    assert float(rows[0]["macro_f1"]) == float(board["alice"]["private_macro_f1"])
 
 
 @pytest.mark.parametrize(

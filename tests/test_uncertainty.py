@@ -46,21 +46,42 @@ def test_bootstrap_equals_a_plain_loop_over_the_same_resamples():
     boot = Bootstrap(truth, 4, resamples=200, seed=5)
     spans = boot.intervals(predicted)
     plain = [score(truth[i], predicted[i], 4) for i in boot.index]
-    accuracy = np.percentile([m.accuracy for m in plain], [2.5, 97.5])
     f1 = np.percentile([m.macro_f1 for m in plain], [2.5, 97.5])
-    assert (spans["accuracy"].low, spans["accuracy"].high) == pytest.approx(tuple(accuracy))
     assert (spans["macro_f1"].low, spans["macro_f1"].high) == pytest.approx(tuple(f1))
 
 
-def test_bootstrap_interval_has_the_binomial_width():
+def test_accuracy_interval_has_the_binomial_width():
     # 90% right on 3,000 images: 95% half-width ~ 1.96 x sqrt(0.9 x 0.1 / 3000) = 1.07 points.
     truth = np.zeros(3000, dtype=np.int64)
     predicted = np.where(np.arange(3000) % 10 == 0, 1, 0)
     span = Bootstrap(truth, 10).intervals(predicted)["accuracy"]
-    assert (span.high - span.low) / 2 == pytest.approx(0.0107, abs=0.0015)
+    assert (span.high - span.low) / 2 == pytest.approx(0.0107, abs=0.0005)
     assert span.low < 0.9 < span.high
     perfect = Bootstrap(truth, 10).intervals(truth)["accuracy"]
-    assert (perfect.low, perfect.high) == (1.0, 1.0)
+    assert perfect.high == 1.0 and perfect.low == pytest.approx(0.99872, abs=1e-5)
+
+
+@pytest.mark.parametrize(("right", "n"), [(0, 3000), (3000, 3000), (2700, 3000), (7, 9), (1, 1)])
+def test_accuracy_intervals_are_wilsons_and_keep_a_width_at_0_and_100(right, n):
+    from statsmodels.stats.proportion import proportion_confint
+
+    from grader.uncertainty import wilson
+
+    low, high = proportion_confint(right, n, alpha=0.05, method="wilson")
+    span = wilson(right, n)
+    assert (span.low, span.high) == pytest.approx((low, high), abs=1e-12)
+    assert span.high - span.low > 0
+    if right == n == 3000:
+        assert round(span.low, 4) == 0.9987  # what the docstring says
+
+
+def test_mcnemar_matches_statsmodels():
+    from statsmodels.stats.contingency_tables import mcnemar as reference
+
+    for b, c in [(40, 25), (3, 0), (12, 30), (7, 7)]:
+        a, bb = correctness(b, c, both=5, neither=3)
+        table = [[5, b], [c, 3]]  # both right, only A right / only B right, neither
+        assert mcnemar(a, bb) == pytest.approx(reference(table, exact=True).pvalue, rel=1e-9)
 
 
 def test_tied_groups_follow_the_group_leader():
@@ -111,3 +132,86 @@ def test_shakeup_of_close_models_is_what_resplits_predict():
     assert min(moved.public_rank) == min(moved.private_rank) == 1
     assert -1 <= moved.tau <= 1 and moved.resplit_tau_sd > 0.05
     assert abs(moved.tau - moved.resplit_tau_mean) < 3 * moved.resplit_tau_sd
+
+
+def test_shakeup_p_value_counts_the_resplits_and_public_rank_is_the_public_boards():
+    from grader.answers import AnswerKey
+    from grader.score import Entry, leaderboard, split_metrics
+    from grader.uncertainty import kendall_tau, shakeup
+
+    rng = np.random.default_rng(5)
+    labels = np.repeat(np.arange(10), 100)
+    public = np.zeros(1000, bool)
+    for c in range(10):
+        public[rng.choice(np.flatnonzero(labels == c), 30, replace=False)] = True
+    key = AnswerKey(np.arange(1000), tuple("abcdefghij"), labels, public)
+    entries = []
+    for i in range(6):
+        predicted = np.where(rng.random(1000) < 0.5 + 0.05 * i, labels, (labels + 1) % 10)
+        entries.append(Entry(f"p{i}", f"p{i}.csv", when(i), status="scored", predicted=predicted))
+    # p0 also hands in a file right on every Public row and wrong on every Private one:
+    # first on the public board, last on the final one.
+    probe = np.where(public, labels, (labels + 1) % 10)
+    entries.append(Entry("p0", "p0/probe.csv", when(9), status="scored", predicted=probe))
+    for e in entries:
+        e.metrics = split_metrics(key, e.predicted)
+    final = leaderboard(entries, final=True)
+    public_board = leaderboard(entries, final=False)
+    assert public_board[0].entry.file == "p0/probe.csv"
+    moved = shakeup(final, key, resplits=50, public_board=public_board)
+    rank_of = {row.participant: row.rank for row in public_board}
+    assert moved.public_rank == [rank_of[name] for name in moved.participants]
+    assert moved.public_rank[moved.participants.index("p0")] == 1
+    # The p-value counts re-splits, it does not assume a normal distribution.
+    from grader.uncertainty import _resplit_masks, _resplit_scores
+
+    masks = _resplit_masks(key, 50, 20261126)
+    pub, priv = _resplit_scores([row.entry for row in final], key, masks, "accuracy")
+    taus = [kendall_tau(pub[:, r], priv[:, r]) for r in range(50)]
+    assert moved.at_or_below == sum(t <= moved.tau + 1e-12 for t in taus)
+    assert moved.p_value == (1 + moved.at_or_below) / 51
+
+
+def when(hours: int):
+    from datetime import datetime, timedelta, timezone
+
+    return datetime(2026, 11, 1, tzinfo=timezone.utc) + timedelta(hours=hours)
+
+
+def brute_force_f1_permutation(a, b, truth, k):
+    """Every swap pattern of the differing rows, scored by metrics.score."""
+    from itertools import product
+
+    from grader.metrics import score
+
+    differ = np.flatnonzero(a != b)
+    observed = abs(score(truth, a, k).macro_f1 - score(truth, b, k).macro_f1)
+    extreme = 0
+    for swaps in product([False, True], repeat=len(differ)):
+        x, y = a.copy(), b.copy()
+        rows = differ[list(swaps)]
+        x[rows], y[rows] = b[rows], a[rows]
+        extreme += (
+            abs(score(truth, x, k).macro_f1 - score(truth, y, k).macro_f1) >= observed - 1e-12
+        )
+    return extreme / 2 ** len(differ)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_macro_f1_test_is_the_brute_force_permutation_test(seed):
+    from grader.uncertainty import macro_f1_permutation
+
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, 3, 40)
+    a = truth.copy()
+    a[rng.choice(40, 6, replace=False)] = rng.integers(0, 3, 6)
+    b = a.copy()
+    b[rng.choice(40, 8, replace=False)] = rng.integers(0, 3, 8)
+    expected = brute_force_f1_permutation(a, b, truth, 3)
+    assert macro_f1_permutation(a, b, truth, 3) == pytest.approx(expected, abs=1e-12)
+    # More differing rows than log2(permutations): random patterns, close to the exact value.
+    c = truth.copy()
+    c[rng.choice(40, 14, replace=False)] = rng.integers(0, 3, 14)
+    exact = brute_force_f1_permutation(a, c, truth, 3)
+    assert macro_f1_permutation(a, c, truth, 3, permutations=4000) == pytest.approx(exact, abs=0.03)
+    assert macro_f1_permutation(a, a.copy(), truth, 3) == 1.0

@@ -1,0 +1,188 @@
+"""The lookup detector: files whose right and wrong answers do not fit their accuracy.
+
+CIFAR-10's test labels are public, so a student can submit them with a few deliberate
+errors. No threshold on accuracy separates that from a good model; *which* images are
+wrong does. Every honest model fails most on a shared core of hard images and is
+right on the easy ones; a lookup with injected errors is wrong on easy images and
+right on the hard ones at the same rate.
+
+For each ranked file, leaving that file out:
+
+* each test image's easiness is the share of the *other* ranked files right on it
+  (smoothed: (right + 0.5) / files); the hardest images are the 10% least often
+  right, the easiest the 50% most often right (more where images tie);
+* "files of its accuracy" are described by a one-parameter logistic model (Rasch):
+  P(right on image j) = sigmoid(ability + logit(easiness_j)), with the ability that
+  gives the file's own number of right answers. Its expected right answers on the
+  hardest images and wrong answers on the easiest follow, with their variances;
+* the file is flagged when it is right on the hardest images, *and* wrong on the
+  easiest, far more often than that model expects: both one-sided z-scores at or
+  above `Z_FLAG` (the p-value shown is the larger of the two normal tail
+  probabilities), and at least `MIN_EXCESS` of the hardest images right beyond the
+  expectation.
+
+The flag is advice for the TA, in the review folder only (it uses Private rows); it
+never changes a rank or a grade. Its false-flag rate and detection rate on real and
+simulated files are measured by benchmarks/bench_lookup.py (see the README).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+MIN_FILES = 15  # fewer ranked files: difficulty cannot be estimated; the check is skipped
+HARDEST = 0.10
+EASIEST = 0.50
+Z_FLAG = 5.0  # both z-scores at or above this (one-sided normal tail below 3e-7)
+MIN_EXCESS = 0.10  # and right on at least 10% more of the hardest images than expected
+CHUNK = 64  # files at once (bounds memory at 5,000 files)
+ABILITY_STEPS = 25
+SLOPE_STEPS = 12
+
+
+@dataclass(frozen=True)
+class LookupRow:
+    """One row of review/lookup.csv: what one ranked file did and what was expected."""
+
+    participant: str
+    file: str
+    accuracy: float
+    right_on_hardest: int
+    expected_right_on_hardest: float
+    wrong_on_easiest: int
+    expected_wrong_on_easiest: float
+    hardest: int  # how many images are "the hardest"
+    easiest: int
+    p_value: float
+    flagged: bool
+
+    @property
+    def reason(self) -> str:
+        """The plain reason shown for a flagged file."""
+        return (
+            f"right on {self.right_on_hardest / self.hardest:.0%} of the hardest images where "
+            f"files of its accuracy get {self.expected_right_on_hardest / self.hardest:.0%}, "
+            f"and wrong on {self.wrong_on_easiest / self.easiest:.1%} of the easiest where "
+            f"they get {self.expected_wrong_on_easiest / self.easiest:.1%}: consistent with "
+            "a lookup of the public CIFAR-10 labels"
+        )
+
+
+def lookup_rows(board, labels: np.ndarray) -> list[LookupRow] | None:
+    """The check for every ranked file of `board`, in board order; None when fewer than
+    MIN_FILES files are ranked."""
+    rows = [row for row in board if row.entry.predicted is not None]
+    if len(rows) < MIN_FILES:
+        return None
+    correct = np.stack([row.entry.predicted == labels for row in rows])
+    found = lookup_statistics(correct)
+    return [
+        LookupRow(row.participant, row.entry.file, *stats)
+        for row, stats in zip(rows, found, strict=True)
+    ]
+
+
+def lookup_statistics(correct: np.ndarray) -> list[tuple]:
+    """For each row of `correct` (files x images, bool): (accuracy, right on hardest,
+    expected, wrong on easiest, expected, hardest, easiest, p_value, flagged)."""
+    n, m = correct.shape
+    right_per_image = correct.sum(axis=0)
+
+    def chunks():
+        for lo in range(0, n, CHUNK):
+            part = correct[lo : lo + CHUNK]
+            others_right = right_per_image[None, :] - part  # leave-one-out, 0 .. n - 1
+            easiness = (others_right + 0.5) / n
+            yield part, others_right, np.log(easiness) - np.log1p(-easiness)
+
+    # The class's slope: how sharply a file's chance of being right grows with easiness.
+    slope = float(np.median(np.concatenate([_slopes(x, part) for part, _, x in chunks()])))
+    out = []
+    for part, others_right, logit in chunks():
+        logit = slope * logit
+        p = _sigmoid(_ability(logit, part.sum(axis=1))[:, None] + logit)
+        hard = others_right <= _cut(others_right, n, HARDEST * m, lowest=True)[:, None]
+        easy = others_right >= _cut(others_right, n, EASIEST * m, lowest=False)[:, None]
+        n_hard, n_easy = hard.sum(axis=1), easy.sum(axis=1)
+        right_hard = (part & hard).sum(axis=1)
+        wrong_easy = (~part & easy).sum(axis=1)
+        expected_right = (p * hard).sum(axis=1)
+        expected_wrong = ((1 - p) * easy).sum(axis=1)
+        variance = p * (1 - p)
+        z_hard = _z(right_hard, expected_right, (variance * hard).sum(axis=1))
+        z_easy = _z(wrong_easy, expected_wrong, (variance * easy).sum(axis=1))
+        z = np.minimum(z_hard, z_easy)
+        flagged = (z >= Z_FLAG) & (right_hard - expected_right >= MIN_EXCESS * n_hard)
+        for i in range(len(part)):
+            out.append(
+                (
+                    float(part[i].mean()),
+                    int(right_hard[i]),
+                    float(expected_right[i]),
+                    int(wrong_easy[i]),
+                    float(expected_wrong[i]),
+                    int(n_hard[i]),
+                    int(n_easy[i]),
+                    0.5 * math.erfc(z[i] / math.sqrt(2)),
+                    bool(flagged[i]),
+                )
+            )
+    return out
+
+
+def _slopes(x: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Per row, the slope b of a logistic fit P(right_j) = sigmoid(a + b x_j), by Newton's
+    method on the two parameters (steps capped; a file right on all or none gets 0)."""
+    a, b = np.zeros(len(x)), np.ones(len(x))
+    y = right.astype(np.float64)
+    for _ in range(SLOPE_STEPS):
+        p = _sigmoid(a[:, None] + b[:, None] * x)
+        w = p * (1 - p)
+        g_a, g_b = (y - p).sum(axis=1), ((y - p) * x).sum(axis=1)
+        h_aa, h_ab, h_bb = w.sum(axis=1), (w * x).sum(axis=1), (w * x * x).sum(axis=1)
+        det = np.maximum(h_aa * h_bb - h_ab**2, 1e-12)
+        a += np.clip((h_bb * g_a - h_ab * g_b) / det, -2, 2)
+        b += np.clip((h_aa * g_b - h_ab * g_a) / det, -2, 2)
+    constant = (y.sum(axis=1) == 0) | (y.sum(axis=1) == x.shape[1])
+    return np.where(constant, 0.0, b)
+
+
+def _cut(counts: np.ndarray, n: int, size: float, lowest: bool) -> np.ndarray:
+    """Per row of integer counts in 0..n-1, the value that takes at least `size` images
+    from the bottom (lowest) or the top, ties included."""
+    rows = len(counts)
+    histogram = np.bincount(
+        (counts + n * np.arange(rows)[:, None]).ravel(), minlength=rows * n
+    ).reshape(rows, n)
+    if lowest:
+        return np.argmax(np.cumsum(histogram, axis=1) >= size, axis=1)
+    from_top = np.cumsum(histogram[:, ::-1], axis=1) >= size
+    return n - 1 - np.argmax(from_top, axis=1)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-x))
+
+
+def _z(observed: np.ndarray, expected: np.ndarray, variance: np.ndarray) -> np.ndarray:
+    """One-sided z-scores of counts above their expectation (continuity-corrected)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = (observed - 0.5 - expected) / np.sqrt(variance)
+    return np.where(variance > 0, z, np.where(observed > expected, np.inf, 0.0))
+
+
+def _ability(logit: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Per row, the ability a with sum_j sigmoid(a + logit_j) = right, by Newton's method
+    (the sum grows with a; steps of at most 2), for files right on none or all images
+    the value for half an image."""
+    m = logit.shape[1]
+    target = np.clip(right, 0.5, m - 0.5)
+    ability = np.log(target / (m - target)) - logit.mean(axis=1)
+    for _ in range(ABILITY_STEPS):
+        p = _sigmoid(ability[:, None] + logit)
+        slope = np.maximum((p * (1 - p)).sum(axis=1), 1e-12)
+        ability += np.clip((target - p.sum(axis=1)) / slope, -2, 2)
+    return ability
