@@ -65,6 +65,7 @@ from baseline.recipe import (
 )
 from baseline.transforms import CROP_RATIO, CROP_SCALE, DeviceTransforms
 from grader.metrics import score
+from grader.progress import bars
 
 CHECKPOINT = "checkpoint"
 BEST = "best_model.pt"  # early stopping keeps the best epoch's weights here
@@ -202,7 +203,7 @@ def train_one_epoch(loop: Loop, loader, epoch: int) -> dict[str, float]:
         loader,
         desc=f"epoch {epoch + 1}/{cfg.epochs}",
         leave=False,
-        disable=not acc.is_local_main_process,
+        disable=not acc.is_local_main_process or not bars(),
     )
     for step, (images, labels, _) in enumerate(bar):
         generator = torch.Generator().manual_seed(
@@ -272,7 +273,7 @@ def predict(loop: Loop, loader, desc: str) -> tuple[np.ndarray, np.ndarray, np.n
     model.eval()
     parts: list[tuple[torch.Tensor, ...]] = []
     for images, labels, rows in tqdm(
-        loader, desc=desc, leave=False, disable=not acc.is_local_main_process
+        loader, desc=desc, leave=False, disable=not acc.is_local_main_process or not bars()
     ):
         x = loop.transforms.eval(images)
         with acc.autocast():

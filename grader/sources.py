@@ -26,7 +26,9 @@ import hashlib
 import io
 import os
 import pickle
+import sys
 import tarfile
+import time
 import urllib.error
 import urllib.request
 import zipfile
@@ -42,6 +44,7 @@ from tqdm import tqdm
 from grader.bundle import CIFAR10_CLASSES, IMAGE_SHAPE
 from grader.errors import SourceError, UsageError
 from grader.fileio import file_digest
+from grader.progress import bars
 
 # Facts of the official release (https://www.cs.toronto.edu/~kriz/cifar.html); the
 # md5 sums are the ones torchvision's CIFAR10 dataset checks its download against.
@@ -469,12 +472,37 @@ def _decode_image(data: bytes, where: str) -> np.ndarray:
 
 
 def _bar(total: int | None, desc: str, progress: bool | None, unit: str) -> tqdm:
-    """A progress bar on stderr; `progress=None` shows it only on a terminal."""
-    return tqdm(
+    """A progress bar on stderr; `progress=None` animates it only where a person watches
+    (grader.progress) and otherwise prints one line when it closes."""
+    shown = bars() if progress is None else progress
+    return _Stage(
         total=total,
         desc=desc,
         unit=unit,
-        disable=None if progress is None else not progress,
+        disable=not shown,
         unit_scale=unit == "B",
         leave=False,
+        plain_line=progress is None and not shown,
     )
+
+
+class _Stage(tqdm):
+    """tqdm that, when disabled for a log, still says in one line what it did."""
+
+    def __init__(self, *args, plain_line: bool = False, **kwargs) -> None:
+        self._plain_line, self._done, self._start = plain_line, 0, time.perf_counter()
+        self._what, self._unit = kwargs.get("desc", ""), kwargs.get("unit", "it")
+        super().__init__(*args, **kwargs)
+
+    def update(self, n: float | None = 1) -> bool | None:
+        self._done += n or 0
+        return super().update(n)
+
+    def close(self) -> None:
+        if self._plain_line:
+            self._plain_line = False
+            done = self._done
+            amount = f"{done / 1e6:,.1f} MB" if self._unit == "B" else f"{done:,} {self._unit}"
+            seconds = time.perf_counter() - self._start
+            print(f"{self._what}: {amount} in {seconds:.1f} s", file=sys.stderr)
+        super().close()

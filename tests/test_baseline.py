@@ -83,7 +83,17 @@ def single_run(bundle, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("runs") / "single"
     result = train(out, *TINY, data=bundle)
     assert result.returncode == 0, result.stderr[-3000:]
+    (out.parent / "single.log").write_text(result.stdout + result.stderr)
     return out
+
+
+def test_a_log_gets_one_line_per_epoch_and_no_redrawn_bars(single_run):
+    # Output to a pipe is a log, not a terminal: no progress bar frames.
+    log = (single_run.parent / "single.log").read_text()
+    assert "\r" not in log
+    epochs = [line for line in log.splitlines() if line.startswith("epoch ")]
+    assert [line.split(":")[0] for line in epochs] == ["epoch 1/2", "epoch 2/2"]
+    assert all(" | val loss " in line for line in epochs)
 
 
 def test_a_run_writes_every_output(single_run, bundle):

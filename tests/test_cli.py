@@ -176,3 +176,34 @@ def test_validate_usage_errors_exit_2(public_dir, tmp_path):
 def test_help_starts_fast_without_heavy_imports():
     statement = "from grader.cli import get_parser; get_parser()"
     assert loaded_after(statement, ("numpy", "PIL", "tqdm")) == []
+
+
+@pytest.mark.parametrize(
+    ("env", "tty", "expected"),
+    [
+        ({}, True, "bar"),
+        ({}, False, "plain"),
+        ({"CIFAR10_KIT_PROGRESS": "plain"}, True, "plain"),
+        ({"CIFAR10_KIT_PROGRESS": "BAR"}, False, "bar"),
+        ({"KAGGLE_KERNEL_RUN_TYPE": "Batch"}, True, "plain"),
+        ({"CIFAR10_KIT_PROGRESS": "bar", "KAGGLE_KERNEL_RUN_TYPE": "Batch"}, False, "bar"),
+    ],
+)
+def test_progress_bars_only_where_a_person_watches(monkeypatch, env, tty, expected):
+    from grader import progress
+
+    for name in ("CIFAR10_KIT_PROGRESS", "KAGGLE_KERNEL_RUN_TYPE"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(progress.sys.stderr, "isatty", lambda: tty, raising=False)
+    assert progress.mode() == expected
+
+
+def test_an_unknown_progress_setting_warns_and_guesses(monkeypatch, capsys):
+    from grader import progress
+
+    monkeypatch.setenv("CIFAR10_KIT_PROGRESS", "fancy")
+    monkeypatch.setattr(progress.sys.stderr, "isatty", lambda: False, raising=False)
+    assert progress.mode() == "plain"
+    assert "CIFAR10_KIT_PROGRESS='fancy' is not one of bar, plain" in capsys.readouterr().err
