@@ -8,13 +8,16 @@ Steps, each printed as it happens (41-46 s on a 2-core machine from the
 local zip, plus the download):
 
 1. `grader prepare`: the competition bundle in OUT/competition/;
-2. a short baseline run (resnet18 from scratch at 32 px on 10,000 images,
-   3 epochs: the recipe at CPU scale; the real baseline is ResNet50 at 224 px
-   on a GPU) writing OUT/runs/baseline/submission.csv;
+2. a CPU stand-in for the baseline, not the course recipe: resnet18 from
+   scratch at 32 px on 10,000 images, 3 epochs, SGD lr 0.05 with momentum
+   0.9 (the recipe, ResNet50 from ImageNet weights at lr 1e-3 without
+   momentum, barely moves in a few CPU minutes); its file is the participant
+   `cpu-stand-in`;
 3. `grader validate` on that file;
-4. a submissions folder: the baseline's file, the sample submission, three
-   simulated students (predictions drawn from the hidden labels at set
-   accuracies, two files for one of them) and one broken file;
+4. a submissions folder: the stand-in's file, the sample submission, three
+   simulated students (participants `simulated-...`: predictions drawn from
+   the hidden labels at set accuracies, two files for one of them) and one
+   broken file;
 5. `grader score`: the leaderboard, printed and written to OUT/leaderboard/
    (the review folder goes to OUT/competition/private/review/).
 """
@@ -22,6 +25,7 @@ local zip, plus the download):
 from __future__ import annotations
 
 import argparse
+import shlex
 import shutil
 import sys
 from pathlib import Path
@@ -39,11 +43,12 @@ from grader.submission import SubmissionChecker
 
 # Simulated students: (folder, file, accuracy of their predictions).
 STUDENTS = (
-    ("alice", "2026-11-20T10-00-00_first-try.csv", 0.42),
-    ("alice", "2026-11-24T18-30-00_augmented.selected.csv", 0.61),
-    ("bob", "2026-11-23T09-15-00_adam.csv", 0.55),
-    ("chen", "2026-11-25T21-45-00_wide-resnet.csv", 0.74),
+    ("simulated-alice", "2026-11-20T10-00-00_first-try.csv", 0.42),
+    ("simulated-alice", "2026-11-24T18-30-00_augmented.selected.csv", 0.61),
+    ("simulated-bob", "2026-11-23T09-15-00_adam.csv", 0.55),
+    ("simulated-chen", "2026-11-25T21-45-00_wide-resnet.csv", 0.74),
 )
+STAND_IN = "cpu-stand-in"
 
 
 def demo_config(out: Path) -> TrainConfig:
@@ -76,6 +81,11 @@ def simulated_students(folder: Path, solution: Path, seed: int = 0) -> None:
     (folder / "dave.csv").write_text("id;label\n0;cat\n1;dog\n")  # a spreadsheet's export
 
 
+def q(path: object) -> str:
+    """A path as a shell would need it typed."""
+    return shlex.quote(str(path))
+
+
 def step(number: int, text: str) -> None:
     print(f"\n== {number}. {text}", flush=True)
 
@@ -84,7 +94,7 @@ def run_demo(source: str, out: Path) -> int:
     """Run the five steps; return the exit status of the scoring (1: a file was invalid)."""
     from baseline.train import run
 
-    step(1, f"grader prepare --source {source} --out {out / 'competition'}")
+    step(1, f"grader prepare --source {q(source)} --out {q(out / 'competition')}")
     manifest = prepare(
         source,
         out / "competition",
@@ -99,22 +109,24 @@ def run_demo(source: str, out: Path) -> int:
     cfg = demo_config(out)
     step(
         2,
-        f"python -m baseline.train --model {cfg.model} --weights none --image-size "
-        f"{cfg.image_size} --train-limit {cfg.train_limit} --epochs {cfg.epochs} "
-        f"--batch-size {cfg.batch_size} --lr {cfg.lr} --momentum {cfg.momentum} "
-        f"--out {cfg.out}",
+        f"python -m baseline.train --data {q(cfg.data)} --out {q(cfg.out)} --model "
+        f"{cfg.model} --weights none --image-size {cfg.image_size} --train-limit "
+        f"{cfg.train_limit} --epochs {cfg.epochs} --batch-size {cfg.batch_size} --lr {cfg.lr} "
+        f"--momentum {cfg.momentum} --cpu   # a CPU stand-in, not the course recipe",
     )
     run(cfg)
 
     submission = Path(cfg.out) / "submission.csv"
-    step(3, f"grader validate {submission}")
+    step(3, f"grader validate {q(submission)} --competition {q(cfg.data)}")
     checked = SubmissionChecker(load_public_key(cfg.data)).check_file(submission)
     print("valid" if checked.valid else "\n".join(checked.problems))
 
     folder = out / "submissions"
-    step(4, f"collect submissions in {folder}/")
-    (folder / "baseline").mkdir(parents=True)
-    shutil.copy(submission, folder / "baseline" / "2026-11-19T12-00-00_resnet18.csv")
+    step(4, f"collect submissions in {folder}/ (simulated students are labelled simulated-)")
+    (folder / STAND_IN).mkdir(parents=True)
+    shutil.copy(
+        submission, folder / STAND_IN / "2026-11-19T12-00-00_resnet18-32px-lr0.05-momentum0.9.csv"
+    )
     shutil.copy(out / "competition" / "public" / "sample_submission.csv", folder / "sample.csv")
     solution = out / "competition" / "private" / "solution.csv"
     simulated_students(folder, solution)
@@ -122,7 +134,7 @@ def run_demo(source: str, out: Path) -> int:
         print(f"  {path.relative_to(folder)}")
 
     board_dir = out / "leaderboard"
-    step(5, f"grader score {folder} --solution {solution} --out {board_dir}")
+    step(5, f"grader score {q(folder)} --solution {q(solution)} --out {q(board_dir)}")
     run = score_submissions(
         ScoreOptions(folder=folder, solution=solution, out=board_dir),
         warn=lambda message: print(f"Warning: {message}", file=sys.stderr),

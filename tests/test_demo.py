@@ -39,16 +39,24 @@ def test_the_demo_runs_the_whole_loop(tmp_path):
     assert "  dave.csv: invalid: line 1: fields are separated by ';'" in result.stdout
     with (out / "leaderboard" / "leaderboard.csv").open() as f:
         board = {row["participant"]: row for row in csv.DictReader(f)}
-    assert set(board) == {"alice", "baseline", "bob", "chen", "sample"}
-    assert board["alice"]["file"].startswith("alice/2026-11-2")  # her better of two files
+    alice = "simulated-alice"
+    assert set(board) == {alice, "cpu-stand-in", "simulated-bob", "simulated-chen", "sample"}
+    assert board[alice]["file"].startswith(f"{alice}/2026-11-2")  # her better of two files
     with (out / "leaderboard" / "scores.csv").open() as f:
         statuses = sorted((row["file"], row["status"]) for row in csv.DictReader(f))
-    assert [s for f, s in statuses if f.startswith("alice/")] == ["scored", "scored"]
+    assert [s for f, s in statuses if f.startswith(f"{alice}/")] == ["scored", "scored"]
+    # The commands are printed as a user would type them.
+    (train_step,) = [s for s in steps if s.startswith("== 2. ")]
+    assert f"--data {out / 'competition' / 'public'} --out {out / 'runs' / 'baseline'}" in (
+        train_step
+    )
+    assert train_step.endswith("--cpu   # a CPU stand-in, not the course recipe")
     for name in (
         "competition/public/train_images.npy",
         "runs/baseline/submission.csv",
         "runs/baseline/learning_curves.png",
         "leaderboard/leaderboard.md",
+        "leaderboard/index.html",
     ):
         assert (out / name).is_file(), name
 
