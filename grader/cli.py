@@ -308,7 +308,9 @@ def _run_score(args: argparse.Namespace) -> int:
     options = ScoreOptions(**{f.name: getattr(args, f.name) for f in fields(ScoreOptions)})
     written: list[Path] = []
     try:
-        run = score_submissions(options, written, warn=_warn)
+        run = score_submissions(
+            options, written, warn=_warn, say=lambda line: print(line, file=sys.stderr)
+        )
         print(score_summary(run))
         if args.timings:
             print(f"Time per stage: {run.stages.summary()}", file=sys.stderr)

@@ -61,6 +61,7 @@ from grader.fileio import (
 from grader.gradebook import Gradebook, gradebook, read_roster
 from grader.history import history_problem, record
 from grader.integrity import PLAUSIBLE, Flag, integrity_flags
+from grader.lookup import LookupRow, lookup_flags, lookup_rows
 from grader.report import BOARD_FILES, REPORT_START, write_board
 from grader.review import FOLDER_MODE, REVIEW_FILES, write_review
 from grader.score import BoardRow, Entry, board_split, check_folder, leaderboard, score_entry
@@ -112,6 +113,7 @@ class Stages:
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
+        self.say: Callable[[str], None] | None = None  # set: one line as each stage ends
 
     @contextlib.contextmanager
     def __call__(self, name: str) -> Iterator[None]:
@@ -120,6 +122,8 @@ class Stages:
             yield
         finally:
             self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+            if self.say is not None:
+                self.say(f"{name}: {time.perf_counter() - start:.1f} s")
 
     def summary(self) -> str:
         """One line: each stage and its time."""
@@ -140,6 +144,7 @@ class ScoringRun:
     shakeup: Shakeup | None = None
     gradebook: Gradebook | None = None
     history_added: int = 0
+    lookup: list[LookupRow] | None = None  # None: too few ranked files for the check
     stages: Stages = field(default_factory=lambda: Stages())
 
     @property
@@ -148,12 +153,17 @@ class ScoringRun:
         return 0 if all(e.status == "scored" for e in self.entries) else 1
 
 
+LONG_RUN = 1000  # files: from here on, each stage says when it ends (`say`)
+
+
 def score_submissions(
     options: ScoreOptions,
     written: list[Path] | None = None,
     warn: Callable[[str], None] = lambda message: None,
+    say: Callable[[str], None] = lambda line: None,
 ) -> ScoringRun:
-    """Run `grader score`; `written` (if given) grows as each output is complete.
+    """Run `grader score`; `written` (if given) grows as each output is complete. With
+    LONG_RUN files or more, `say` gets one line as each stage ends.
 
     Raises UsageError for a bad flag or path before any output is written (an
     unknown --baseline is found after scoring, and leaves nothing behind either).
@@ -169,7 +179,7 @@ def score_submissions(
             locks.enter_context(exclusive_lock(folder, flag))
         for message in _warnings(options):
             warn(message)
-        run = _compute(options, key, students, stages)
+        run = _compute(options, key, students, stages, say)
         for flag, folder, write, mode in (
             ("--out", options.out, write_board, None),
             ("--review", options.review_dir, write_review, FOLDER_MODE),
@@ -189,10 +199,17 @@ def score_submissions(
     return run
 
 
-def _compute(options: ScoreOptions, key: AnswerKey, students, stages: Stages) -> ScoringRun:
+def _compute(
+    options: ScoreOptions, key: AnswerKey, students, stages: Stages, say=None
+) -> ScoringRun:
     """Score, rank and review: everything but writing."""
     with stages("read and validate"):
         entries = check_folder(options.folder, key)
+    if say is not None and len(entries) >= LONG_RUN:
+        say(
+            f"read and validate {len(entries):,} files: {stages.seconds['read and validate']:.1f} s"
+        )
+        stages.say = say
     with stages("score"):
         for entry in entries:
             score_entry(entry, key)
@@ -207,7 +224,12 @@ def _compute(options: ScoreOptions, key: AnswerKey, students, stages: Stages) ->
         )
     with stages("flags"):
         flags = integrity_flags(entries, board, key, options.plausible, options.deadline)
-    run = ScoringRun(options, key, entries, board, intervals, stats, flags, stages=stages)
+    with stages("lookup check"):
+        lookup = lookup_rows(board, key.labels)
+        flags += lookup_flags(lookup or [])
+    run = ScoringRun(
+        options, key, entries, board, intervals, stats, flags, stages=stages, lookup=lookup
+    )
     if options.final and len(board) >= 2:
         with stages("shake-up"):
             public = leaderboard(entries, options.rank_by, final=False)

@@ -524,6 +524,7 @@ def test_final_board_ranks_by_the_private_split(mixed_folder, competition, tmp_p
         "rank",
         "intervals and tests",
         "flags",
+        "lookup check",
         "shake-up",
         "write board",
         "write review",
@@ -1042,3 +1043,27 @@ def test_a_bad_roster_names_the_line(content, message, tmp_path):
     with pytest.raises(UsageError) as info:
         read_roster(path)
     assert str(info.value) == f"--roster {path} {message}"
+
+
+def test_a_long_run_says_as_each_stage_ends(competition, tmp_path):
+    rows = solution_rows(competition)
+    subs = tmp_path / "subs"
+    write_predictions(subs / "s0000.csv", rows, wrong=set())
+    data = (subs / "s0000.csv").read_bytes()
+    for k in range(1, 1000):
+        (subs / f"s{k:04d}.csv").write_bytes(data)
+    out = tmp_path / "board"
+    result = score_cli(subs, competition, out)
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("read and validate 1,000 files: ") and lines[0].endswith(" s")
+    assert [line.split(":")[0] for line in lines[1:]] == [
+        "score",
+        "rank",
+        "intervals and tests",
+        "flags",
+        "lookup check",
+        "write board",
+        "write review",
+        "history",
+    ]
