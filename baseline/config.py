@@ -89,7 +89,8 @@ class TrainConfig:
     seed: int = _f(42, "seeds the split, the model's head, shuffling and augmentation")
     mixed_precision: str = _f(
         "auto",
-        "auto (fp16 on T4, bf16 where supported, none on CPU), fp16, bf16 or no",
+        "auto (fp16 below compute capability 8.0, e.g. T4; bf16 from 8.0; none on CPU), "
+        "fp16, bf16 or no",
         choices=("auto", "fp16", "bf16", "no"),
     )
     deterministic: bool = _f(False, "deterministic GPU kernels (slower)")

@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from accelerate import Accelerator
+from accelerate import Accelerator, PartialState
 from accelerate.utils import DataLoaderConfiguration
 from tqdm.auto import tqdm
 
@@ -77,12 +77,43 @@ NAN_CHECK_EVERY = 25  # steps between host syncs that check the loss is finite
 # ----------------------------------------------------------------------------
 
 
+def precision_for(capability: tuple[int, int] | None) -> tuple[str, str]:
+    """(mixed precision, why) for a device of this CUDA compute capability (None: the CPU).
+
+    bf16 from capability 8.0 (A100, H100, ...); below it fp16 with a gradient scaler,
+    because PyTorch sends bf16 convolutions to cuDNN only from 8.0, so on a T4 (7.5)
+    bf16 would run emulated, without tensor cores; fp32 on the CPU.
+    """
+    if capability is None:
+        return "no", "fp32 on the CPU"
+    shown = f"{capability[0]}.{capability[1]}"
+    if tuple(capability) >= (8, 0):
+        return "bf16", f"bf16: compute capability {shown} runs it on tensor cores"
+    return "fp16", (
+        f"fp16 with a gradient scaler: compute capability {shown} is below 8.0, where bf16 "
+        "convolutions would run without tensor cores"
+    )
+
+
+def precision_reason(cfg: TrainConfig, acc: Accelerator) -> str:
+    """Why the run uses its precision, for the banner and run.json."""
+    if cfg.mixed_precision != "auto":
+        return f"{acc.mixed_precision}: set by --mixed-precision"
+    cuda = acc.device.type == "cuda"
+    return precision_for(torch.cuda.get_device_capability(acc.device) if cuda else None)[1]
+
+
 def make_accelerator(cfg: TrainConfig) -> Accelerator:
-    """Accelerate with a GLOBAL batch (split_batches) and the chosen precision."""
+    """Accelerate with a GLOBAL batch (split_batches) and the chosen precision, decided
+    per process from the capability of the GPU this process was given."""
     use_cuda = torch.cuda.is_available() and not cfg.cpu
     precision = cfg.mixed_precision
     if precision == "auto":
-        precision = ("bf16" if torch.cuda.is_bf16_supported() else "fp16") if use_cuda else "no"
+        capability = None
+        if use_cuda:
+            device = PartialState().device  # this process's GPU, not always GPU 0
+            capability = torch.cuda.get_device_capability(device)
+        precision = precision_for(capability)[0]
     return Accelerator(
         cpu=not use_cuda,
         mixed_precision=precision,
@@ -403,7 +434,8 @@ def banner(cfg: TrainConfig, acc: Accelerator, sizes: dict[str, int], steps: int
         + ", new 10-way last layer",
         "data": f"{cfg.data}: {sizes['train']:,} train / {sizes['val']:,} validation "
         f"(stratified, seed {cfg.seed}) / {sizes['test']:,} test",
-        "devices": f"{device}, {acc.distributed_type.value}, mixed precision {acc.mixed_precision}",
+        "devices": f"{device}, {acc.distributed_type.value}, mixed precision "
+        f"{acc.mixed_precision} ({precision_reason(cfg, acc)})",
         "batch": f"{cfg.batch_size} global per optimizer step = {per_process} per process x "
         f"{acc.num_processes} process(es){micro}",
         "steps": f"{steps:,} per epoch x {cfg.epochs} epochs = {steps * cfg.epochs:,} "
@@ -644,6 +676,7 @@ def _run_record(cfg, acc, history, sizes, steps, started, predict_start) -> dict
             "crop": f"RandomResizedCrop({cfg.image_size}, scale={CROP_SCALE}, "
             f"ratio={tuple(round(r, 4) for r in CROP_RATIO)}) of the 32x32 image",
             "mixed_precision": acc.mixed_precision,
+            "mixed_precision_why": precision_reason(cfg, acc),
         },
         "hardware": {
             "processes": acc.num_processes,

@@ -125,6 +125,7 @@ def test_a_run_writes_every_output(single_run, bundle):
     assert record["steps_per_epoch"] == 8  # 270 // 32
     assert record["settled"]["batch"] == "32 global per optimizer step, 32 per process"
     assert record["settled"]["mixed_precision"] == "no"
+    assert record["settled"]["mixed_precision_why"] == "fp32 on the CPU"
     assert set(record["versions"]) >= {"torch", "torchvision", "accelerate", "python"}
     assert record["validation"]["val_acc"] == float(rows[-1]["val_acc"])
     summary = (single_run / "model_summary.txt").read_text()
@@ -156,7 +157,7 @@ def test_the_banner_settles_the_ambiguities(bundle, tmp_path):
     banner = result.stdout.split("epoch 1/1")[0]
     assert "  batch      32 global per optimizer step = 32 per process x 1 process(es)" in banner
     assert "  steps      8 per epoch x 1 epochs = 8 optimizer steps" in banner
-    assert "  devices    1 x cpu, NO, mixed precision no" in banner
+    assert "  devices    1 x cpu, NO, mixed precision no (fp32 on the CPU)" in banner
     assert "RandomResizedCrop(32, scale=(0.08, 1.0), ratio=(3/4, 4/3))" in banner
     assert "  seed       42, deterministic kernels off" in banner
 
@@ -232,7 +233,7 @@ def test_two_processes_over_gloo_predict_every_test_id_once(bundle, tmp_path):
         out, *TINY, "--cpu", "--patience", "2", "--ema", "0.5", data=bundle, launcher=torchrun
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "  devices    2 x cpu, MULTI_CPU, mixed precision no" in result.stdout
+    assert "  devices    2 x cpu, MULTI_CPU, mixed precision no (fp32 on the CPU)" in result.stdout
     assert "= 16 per process x 2 process(es)" in result.stdout
     assert result.stdout.count("Baseline run ->") == 1  # the banner only on the main process
     ids = [int(row["id"]) for row in read_csv(out / "submission.csv")]
@@ -449,3 +450,19 @@ def test_a_short_run_on_real_cifar10_learns_well_above_chance(tmp_path):
     predicted = [row["label"] for row in read_csv(out / "submission.csv")]
     assert len(set(predicted)) >= 5
     assert np.isfinite(float(last["train_loss"]))
+
+
+@pytest.mark.parametrize(
+    ("capability", "precision"),
+    [(None, "no"), ((7, 5), "fp16"), ((7, 0), "fp16"), ((8, 0), "bf16"), ((9, 0), "bf16")],
+)
+def test_precision_follows_the_compute_capability(capability, precision):
+    from baseline.train import precision_for
+
+    chosen, why = precision_for(capability)
+    assert chosen == precision
+    if capability == (7, 5):  # a T4: bf16 would be emulated
+        assert why == (
+            "fp16 with a gradient scaler: compute capability 7.5 is below 8.0, where bf16 "
+            "convolutions would run without tensor cores"
+        )
