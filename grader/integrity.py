@@ -37,7 +37,7 @@ PLAUSIBLE = 0.99
 class Flag:
     """One row of review/flags.csv."""
 
-    kind: str  # identical | near-identical | implausible | late
+    kind: str  # identical | near-identical | implausible | late | lookup (grader.lookup)
     participants: tuple[str, ...]
     files: tuple[str, ...]
     reason: str

@@ -33,14 +33,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from grader.integrity import Flag
+
 MIN_FILES = 15  # fewer ranked files: difficulty cannot be estimated; the check is skipped
 HARDEST = 0.10
 EASIEST = 0.50
 Z_FLAG = 5.0  # both z-scores at or above this (one-sided normal tail below 3e-7)
 MIN_EXCESS = 0.10  # and right on at least 10% more of the hardest images than expected
 CHUNK = 64  # files at once (bounds memory at 5,000 files)
-ABILITY_STEPS = 25
-SLOPE_STEPS = 12
+ABILITY_STEPS = 10
+SLOPE_STEPS = 10
+SLOPE_FILES = 128
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,13 @@ class LookupRow:
         )
 
 
+def lookup_flags(rows: list[LookupRow]) -> list[Flag]:
+    """A flag (kind "lookup") for each flagged row."""
+    return [
+        Flag("lookup", (r.participant,), (r.file,), r.reason, r.p_value) for r in rows if r.flagged
+    ]
+
+
 def lookup_rows(board, labels: np.ndarray) -> list[LookupRow] | None:
     """The check for every ranked file of `board`, in board order; None when fewer than
     MIN_FILES files are ranked."""
@@ -88,6 +98,32 @@ def lookup_rows(board, labels: np.ndarray) -> list[LookupRow] | None:
 def lookup_statistics(correct: np.ndarray) -> list[tuple]:
     """For each row of `correct` (files x images, bool): (accuracy, right on hardest,
     expected, wrong on easiest, expected, hardest, easiest, p_value, flagged)."""
+    stats = statistics(correct)
+    p_value, flagged = decide(stats)
+    columns = [
+        stats["accuracy"],
+        stats["right_hard"],
+        stats["expected_right"],
+        stats["wrong_easy"],
+        stats["expected_wrong"],
+        stats["n_hard"],
+        stats["n_easy"],
+    ]
+    kinds = (float, int, float, int, float, int, int)
+    return [
+        (
+            *(kind(column[i]) for kind, column in zip(kinds, columns, strict=True)),
+            float(p_value[i]),
+            bool(flagged[i]),
+        )
+        for i in range(len(correct))
+    ]
+
+
+def statistics(correct: np.ndarray) -> dict[str, np.ndarray]:
+    """Per file (row of `correct`): accuracy; right answers on its hardest images, their
+    expectation and variance under the model; the same for wrong answers on the easiest;
+    the sizes of both sets; the z-scores."""
     n, m = correct.shape
     right_per_image = correct.sum(axis=0)
 
@@ -98,39 +134,45 @@ def lookup_statistics(correct: np.ndarray) -> list[tuple]:
             easiness = (others_right + 0.5) / n
             yield part, others_right, np.log(easiness) - np.log1p(-easiness)
 
-    # The class's slope: how sharply a file's chance of being right grows with easiness.
-    slope = float(np.median(np.concatenate([_slopes(x, part) for part, _, x in chunks()])))
-    out = []
+    # The class's slope: how sharply a file's chance of being right grows with easiness
+    # (the median over at most SLOPE_FILES files, evenly spread over the board).
+    sample = np.unique(np.linspace(0, n - 1, min(n, SLOPE_FILES)).round().astype(int))
+    others = right_per_image[None, :] - correct[sample]
+    easiness = (others + 0.5) / n
+    slope = float(np.median(_slopes(np.log(easiness) - np.log1p(-easiness), correct[sample])))
+    found: dict[str, list] = {}
     for part, others_right, logit in chunks():
         logit = slope * logit
         p = _sigmoid(_ability(logit, part.sum(axis=1))[:, None] + logit)
         hard = others_right <= _cut(others_right, n, HARDEST * m, lowest=True)[:, None]
         easy = others_right >= _cut(others_right, n, EASIEST * m, lowest=False)[:, None]
-        n_hard, n_easy = hard.sum(axis=1), easy.sum(axis=1)
-        right_hard = (part & hard).sum(axis=1)
-        wrong_easy = (~part & easy).sum(axis=1)
-        expected_right = (p * hard).sum(axis=1)
-        expected_wrong = ((1 - p) * easy).sum(axis=1)
         variance = p * (1 - p)
-        z_hard = _z(right_hard, expected_right, (variance * hard).sum(axis=1))
-        z_easy = _z(wrong_easy, expected_wrong, (variance * easy).sum(axis=1))
-        z = np.minimum(z_hard, z_easy)
-        flagged = (z >= Z_FLAG) & (right_hard - expected_right >= MIN_EXCESS * n_hard)
-        for i in range(len(part)):
-            out.append(
-                (
-                    float(part[i].mean()),
-                    int(right_hard[i]),
-                    float(expected_right[i]),
-                    int(wrong_easy[i]),
-                    float(expected_wrong[i]),
-                    int(n_hard[i]),
-                    int(n_easy[i]),
-                    0.5 * math.erfc(z[i] / math.sqrt(2)),
-                    bool(flagged[i]),
-                )
-            )
-    return out
+        values = {
+            "accuracy": part.mean(axis=1),
+            "n_hard": hard.sum(axis=1),
+            "n_easy": easy.sum(axis=1),
+            "right_hard": (part & hard).sum(axis=1),
+            "wrong_easy": (~part & easy).sum(axis=1),
+            "expected_right": (p * hard).sum(axis=1),
+            "expected_wrong": ((1 - p) * easy).sum(axis=1),
+            "variance_hard": (variance * hard).sum(axis=1),
+            "variance_easy": (variance * easy).sum(axis=1),
+        }
+        for name, value in values.items():
+            found.setdefault(name, []).append(value)
+    stats = {name: np.concatenate(parts) for name, parts in found.items()}
+    stats["z_hard"] = _z(stats["right_hard"], stats["expected_right"], stats["variance_hard"])
+    stats["z_easy"] = _z(stats["wrong_easy"], stats["expected_wrong"], stats["variance_easy"])
+    return stats
+
+
+def decide(stats: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(p_value, flagged) per file from `statistics`: the rule of the module docstring."""
+    z = np.minimum(stats["z_hard"], stats["z_easy"])
+    excess = stats["right_hard"] - stats["expected_right"]
+    flagged = (z >= Z_FLAG) & (excess >= MIN_EXCESS * stats["n_hard"])
+    p_value = 0.5 * np.array([math.erfc(v / math.sqrt(2)) for v in z])
+    return p_value, flagged
 
 
 def _slopes(x: np.ndarray, right: np.ndarray) -> np.ndarray:

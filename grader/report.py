@@ -345,6 +345,24 @@ def shakeup_csv(moved) -> str:
 SHAKEUP_ALPHA = 0.05
 
 
+def lookup_text(run: ScoringRun) -> str:
+    """One line: what the lookup detector found, or why it did not run."""
+    from grader.lookup import MIN_FILES
+
+    if run.lookup is None:
+        ranked = sum(1 for row in run.board if row.entry.predicted is not None)
+        return (
+            f"Lookup check: skipped, {ranked} ranked file(s); it needs at least {MIN_FILES} "
+            "to tell which test images are hard."
+        )
+    flagged = sum(r.flagged for r in run.lookup)
+    return (
+        f"Lookup check: {flagged} of {len(run.lookup)} ranked files flagged as consistent "
+        "with a lookup of the public CIFAR-10 labels (advice only: ranks and grades are "
+        "unchanged; lookup.csv in the review folder)."
+    )
+
+
 def shakeup_text(moved) -> str:
     """One paragraph: how much the board shook, and how much chance alone shakes it."""
     changes = [abs(a - b) for a, b in zip(moved.public_rank, moved.private_rank, strict=True)]
@@ -368,6 +386,7 @@ def score_summary(run: ScoringRun) -> str:
     parts = [terminal_table(run.board, run.entries, options.final, options.rank_by, run.stats)]
     if run.flags:
         parts.append(flags_text(run.flags))
+    parts.append(lookup_text(run))
     if run.shakeup is not None:
         parts.append(shakeup_text(run.shakeup))
     book = run.gradebook

@@ -10,6 +10,10 @@ commands add to):
   integrity flag (`p_value` empty where no test stands behind it);
 * `reports/<participant>.json`: per-class metrics and confusion matrices of
   every file on the Public split, the Private split and all test rows;
+* `lookup.csv`: the lookup detector (grader.lookup) per ranked file, when at
+  least 15 files are ranked: participant, file, accuracy, right_on_hardest,
+  expected_right_on_hardest, hardest, wrong_on_easiest,
+  expected_wrong_on_easiest, easiest, p_value, flagged;
 * `gradebook.csv` with `--roster`.
 
 Everything here may depend on the Private labels; nothing here is ever
@@ -36,7 +40,22 @@ FOLDER_MODE = 0o700
 
 
 # What a review folder may hold: replacing one deletes nothing else (fileio.replace_problem).
-REVIEW_FILES = frozenset({REVIEW_MARKER, "README.md", "flags.csv", "gradebook.csv", "reports"})
+REVIEW_FILES = frozenset(
+    {REVIEW_MARKER, "README.md", "flags.csv", "gradebook.csv", "lookup.csv", "reports"}
+)
+LOOKUP_COLUMNS = [
+    "participant",
+    "file",
+    "accuracy",
+    "right_on_hardest",
+    "expected_right_on_hardest",
+    "hardest",
+    "wrong_on_easiest",
+    "expected_wrong_on_easiest",
+    "easiest",
+    "p_value",
+    "flagged",
+]
 
 
 def flags_csv(flags) -> str:
@@ -52,6 +71,29 @@ def flags_csv(flags) -> str:
         for f in flags
     ]
     return csv_text(["kind", "participants", "files", "reason", "p_value"], rows)
+
+
+def lookup_csv(rows) -> str:
+    """One row per ranked file: what the lookup detector saw and expected."""
+    return csv_text(
+        LOOKUP_COLUMNS,
+        [
+            [
+                csv_cell(r.participant),
+                csv_cell(r.file),
+                repr(r.accuracy),
+                r.right_on_hardest,
+                f"{r.expected_right_on_hardest:.1f}",
+                r.hardest,
+                r.wrong_on_easiest,
+                f"{r.expected_wrong_on_easiest:.1f}",
+                r.easiest,
+                p_text(r.p_value),
+                "yes" if r.flagged else "",
+            ]
+            for r in rows
+        ],
+    )
 
 
 def readme(run: ScoringRun) -> str:
@@ -71,6 +113,12 @@ def readme(run: ScoringRun) -> str:
         "metrics and the confusion matrix on the Public split, the Private split and all "
         "test rows |",
     ]
+    if run.lookup is not None:
+        lines.append(
+            "| `lookup.csv` | the lookup detector per ranked file: right answers on the "
+            "hardest images and wrong answers on the easiest, against what files of the same "
+            "accuracy give (grader/lookup.py); flagged files are also in flags.csv |"
+        )
     if run.gradebook is not None:
         lines.append(
             "| `gradebook.csv` | one row per roster student, for an LMS import: points, "
@@ -91,6 +139,8 @@ def write_review(folder: Path, run: ScoringRun) -> None:
         "README.md": readme(run),
         "flags.csv": flags_csv(run.flags),
     }
+    if run.lookup is not None:
+        files["lookup.csv"] = lookup_csv(run.lookup)
     if run.gradebook is not None:
         files["gradebook.csv"] = gradebook_csv(run.gradebook.rows, run.options.rank_by)
     for name, text in files.items():
