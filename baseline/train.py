@@ -382,6 +382,16 @@ def load_checkpoint(acc: Accelerator, out: Path, cfg: TrainConfig) -> dict:
     return progress
 
 
+def make_ema(model: torch.nn.Module, decay: float) -> torch.nn.Module:
+    """timm's ModelEmaV3 with warm-up: at optimizer step t the average keeps
+    min(decay, 1 - t ** -2/3) of itself (0 at the first step, 0.37 at the second, 0.98
+    after one baseline epoch of 351 steps), so it follows the model early instead of
+    holding the initial weights for thousands of steps."""
+    from timm.utils import ModelEmaV3
+
+    return ModelEmaV3(model, decay=decay, use_warmup=True)
+
+
 def sync_ema(loop: Loop) -> None:
     """Give every process rank 0's moving average.
 
@@ -530,9 +540,7 @@ def run(cfg: TrainConfig, on_epoch: Callable[[dict], None] | None = None) -> dic
         Criterion(cfg, len(bundle.classes)),
     )
     if cfg.ema:
-        from timm.utils import ModelEmaV3
-
-        loop.ema = ModelEmaV3(acc.unwrap_model(model), decay=cfg.ema)
+        loop.ema = make_ema(acc.unwrap_model(model), cfg.ema)
         acc.register_for_checkpointing(loop.ema)
     stopper = EarlyStopping(cfg.patience)
     progress = load_checkpoint(acc, out, cfg) if cfg.resume else {"history": []}

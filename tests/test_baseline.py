@@ -466,3 +466,26 @@ def test_precision_follows_the_compute_capability(capability, precision):
             "fp16 with a gradient scaler: compute capability 7.5 is below 8.0, where bf16 "
             "convolutions would run without tensor cores"
         )
+
+
+def test_the_ema_follows_the_model_early():
+    import torch
+
+    from baseline.train import make_ema
+
+    ema = make_ema(torch.nn.Linear(2, 2), 0.999)
+    # At optimizer step t the average keeps min(0.999, 1 - t^(-2/3)) of itself.
+    assert ema.get_decay(1) == 0.0  # the first update copies the model
+    assert ema.get_decay(2) == pytest.approx(1 - 2 ** (-2 / 3))  # 0.370
+    assert ema.get_decay(10) == pytest.approx(0.784557, abs=1e-6)
+    assert ema.get_decay(351) == pytest.approx(0.98, abs=1e-4)  # one baseline epoch
+    assert ema.get_decay(40_000) == 0.999  # capped at --ema
+    # One update at step 2 moves the average 63% of the way to the model.
+    model = torch.nn.Linear(2, 2)
+    average = make_ema(model, 0.999)
+    with torch.no_grad():
+        start = model.weight.clone()
+        model.weight.add_(1.0)
+    average.update(model, step=2)
+    moved = (average.module.weight - start).mean().item()
+    assert moved == pytest.approx(2 ** (-2 / 3), abs=1e-5)
