@@ -13,16 +13,51 @@ Settled ambiguities (printed at the start of every run):
 * The crop is the lecture's `RandomResizedCrop((224, 224), antialias=True)`
   with torchvision's defaults (scale 0.08-1, ratio 3/4-4/3), taken from the
   32x32 image and resized to 224; evaluation resizes the whole image to 224.
-* Mixed precision "auto": fp16 on GPUs without bf16 (Kaggle's T4), bf16 where
-  the GPU supports it, none (fp32) on the CPU.
+* Mixed precision "auto": fp16 below compute capability 8.0 (Kaggle's T4 is
+  7.5), bf16 from 8.0, none (fp32) on the CPU.
+
+A flag value outside its range (`RANGES`) is refused before anything runs,
+with one `Error:` line naming the flag and the range (exit 2).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
+import sys
 from dataclasses import dataclass, field
 from typing import Any
+
+# Allowed values of numeric flags: (low, high, low included, high included).
+RANGES: dict[str, tuple[float, float, bool, bool]] = {
+    "lr": (0, math.inf, False, False),
+    "momentum": (0, 1, True, False),
+    "weight_decay": (0, math.inf, True, False),
+    "warmup_epochs": (0, math.inf, True, False),
+    "step_size": (1, math.inf, True, False),
+    "gamma": (0, math.inf, False, False),
+    "plateau_patience": (0, math.inf, True, False),
+    "patience": (0, math.inf, True, False),
+    "dropout": (0, 1, True, False),
+    "mixup": (0, math.inf, True, False),
+    "cutmix": (0, math.inf, True, False),
+    "label_smoothing": (0, 1, True, False),
+    "ema": (0, 1, True, False),
+    "val_fraction": (0, 1, False, False),
+    "train_limit": (1, math.inf, True, False),
+}
+
+
+class ConfigError(ValueError):
+    """A flag value outside its range; the message names the flag and the range."""
+
+
+def _range_text(low: float, high: float, low_in: bool, high_in: bool) -> str:
+    if high == math.inf:
+        return f"at least {low:g}" if low_in else f"above {low:g}"
+    left, right = ("[" if low_in else "("), ("]" if high_in else ")")
+    return f"in {left}{low:g}, {high:g}{right}"
 
 
 def _f(default: Any, help: str, **kwargs: Any) -> Any:
@@ -97,6 +132,19 @@ class TrainConfig:
     cpu: bool = _f(False, "train on the CPU even when a GPU is present")
     resume: bool = _f(False, "continue from the last checkpoint in --out")
 
+    def __post_init__(self) -> None:
+        for name, (low, high, low_in, high_in) in RANGES.items():
+            value = getattr(self, name)
+            if value is None:
+                continue
+            above = value >= low if low_in else value > low
+            below = value <= high if high_in else value < high
+            if not (above and below) or value != value:  # NaN fails too
+                flag = "--" + name.replace("_", "-")
+                raise ConfigError(
+                    f"{flag} {value}: must be {_range_text(low, high, low_in, high_in)}."
+                )
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
@@ -129,5 +177,10 @@ def get_parser() -> argparse.ArgumentParser:
 
 
 def parse_config(argv: list[str] | None = None) -> TrainConfig:
-    """Parse command-line flags into a TrainConfig."""
-    return TrainConfig(**vars(get_parser().parse_args(argv)))
+    """Parse command-line flags into a TrainConfig; a value out of range is one `Error:`
+    line and exit 2."""
+    try:
+        return TrainConfig(**vars(get_parser().parse_args(argv)))
+    except ConfigError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None

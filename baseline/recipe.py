@@ -41,20 +41,13 @@ IMPROVED = {
 
 
 def check_recipe(cfg: TrainConfig, per_process_batch: int) -> None:
-    """Refuse settings that cannot work together, naming the flags."""
+    """Refuse settings that cannot work together, naming the flags (each value's own
+    range is TrainConfig's: config.RANGES)."""
     problems = []
     if cfg.nesterov and (cfg.optimizer != "sgd" or cfg.momentum <= 0):
         problems.append("--nesterov needs --optimizer sgd and --momentum above 0")
-    if not 0 <= cfg.dropout < 1:
-        problems.append(f"--dropout {cfg.dropout} must be in [0, 1)")
-    if not 0 <= cfg.label_smoothing < 1:
-        problems.append(f"--label-smoothing {cfg.label_smoothing} must be in [0, 1)")
-    if not 0 <= cfg.ema < 1:
-        problems.append(f"--ema {cfg.ema} must be in [0, 1), e.g. 0.999")
     if (cfg.mixup or cfg.cutmix) and per_process_batch % 2:
         problems.append(f"--mixup/--cutmix need an even batch per process, not {per_process_batch}")
-    if cfg.patience < 0 or cfg.warmup_epochs < 0 or cfg.step_size < 1:
-        problems.append("--patience and --warmup-epochs must be >= 0, --step-size >= 1")
     if cfg.model.startswith("timm/") and cfg.bn_head:
         problems.append("--bn-head works with torchvision models only")
     if problems:

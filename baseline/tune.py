@@ -42,7 +42,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from baseline.config import TrainConfig, get_parser
+from baseline.config import ConfigError, TrainConfig, get_parser
 from baseline.data import TrainingError
 
 DEFAULT_SPACE = Path(__file__).with_name("search_space.json")
@@ -215,7 +215,11 @@ def main(argv: list[str] | None = None) -> int:
     args = vars(get_tune_parser().parse_args(argv))
     tune_keys = ("space", "trials", "study", "storage", "startup_trials", "sampler_seed")
     options = {k: args.pop(k) for k in tune_keys}
-    base = TrainConfig(**args)
+    try:
+        base = TrainConfig(**args)
+    except ConfigError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 2
     out = Path(base.out)
     try:
         space = load_space(options["space"])

@@ -281,6 +281,30 @@ def test_batch_settings_that_cannot_train(settings, message):
     assert str(info.value) == message
 
 
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--lr", "-1"], "Error: --lr -1.0: must be above 0.\n"),
+        (["--lr", "0"], "Error: --lr 0.0: must be above 0.\n"),
+        (["--weight-decay", "-0.1"], "Error: --weight-decay -0.1: must be at least 0.\n"),
+        (["--momentum", "1"], "Error: --momentum 1.0: must be in [0, 1).\n"),
+        (["--dropout", "1.5"], "Error: --dropout 1.5: must be in [0, 1).\n"),
+        (["--label-smoothing", "-0.1"], "Error: --label-smoothing -0.1: must be in [0, 1).\n"),
+        (["--ema", "1"], "Error: --ema 1.0: must be in [0, 1).\n"),
+        (["--val-fraction", "1"], "Error: --val-fraction 1.0: must be in (0, 1).\n"),
+        (["--train-limit", "0"], "Error: --train-limit 0: must be at least 1.\n"),
+        (["--lr", "nan"], "Error: --lr nan: must be above 0.\n"),
+    ],
+)
+def test_a_flag_value_out_of_range_is_one_line_and_exit_2(flags, message, capsys):
+    from baseline.config import parse_config
+
+    with pytest.raises(SystemExit) as info:
+        parse_config(flags)  # what `python -m baseline.train` does first
+    assert info.value.code == 2
+    assert capsys.readouterr().err == message
+
+
 # ----------------------------------------------------------------------------
 # Bad input: one clear line, exit 1
 # ----------------------------------------------------------------------------

@@ -72,17 +72,34 @@ def test_early_stopping_counts_epochs_without_a_better_loss():
     ("settings", "message"),
     [
         ({"nesterov": True}, "--nesterov needs --optimizer sgd and --momentum above 0."),
-        ({"dropout": 1.0}, "--dropout 1.0 must be in [0, 1)."),
         ({"mixup": 0.2}, "--mixup/--cutmix need an even batch per process, not 7."),
         (
-            {"ema": 1.5, "label_smoothing": -0.1},
-            "--label-smoothing -0.1 must be in [0, 1); --ema 1.5 must be in [0, 1), e.g. 0.999.",
+            {"nesterov": True, "cutmix": 1.0},
+            "--nesterov needs --optimizer sgd and --momentum above 0; --mixup/--cutmix need "
+            "an even batch per process, not 7.",
         ),
     ],
 )
 def test_settings_that_cannot_work_together(settings, message):
     with pytest.raises(TrainingError) as info:
         check_recipe(TrainConfig(**settings), per_process_batch=7)
+    assert str(info.value) == message
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"dropout": 1.0}, "--dropout 1.0: must be in [0, 1)."),
+        ({"ema": 1.5}, "--ema 1.5: must be in [0, 1)."),
+        ({"warmup_epochs": -1.0}, "--warmup-epochs -1.0: must be at least 0."),
+        ({"step_size": 0}, "--step-size 0: must be at least 1."),
+    ],
+)
+def test_a_value_out_of_range_is_refused_by_the_config_itself(settings, message):
+    from baseline.config import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        TrainConfig(**settings)
     assert str(info.value) == message
 
 
