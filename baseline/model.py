@@ -111,6 +111,12 @@ def build_model(
                 "internet use --weights none, or put them in the Hugging Face cache first."
             ) from None
     net = torchvision.models.get_model(model, weights=None)
+    if getattr(net, "aux_logits", False):
+        raise TrainingError(
+            f"--model {model}: returns auxiliary outputs while training, which the kit's "
+            "loop does not combine into its loss; choose a model without them (resnet50, "
+            "efficientnet_b0, convnext_tiny, ...)."
+        )
     if state is not None:
         net.load_state_dict(state)
     replace_head(net, num_classes, dropout, bn_head)

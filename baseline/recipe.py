@@ -48,6 +48,11 @@ def check_recipe(cfg: TrainConfig, per_process_batch: int) -> None:
         problems.append("--nesterov needs --optimizer sgd and --momentum above 0")
     if (cfg.mixup or cfg.cutmix) and per_process_batch % 2:
         problems.append(f"--mixup/--cutmix need an even batch per process, not {per_process_batch}")
+    if cfg.model.startswith("timm/") and cfg.weights_file:
+        problems.append(
+            "--weights-file works with torchvision models only (timm/ models take their "
+            "weights from the Hugging Face cache)"
+        )
     if cfg.model.startswith("timm/") and cfg.bn_head:
         problems.append("--bn-head works with torchvision models only")
     if problems:

@@ -714,6 +714,25 @@ def platform_cpu() -> str:
     return platform.processor() or platform.machine()
 
 
+def interrupted_text(out: Path) -> str:
+    """What an interrupted run can do next: resume only from a finished epoch."""
+    progress = out / CHECKPOINT / "progress.json"
+    if progress.is_file():
+        try:
+            epochs = int(json.loads(progress.read_text()).get("epochs_done", 0))
+        except (OSError, ValueError, TypeError):
+            epochs = 0
+        if epochs:
+            return (
+                f"Interrupted. Continue later with --resume: {out / CHECKPOINT} holds "
+                f"{epochs} finished epoch(s)."
+            )
+    return (
+        "Interrupted before the first epoch ended: there is no checkpoint to resume "
+        "from; run the command again without --resume."
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: parse flags, run, and print expected failures as one line."""
     cfg = parse_config(argv)
@@ -724,7 +743,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("Interrupted. Continue later with --resume.", file=sys.stderr)
+        if os.environ.get("RANK", "0") == "0":  # every process gets the Ctrl-C; say it once
+            print(interrupted_text(Path(cfg.out)), file=sys.stderr)
         return 130
     return 0
 

@@ -215,6 +215,13 @@ def main(argv: list[str] | None = None) -> int:
     args = vars(get_tune_parser().parse_args(argv))
     tune_keys = ("space", "trials", "study", "storage", "startup_trials", "sampler_seed")
     options = {k: args.pop(k) for k in tune_keys}
+    if args.get("resume"):
+        print(
+            "Error: --resume: a study continues by itself: run the same command again with "
+            "the same --out (its study.db keeps the finished trials).",
+            file=sys.stderr,
+        )
+        return 2
     try:
         base = TrainConfig(**args)
     except ConfigError as exc:

@@ -513,3 +513,28 @@ def test_the_ema_follows_the_model_early():
     average.update(model, step=2)
     moved = (average.module.weight - start).mean().item()
     assert moved == pytest.approx(2 ** (-2 / 3), abs=1e-5)
+
+
+def test_an_interrupt_says_whether_there_is_anything_to_resume(tmp_path):
+    from baseline.train import interrupted_text
+
+    assert interrupted_text(tmp_path) == (
+        "Interrupted before the first epoch ended: there is no checkpoint to resume from; "
+        "run the command again without --resume."
+    )
+    (tmp_path / "checkpoint").mkdir()
+    (tmp_path / "checkpoint" / "progress.json").write_text('{"epochs_done": 2}')
+    assert interrupted_text(tmp_path) == (
+        f"Interrupted. Continue later with --resume: {tmp_path / 'checkpoint'} holds 2 "
+        "finished epoch(s)."
+    )
+
+
+def test_tune_refuses_resume_and_says_how_a_study_continues(capsys):
+    from baseline.tune import main
+
+    assert main(["--resume", "--out", "nowhere"]) == 2
+    assert capsys.readouterr().err == (
+        "Error: --resume: a study continues by itself: run the same command again with the "
+        "same --out (its study.db keeps the finished trials).\n"
+    )

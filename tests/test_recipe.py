@@ -256,3 +256,21 @@ def test_a_timm_model_trains_end_to_end(bundle, tmp_path):
         "model: timm/resnet10t, weights none"
         in (tmp_path / "timm" / "model_summary.txt").read_text()
     )
+
+
+def test_a_weights_file_with_a_timm_model_is_refused():
+    with pytest.raises(TrainingError) as info:
+        check_recipe(TrainConfig(model="timm/resnet10t", weights_file="w.pth"), 8)
+    assert str(info.value) == (
+        "--weights-file works with torchvision models only (timm/ models take their weights "
+        "from the Hugging Face cache)."
+    )
+
+
+def test_a_model_with_auxiliary_outputs_is_refused_in_one_line():
+    with pytest.raises(TrainingError) as info:
+        build_model("googlenet", None, None, 10)
+    assert str(info.value).startswith(
+        "--model googlenet: returns auxiliary outputs while training, which the kit's loop "
+        "does not combine into its loss"
+    )
