@@ -67,7 +67,9 @@ from baseline.transforms import CROP_RATIO, CROP_SCALE, DeviceTransforms
 from grader.metrics import score
 from grader.progress import bars
 
-CHECKPOINT = "checkpoint"
+CHECKPOINT = "checkpoint"  # out/checkpoint.NNNN folders, one complete per epoch saved
+POINTER = "checkpoint.current"  # names the checkpoint folder to resume from
+FAIL_AT = "CIFAR10_KIT_FAIL_AT"  # crash tests: see fail_point
 BEST = "best_model.pt"  # early stopping keeps the best epoch's weights here
 NAN_CHECK_EVERY = 25  # steps between host syncs that check the loss is finite
 
@@ -174,10 +176,10 @@ def check_batch(cfg: TrainConfig, processes: int) -> None:
 def prepare_out(cfg: TrainConfig) -> Path:
     """Refuse to overwrite another run; with --resume, require its checkpoint."""
     out = Path(cfg.out)
-    has_checkpoint = (out / CHECKPOINT / "progress.json").is_file()
+    has_checkpoint = checkpoint_dir(out) is not None
     if cfg.resume and not has_checkpoint:
         raise TrainingError(
-            f"--resume: {out / CHECKPOINT} holds no finished epoch to continue from. Run "
+            f"--resume: {out} holds no checkpoint of a finished epoch to continue from. Run "
             "without --resume to start."
         )
     if not cfg.resume and (has_checkpoint or (out / "run.json").is_file()):
@@ -237,6 +239,8 @@ def train_one_epoch(loop: Loop, loader, epoch: int) -> dict[str, float]:
         disable=not acc.is_local_main_process or not bars(),
     )
     for step, (images, labels, _) in enumerate(bar):
+        if step == len(loader) // 2 and acc.is_main_process:
+            fail_point("epoch:middle", epoch + 1)
         generator = torch.Generator().manual_seed(
             derived_seed(cfg.seed, epoch, step, acc.process_index)
         )
@@ -336,8 +340,38 @@ def evaluate(loop: Loop, loader, n_classes: int) -> tuple[dict[str, float], np.n
 # ----------------------------------------------------------------------------
 
 
+def fail_point(stage: str, epoch: int | None = None) -> None:
+    """Exit at once, as a crash would, where CIFAR10_KIT_FAIL_AT names this stage
+    ("save:state", "save:renamed", "save:pointer", "epoch:middle", "predict"), optionally
+    for one epoch ("save:renamed:2"). For the crash tests; unset, it does nothing."""
+    wanted = os.environ.get(FAIL_AT)
+    if wanted and wanted in (stage, f"{stage}:{epoch}"):
+        print(f"{FAIL_AT}: stopping at {stage}", file=sys.stderr, flush=True)
+        os._exit(3)
+
+
+def checkpoint_dir(out: Path) -> Path | None:
+    """The complete checkpoint `out` holds: the folder named in out/checkpoint.current,
+    else (runs of older kits) out/checkpoint; None when there is none."""
+    pointer = out / POINTER
+    if pointer.is_file():
+        named = out / pointer.read_text().strip()
+        if named.name.startswith(f"{CHECKPOINT}.") and (named / "progress.json").is_file():
+            return named
+    legacy = out / CHECKPOINT
+    return legacy if (legacy / "progress.json").is_file() else None
+
+
 def save_checkpoint(acc: Accelerator, out: Path, cfg: TrainConfig, progress: dict) -> None:
-    """Save model, optimizer and progress after an epoch; the swap is atomic."""
+    """Save model, optimizer and progress after an epoch; it becomes the checkpoint in one
+    atomic step.
+
+    The state is written into checkpoint.partial, which becomes checkpoint.NNNN (the
+    epoch) once complete; then the pointer file checkpoint.current is replaced by one
+    os.replace. A crash at any point leaves the previous pointer and its folder intact;
+    folders no pointer names are leftovers, removed by the next save.
+    """
+    epoch = len(progress["history"])
     staging = out / f"{CHECKPOINT}.partial"
     if acc.is_main_process and staging.exists():
         shutil.rmtree(staging)
@@ -345,24 +379,36 @@ def save_checkpoint(acc: Accelerator, out: Path, cfg: TrainConfig, progress: dic
     acc.save_state(str(staging))
     acc.wait_for_everyone()
     if acc.is_main_process:
+        fail_point("save:state", epoch)
         (staging / "progress.json").write_text(
-            json.dumps(
-                {**progress, "epochs_done": len(progress["history"]), "config": cfg.to_dict()},
-                indent=2,
-            )
+            json.dumps({**progress, "epochs_done": epoch, "config": cfg.to_dict()}, indent=2)
         )
-        final = out / CHECKPOINT
-        retired = out / f"{CHECKPOINT}.old"
-        if final.exists():
-            final.rename(retired)
-        staging.rename(final)
-        shutil.rmtree(retired, ignore_errors=True)
+        version = out / f"{CHECKPOINT}.{epoch:04d}"
+        current = checkpoint_dir(out)
+        if version.exists() and version != current:
+            shutil.rmtree(version)  # a leftover of a crash at this epoch
+        staging.rename(version)
+        fail_point("save:renamed", epoch)
+        swap = out / f"{POINTER}.tmp"
+        swap.write_text(version.name + "\n")
+        swap.replace(out / POINTER)
+        fail_point("save:pointer", epoch)
+        remove_leftovers(out)
     acc.wait_for_everyone()
+
+
+def remove_leftovers(out: Path) -> None:
+    """Delete every checkpoint folder but the one the pointer names (crash leftovers)."""
+    keep = checkpoint_dir(out)
+    for old in out.glob(f"{CHECKPOINT}*"):
+        if old.is_dir() and old != keep:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def load_checkpoint(acc: Accelerator, out: Path, cfg: TrainConfig) -> dict:
     """Restore the last checkpoint and return its progress; refuse other settings."""
-    progress = json.loads((out / CHECKPOINT / "progress.json").read_text())
+    where = checkpoint_dir(out)
+    progress = json.loads((where / "progress.json").read_text())
     saved = progress["config"]
     changeable = {"resume", "epochs", "out", "data", "weights_file"}
     differ = [k for k, v in cfg.to_dict().items() if k not in changeable and saved.get(k) != v]
@@ -378,7 +424,10 @@ def load_checkpoint(acc: Accelerator, out: Path, cfg: TrainConfig) -> dict:
             f"{saved.get('epochs')} epochs and would jump. Resume with --epochs "
             f"{saved.get('epochs')}, or start a new --out."
         )
-    acc.load_state(str(out / CHECKPOINT))
+    acc.load_state(str(where))
+    acc.wait_for_everyone()
+    if acc.is_main_process:
+        remove_leftovers(out)
     return progress
 
 
@@ -553,7 +602,7 @@ def run(cfg: TrainConfig, on_epoch: Callable[[dict], None] | None = None) -> dic
         out.mkdir(parents=True, exist_ok=True)
         acc.print(banner(cfg, acc, sizes, steps))
         if history:
-            acc.print(f"Resuming after epoch {len(history)} from {out / CHECKPOINT}")
+            acc.print(f"Resuming after epoch {len(history)} from {checkpoint_dir(out)}")
         write_text(out / "model_summary.txt", summary(acc.unwrap_model(model), cfg.model, weights))
     for epoch in range(len(history), cfg.epochs):
         if stopper.should_stop:
@@ -594,6 +643,8 @@ def run(cfg: TrainConfig, on_epoch: Callable[[dict], None] | None = None) -> dic
     final_val, confusion = evaluate(loop, val_loader, len(bundle.classes))
     predict_start = time.perf_counter()
     rows, predicted, _, _ = predict(loop, test_loader, "test")
+    if acc.is_main_process:
+        fail_point("predict")
     record = {}
     if acc.is_main_process:
         write_submission(
@@ -716,15 +767,15 @@ def platform_cpu() -> str:
 
 def interrupted_text(out: Path) -> str:
     """What an interrupted run can do next: resume only from a finished epoch."""
-    progress = out / CHECKPOINT / "progress.json"
-    if progress.is_file():
+    where = checkpoint_dir(out)
+    if where is not None:
         try:
-            epochs = int(json.loads(progress.read_text()).get("epochs_done", 0))
+            epochs = int(json.loads((where / "progress.json").read_text()).get("epochs_done", 0))
         except (OSError, ValueError, TypeError):
             epochs = 0
         if epochs:
             return (
-                f"Interrupted. Continue later with --resume: {out / CHECKPOINT} holds "
+                f"Interrupted. Continue later with --resume: {where} holds "
                 f"{epochs} finished epoch(s)."
             )
     return (

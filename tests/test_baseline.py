@@ -98,7 +98,8 @@ def test_a_log_gets_one_line_per_epoch_and_no_redrawn_bars(single_run):
 
 def test_a_run_writes_every_output(single_run, bundle):
     assert sorted(p.name for p in single_run.iterdir()) == [
-        "checkpoint",
+        "checkpoint.0002",  # the last epoch's; checkpoint.current names it
+        "checkpoint.current",
         "confusion_matrix.csv",
         "confusion_matrix.png",
         "learning_curves.png",
@@ -201,7 +202,8 @@ def test_resume_after_a_kill_ends_with_the_uninterrupted_predictions(single_run,
     )
     assert killed.returncode == -signal.SIGKILL
     assert not (out / "submission.csv").exists()
-    progress = json.loads((out / "checkpoint" / "progress.json").read_text())
+    assert (out / "checkpoint.current").read_text() == "checkpoint.0001\n"
+    progress = json.loads((out / "checkpoint.0001" / "progress.json").read_text())
     assert progress["epochs_done"] == 1
     refused = train(out, *TINY, data=bundle)
     assert refused.returncode == 1
@@ -211,8 +213,41 @@ def test_resume_after_a_kill_ends_with_the_uninterrupted_predictions(single_run,
     )
     resumed = train(out, *TINY, "--resume", data=bundle)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert f"Resuming after epoch 1 from {out / 'checkpoint'}" in resumed.stdout
+    assert f"Resuming after epoch 1 from {out / 'checkpoint.0001'}" in resumed.stdout
     assert (out / "submission.csv").read_bytes() == (single_run / "submission.csv").read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("stage", "resumes_after"),
+    [
+        ("save:state:2", 1),  # epoch 2's state written, not yet complete
+        ("save:renamed:2", 1),  # complete, but the pointer still names epoch 1
+        ("save:pointer:2", 2),  # the pointer names epoch 2; epoch 1 not yet removed
+        ("epoch:middle:2", 1),  # in the middle of epoch 2
+        ("predict", 2),  # while writing the predictions
+    ],
+)
+def test_a_crash_at_any_stage_resumes_to_the_same_predictions(
+    stage, resumes_after, single_run, bundle, tmp_path
+):
+    out = tmp_path / "crashed"
+    crashed = subprocess.run(
+        [sys.executable, "-m", "baseline.train", "--out", str(out), "--data", str(bundle), *TINY],
+        capture_output=True,
+        text=True,
+        env={**ENV, "CIFAR10_KIT_FAIL_AT": stage},
+        cwd=ROOT,
+        timeout=300,
+    )
+    assert crashed.returncode == 3, crashed.stderr[-2000:]
+    assert not (out / "submission.csv").exists()
+    resumed = train(out, *TINY, "--resume", data=bundle)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"Resuming after epoch {resumes_after} from " in resumed.stdout
+    assert (out / "submission.csv").read_bytes() == (single_run / "submission.csv").read_bytes()
+    # Leftovers of the crash are gone: one checkpoint folder, the one the pointer names.
+    folders = sorted(p.name for p in out.iterdir() if p.name.startswith("checkpoint"))
+    assert folders == ["checkpoint.0002", "checkpoint.current"]
 
 
 def test_resume_refuses_other_settings(single_run, bundle):
@@ -522,10 +557,12 @@ def test_an_interrupt_says_whether_there_is_anything_to_resume(tmp_path):
         "Interrupted before the first epoch ended: there is no checkpoint to resume from; "
         "run the command again without --resume."
     )
-    (tmp_path / "checkpoint").mkdir()
-    (tmp_path / "checkpoint" / "progress.json").write_text('{"epochs_done": 2}')
+    (tmp_path / "checkpoint.0002").mkdir()
+    (tmp_path / "checkpoint.0002" / "progress.json").write_text('{"epochs_done": 2}')
+    assert interrupted_text(tmp_path).startswith("Interrupted before the first epoch ended")
+    (tmp_path / "checkpoint.current").write_text("checkpoint.0002\n")
     assert interrupted_text(tmp_path) == (
-        f"Interrupted. Continue later with --resume: {tmp_path / 'checkpoint'} holds 2 "
+        f"Interrupted. Continue later with --resume: {tmp_path / 'checkpoint.0002'} holds 2 "
         "finished epoch(s)."
     )
 
