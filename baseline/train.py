@@ -105,6 +105,17 @@ def precision_reason(cfg: TrainConfig, acc: Accelerator) -> str:
     return precision_for(torch.cuda.get_device_capability(acc.device) if cuda else None)[1]
 
 
+def _loader_config() -> DataLoaderConfiguration:
+    """A GLOBAL batch (split_batches), and batches copied to the device without blocking
+    (from the pinned memory the loaders use) where this Accelerate has the option."""
+    import inspect
+
+    options = {"split_batches": True}
+    if "non_blocking" in inspect.signature(DataLoaderConfiguration).parameters:
+        options["non_blocking"] = True
+    return DataLoaderConfiguration(**options)
+
+
 def make_accelerator(cfg: TrainConfig) -> Accelerator:
     """Accelerate with a GLOBAL batch (split_batches) and the chosen precision, decided
     per process from the capability of the GPU this process was given."""
@@ -120,7 +131,7 @@ def make_accelerator(cfg: TrainConfig) -> Accelerator:
         cpu=not use_cuda,
         mixed_precision=precision,
         gradient_accumulation_steps=cfg.grad_accum,
-        dataloader_config=DataLoaderConfiguration(split_batches=True),
+        dataloader_config=_loader_config(),
     )
 
 
@@ -264,14 +275,14 @@ def train_one_epoch(loop: Loop, loader, epoch: int) -> dict[str, float]:
         detached = loss.detach().float()
         first_bad = torch.where(
             (first_bad < 0) & ~torch.isfinite(detached),
-            torch.tensor(step, device=acc.device),
+            torch.full_like(first_bad, step),  # a fill on the device, not a host copy
             first_bad,
         )
         sums += torch.stack(
             [
                 detached * len(labels),
                 (logits.argmax(1) == labels).sum(),
-                torch.tensor(len(labels), device=acc.device),
+                detached.new_full((), float(len(labels))),
             ]
         )
         if step % NAN_CHECK_EVERY == 0 or step == len(loader) - 1:

@@ -39,28 +39,30 @@ CROP_TRIES = 10
 def interpolation_weights(
     starts: torch.Tensor, sizes: torch.Tensor, in_size: int, out_size: int
 ) -> torch.Tensor:
-    """Matrices (B, out_size, in_size) that resize the window [start, start + size) to out_size.
+    """Matrices (B, out_size, in_size) that resize the window [start, start + size) to out_size,
+    built in float32 on the device of `sizes` (a few small kernels, no host work).
 
     The weights are PyTorch's antialiased bilinear ones (upsample_bilinear2d_aa):
     a triangle filter widened by the scale when shrinking, centred on
     scale x (o + 0.5), clipped to the window and normalised to sum to 1.
     """
-    scale = sizes.double()[:, None] / out_size  # (B, 1)
+    real = torch.float32
+    scale = sizes.to(real)[:, None] / out_size  # (B, 1)
     support = torch.clamp(scale, min=1.0)  # filter half-width, in input pixels
-    centre = scale * (torch.arange(out_size, dtype=torch.float64, device=sizes.device) + 0.5)
-    k = torch.arange(in_size, dtype=torch.float64, device=sizes.device)  # window-relative
+    centre = scale * (torch.arange(out_size, dtype=real, device=sizes.device) + 0.5)
+    k = torch.arange(in_size, dtype=real, device=sizes.device)  # window-relative
     offset = k[None, None, :] - centre[:, :, None] + 0.5  # (B, out, in)
     weights = torch.clamp(1 - (offset / support[:, :, None]).abs(), min=0)
     # PyTorch only considers the pixels [int(centre - support + 0.5), int(centre + support + 0.5)).
     lo = torch.clamp((centre - support + 0.5).floor(), min=0)
-    hi = torch.minimum((centre + support + 0.5).floor(), sizes.double()[:, None])
+    hi = torch.minimum((centre + support + 0.5).floor(), sizes.to(real)[:, None])
     weights = weights * ((k >= lo[:, :, None]) & (k < hi[:, :, None]))
     weights = weights / weights.sum(dim=2, keepdim=True)
     # Shift from window-relative to image coordinates: column start + k.
     shifted = torch.zeros_like(weights)
     index = (k[None, :].long() + starts[:, None].long()).clamp(max=in_size - 1)
     shifted.scatter_add_(2, index[:, None, :].expand_as(weights), weights)
-    return shifted.float()
+    return shifted
 
 
 def sample_crops(
@@ -121,23 +123,28 @@ class DeviceTransforms:
         h, w = x.shape[-2:]
         if (h, w) not in self._eval_weights:  # the same for every image: build once
             zero, sizes = torch.zeros(1, dtype=torch.long), torch.tensor([h, w])
+            zero, sizes = zero.to(self.device), sizes.to(self.device)
             self._eval_weights[(h, w)] = (
-                interpolation_weights(zero, sizes[:1], h, self.size).to(self.device),
-                interpolation_weights(zero, sizes[1:], w, self.size).to(self.device),
+                interpolation_weights(zero, sizes[:1], h, self.size),
+                interpolation_weights(zero, sizes[1:], w, self.size),
             )
         return self._resize(x, *self._eval_weights[(h, w)])
 
     def train(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """RandomResizedCrop((size, size), antialias=True) + RandomHorizontalFlip + Normalize.
 
-        `generator` is a CPU generator: the few random numbers per image are
-        drawn there, so the same seed gives the same crops on any device.
+        `generator` is a CPU generator: the few random numbers per image (a box
+        and a flip: 5 integers) are drawn there, so the same seed gives the same
+        crops on any device; they travel to the device in one small copy, and the
+        interpolation matrices are built there.
         """
         x = self._normalised(images)
         b, _, h, w = x.shape
         top, left, ch, cw = sample_crops(b, h, w, generator)
         flip = torch.rand(b, generator=generator) < 0.5
+        boxes = torch.stack([top, left, ch, cw, flip.long()]).to(self.device, non_blocking=True)
+        top, left, ch, cw, flip = boxes
         wy = interpolation_weights(top, ch, h, self.size)
         wx = interpolation_weights(left, cw, w, self.size)
-        wx = torch.where(flip[:, None, None], wx.flip(1), wx)
-        return self._resize(x, wy.to(self.device), wx.to(self.device))
+        wx = torch.where(flip.bool()[:, None, None], wx.flip(1), wx)
+        return self._resize(x, wy, wx)
