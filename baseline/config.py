@@ -45,7 +45,6 @@ RANGES: dict[str, tuple[float, float, bool, bool]] = {
     "label_smoothing": (0, 1, True, False),
     "ema": (0, 1, True, False),
     "val_fraction": (0, 1, False, False),
-    "train_limit": (1, math.inf, True, False),
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -39,7 +40,11 @@ def test_prepare_end_to_end(sources, tmp_path):
         f"  Upload {out}/public/ to the competition's Data tab.\n"
         f"  Keep {out}/private/ to yourself: solution.csv holds the hidden labels.\n"
     )
-    assert result.stderr == (
+    # Output to a pipe is a log: one plain line per stage instead of a progress bar.
+    decoding, warning = result.stderr.splitlines(True)
+    assert re.fullmatch(r"Decoding images: 110 img in \d+\.\d s\n", decoding)
+    assert "\r" not in result.stderr
+    assert warning == (
         "Warning: --seed 5 makes a split that anyone with this kit and CIFAR-10 can rebuild. "
         "Use it for tests and demos only; leave --seed out for a graded competition.\n"
     )
