@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sys
 import time
@@ -69,6 +70,7 @@ from grader.progress import bars
 
 CHECKPOINT = "checkpoint"  # out/checkpoint.NNNN folders, one complete per epoch saved
 POINTER = "checkpoint.current"  # names the checkpoint folder to resume from
+VERSION = re.compile(rf"{CHECKPOINT}\.\d{{4,}}")  # checkpoint.0001, ...
 FAIL_AT = "CIFAR10_KIT_FAIL_AT"  # crash tests: see fail_point
 BEST = "best_model.pt"  # early stopping keeps the best epoch's weights here
 NAN_CHECK_EVERY = 25  # steps between host syncs that check the loss is finite
@@ -361,14 +363,25 @@ def fail_point(stage: str, epoch: int | None = None) -> None:
         os._exit(3)
 
 
+def _versions(out: Path) -> list[Path]:
+    """The kit's complete checkpoint folders checkpoint.NNNN, oldest first."""
+    found = [p for p in out.glob(f"{CHECKPOINT}.*") if VERSION.fullmatch(p.name)]
+    return sorted(p for p in found if (p / "progress.json").is_file())
+
+
 def checkpoint_dir(out: Path) -> Path | None:
-    """The complete checkpoint `out` holds: the folder named in out/checkpoint.current,
-    else (runs of older kits) out/checkpoint; None when there is none."""
-    pointer = out / POINTER
-    if pointer.is_file():
-        named = out / pointer.read_text().strip()
-        if named.name.startswith(f"{CHECKPOINT}.") and (named / "progress.json").is_file():
-            return named
+    """The complete checkpoint `out` holds: the folder named in out/checkpoint.current;
+    if that file is missing or damaged, the latest complete checkpoint.NNNN; for runs of
+    older kits, out/checkpoint; None when there is none."""
+    try:
+        named = out / (out / POINTER).read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        named = None
+    if named is not None and VERSION.fullmatch(named.name) and (named / "progress.json").is_file():
+        return named
+    versions = _versions(out)
+    if versions:
+        return versions[-1]
     legacy = out / CHECKPOINT
     return legacy if (legacy / "progress.json").is_file() else None
 
@@ -401,7 +414,10 @@ def save_checkpoint(acc: Accelerator, out: Path, cfg: TrainConfig, progress: dic
         staging.rename(version)
         fail_point("save:renamed", epoch)
         swap = out / f"{POINTER}.tmp"
-        swap.write_text(version.name + "\n")
+        with swap.open("w", encoding="ascii") as f:
+            f.write(version.name + "\n")
+            f.flush()
+            os.fsync(f.fileno())  # the pointer never names a folder it has not written
         swap.replace(out / POINTER)
         fail_point("save:pointer", epoch)
         remove_leftovers(out)
@@ -409,10 +425,16 @@ def save_checkpoint(acc: Accelerator, out: Path, cfg: TrainConfig, progress: dic
 
 
 def remove_leftovers(out: Path) -> None:
-    """Delete every checkpoint folder but the one the pointer names (crash leftovers)."""
+    """Delete the kit's checkpoint folders other than the current one (crash leftovers):
+    checkpoint.partial, other checkpoint.NNNN, and an older kit's checkpoint and
+    checkpoint.old. Nothing else in --out is touched, and nothing without a current one."""
     keep = checkpoint_dir(out)
-    for old in out.glob(f"{CHECKPOINT}*"):
-        if old.is_dir() and old != keep:
+    if keep is None:
+        return
+    names = {f"{CHECKPOINT}.partial", CHECKPOINT, f"{CHECKPOINT}.old"}
+    for old in out.iterdir():
+        kit_made = old.name in names or VERSION.fullmatch(old.name)
+        if kit_made and old.is_dir() and not old.is_symlink() and old != keep:
             shutil.rmtree(old, ignore_errors=True)
 
 

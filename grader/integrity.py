@@ -141,7 +141,31 @@ def near_identical_pairs(predicted: np.ndarray, labels: np.ndarray) -> NearIdent
     be the smaller file of a pair there (`10 * nb >= 9 * low` of that class). Files with
     fewer than 30 errors join no class. Hash collisions only add candidates; the
     comparison is exact.
+
+    Files with identical predictions are searched once, through one of them, and the
+    pairs are then given for every member: a class of hundreds of copies of one file
+    costs no more to search than one file.
     """
+    if not len(predicted):
+        return NearIdentical([], 0)
+    unique, group = np.unique(predicted, axis=0, return_inverse=True)
+    group = group.ravel()
+    found = _distinct_pairs(unique, labels)
+    order = np.argsort(group, kind="stable")  # files of each group, in file order
+    members = np.split(order, np.flatnonzero(np.diff(group[order])) + 1)
+    pairs = []
+    for a, b, same, either in found.pairs:
+        pairs += [(min(i, j), max(i, j), same, either) for i in members[a] for j in members[b]]
+    errors = (unique != labels[None, :]).sum(axis=1)
+    for g, files in enumerate(members):
+        if len(files) > 1 and errors[g] >= MIN_SHARED_ERRORS:
+            e = int(errors[g])
+            pairs += [(int(i), int(j), e, e) for k, i in enumerate(files) for j in files[k + 1 :]]
+    return NearIdentical(sorted((int(i), int(j), s, e) for i, j, s, e in pairs), found.compared)
+
+
+def _distinct_pairs(predicted: np.ndarray, labels: np.ndarray) -> NearIdentical:
+    """near_identical_pairs for files whose predictions all differ."""
     n, m = predicted.shape
     wrong = predicted != labels[None, :]
     errors = wrong.sum(axis=1)

@@ -432,12 +432,18 @@ class FastTables:
     def build(cls, key: AnswerKey) -> FastTables | None:
         """The tables for `key`, or None where the fast path does not apply: ids that are
         not small integers (a table indexed by id must stay small), or class names that
-        are not ASCII. Such files take the diagnosis."""
+        are not ASCII, differ only by case, carry surrounding spaces or are digits. Such
+        files take the diagnosis."""
         ids = np.asarray(key.ids)
         if not len(ids) or ids.dtype.kind not in "iu" or ids.min() < 0:
             return None
         if int(ids.max()) >= 4 * len(ids) + 1024 or not all(c.isascii() for c in key.classes):
             return None
+        lowered = [c.lower() for c in key.classes]
+        if len(set(lowered)) < len(lowered) or any(
+            not c or c != c.strip() or c.isdigit() for c in key.classes
+        ):
+            return None  # names the diagnosis reads otherwise (case, spaces, indices)
         return cls(ids.astype(np.int64), key.classes)
 
     def rows(self, body: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray | None:

@@ -574,3 +574,25 @@ def test_tune_refuses_resume_and_says_how_a_study_continues(capsys):
         "Error: --resume: a study continues by itself: run the same command again with the "
         "same --out (its study.db keeps the finished trials).\n"
     )
+
+
+def test_a_damaged_pointer_falls_back_and_leftovers_spare_the_users_folders(tmp_path):
+    from baseline.train import checkpoint_dir, remove_leftovers
+
+    for name in ("checkpoint.0002", "checkpoint.0003", "checkpoint.0003.backup", "mine"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "progress.json").write_text("{}")
+    (tmp_path / "checkpoint.partial").mkdir()
+    assert checkpoint_dir(tmp_path) == tmp_path / "checkpoint.0003"  # no pointer: latest
+    for damaged in (b"", b"checkpoint.000", b"\xff\xfe", b"../mine"):
+        (tmp_path / "checkpoint.current").write_bytes(damaged)
+        assert checkpoint_dir(tmp_path) == tmp_path / "checkpoint.0003", damaged
+    (tmp_path / "checkpoint.current").write_text("checkpoint.0002\n")
+    assert checkpoint_dir(tmp_path) == tmp_path / "checkpoint.0002"
+    remove_leftovers(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "checkpoint.0002",
+        "checkpoint.0003.backup",  # not a name the kit makes: kept
+        "checkpoint.current",
+        "mine",
+    ]

@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -145,6 +146,21 @@ def test_plain_valid_files_take_the_fast_path():
     shifted = ["0,1,1", "0", *(f"{i},{i}" for i in range(2, 10))]
     assert CHECKER._fast_labels("id,label\n" + "\n".join(shifted)) is None
     check_outcome(("id,label\n" + "\n".join(shifted)).encode())
+
+
+@pytest.mark.parametrize(
+    ("classes", "data"),
+    [
+        (("Cat", "cat"), b"id,label\n0,Cat\n1,cat\n"),
+        (("1", "dog"), b"id,label\n0,0\n1,1\n"),
+        ((" cat", "dog"), b"id,label\n0, cat\n1,dog\n"),
+    ],
+)
+def test_odd_class_names_leave_every_file_to_the_diagnosis(classes, data):
+    checker = SubmissionChecker(AnswerKey(np.arange(2), classes))
+    assert checker.fast is None
+    fast, slow = checker.check_bytes(data, "f.csv"), checker.diagnose_bytes(data, "f.csv")
+    assert (fast.valid, fast.problems) == (slow.valid, slow.problems)
 
 
 def test_keys_the_fast_path_cannot_hold_still_validate():

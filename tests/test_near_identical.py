@@ -126,3 +126,15 @@ def test_three_hundred_files_cost_few_comparisons_not_every_pair():
     assert found.compared <= 3 * len(files), found.compared
     assert {(i, j) for i, j, _, _ in found.pairs} >= {(k, 290 + k // 10) for k in range(0, 100, 10)}
     assert every == 44_850
+
+
+def test_many_copies_of_one_file_cost_one_search():
+    rng = np.random.default_rng(11)
+    labels = rng.integers(0, 10, N_TEST)
+    copied = edited(rng, labels, labels, new_errors=300)
+    files = [copied] * 40 + honest(rng, labels, 20)
+    found = near_identical_pairs(np.stack(files).astype(np.int16), labels)
+    pairs = {(i, j) for i, j, _, _ in found.pairs}
+    assert {(i, j) for i in range(40) for j in range(i + 1, 40)} <= pairs  # 780 pairs
+    assert found.compared <= 20  # the 40 copies were searched as one file
+    assert sorted(found.pairs) == every_pair(np.stack(files).astype(np.int16), labels)
