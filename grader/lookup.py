@@ -15,15 +15,22 @@ For each ranked file, leaving that file out:
   P(right on image j) = sigmoid(ability + logit(easiness_j)), with the ability that
   gives the file's own number of right answers. Its expected right answers on the
   hardest images and wrong answers on the easiest follow, with their variances;
-* the file is flagged when it is right on the hardest images, *and* wrong on the
-  easiest, far more often than that model expects: both one-sided z-scores at or
-  above `Z_FLAG` (the p-value shown is the larger of the two normal tail
-  probabilities), and at least `MIN_EXCESS` of the hardest images right beyond the
-  expectation.
+* the file is flagged when it is wrong on the easiest images far more often,
+  *and* on the hardest far less often, than that model expects: at least
+  `EASY_RATIO` (1.4) times the expected wrong answers on the easiest, at most
+  `HARD_RATIO` (0.75) times the expected wrong answers on the hardest, and both
+  differences significant (one-sided z-scores at least `Z_FLAG`, 3; the p-value
+  shown is the larger of the two normal tail probabilities). The ratios, not the
+  z-scores alone, decide: with 10,000 images, honest models that the model fits
+  only roughly (a near-chance file, an unusual architecture) give large z-scores,
+  but not these ratios.
 
 The flag is advice for the TA, in the review folder only (it uses Private rows); it
-never changes a rank or a grade. Its false-flag rate and detection rate on real and
-simulated files are measured by benchmarks/bench_lookup.py (see the README).
+never changes a rank or a grade. On the evidence of benchmarks/bench_lookup.py (22
+real models trained at CPU scale, 17-52% accuracy, and 14 strong files from an error
+model calibrated on them) it flags no honest file, every lookup built from true labels
+or from the real files, and none of the partial lookups built from the error model's
+strong files, which look exactly like stronger honest models (README).
 """
 
 from __future__ import annotations
@@ -38,8 +45,9 @@ from grader.integrity import Flag
 MIN_FILES = 15  # fewer ranked files: difficulty cannot be estimated; the check is skipped
 HARDEST = 0.10
 EASIEST = 0.50
-Z_FLAG = 5.0  # both z-scores at or above this (one-sided normal tail below 3e-7)
-MIN_EXCESS = 0.10  # and right on at least 10% more of the hardest images than expected
+Z_FLAG = 3.0  # both z-scores at least this (one-sided normal tail at most 0.0013)
+EASY_RATIO = 1.4  # wrong on the easiest at least 1.4 x as often as expected
+HARD_RATIO = 0.75  # and wrong on the hardest at most 0.75 x as often as expected
 CHUNK = 64  # files at once (bounds memory at 5,000 files)
 ABILITY_STEPS = 10
 SLOPE_STEPS = 10
@@ -169,8 +177,13 @@ def statistics(correct: np.ndarray) -> dict[str, np.ndarray]:
 def decide(stats: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """(p_value, flagged) per file from `statistics`: the rule of the module docstring."""
     z = np.minimum(stats["z_hard"], stats["z_easy"])
-    excess = stats["right_hard"] - stats["expected_right"]
-    flagged = (z >= Z_FLAG) & (excess >= MIN_EXCESS * stats["n_hard"])
+    missed = stats["n_hard"] - stats["right_hard"]
+    expected_missed = stats["n_hard"] - stats["expected_right"]
+    flagged = (
+        (z >= Z_FLAG)
+        & (stats["wrong_easy"] >= EASY_RATIO * stats["expected_wrong"])
+        & (missed <= HARD_RATIO * expected_missed)
+    )
     p_value = 0.5 * np.array([math.erfc(v / math.sqrt(2)) for v in z])
     return p_value, flagged
 
