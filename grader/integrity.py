@@ -148,8 +148,8 @@ def near_identical_pairs(predicted: np.ndarray, labels: np.ndarray) -> NearIdent
     """
     if not len(predicted):
         return NearIdentical([], 0)
-    unique, group = np.unique(predicted, axis=0, return_inverse=True)
-    group = group.ravel()
+    first, group = _identical_rows(predicted)
+    unique = predicted[first]
     found = _distinct_pairs(unique, labels)
     order = np.argsort(group, kind="stable")  # files of each group, in file order
     members = np.split(order, np.flatnonzero(np.diff(group[order])) + 1)
@@ -162,6 +162,34 @@ def near_identical_pairs(predicted: np.ndarray, labels: np.ndarray) -> NearIdent
             e = int(errors[g])
             pairs += [(int(i), int(j), e, e) for k, i in enumerate(files) for j in files[k + 1 :]]
     return NearIdentical(sorted((int(i), int(j), s, e) for i, j, s, e in pairs), found.compared)
+
+
+def _identical_rows(predicted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(first row of each group of identical rows, group of every row): rows are grouped
+    by a hash of the whole row, and a row joins a group only if it equals its first row."""
+    rng = np.random.default_rng(1)
+    weights = rng.integers(0, 2**63, predicted.shape[1], dtype=np.uint64) * np.uint64(2) + 1
+    hashes = np.concatenate(
+        [
+            ((predicted[lo : lo + HASH_CHUNK].astype(np.uint64) + 1) * weights).sum(
+                axis=1, dtype=np.uint64
+            )
+            for lo in range(0, len(predicted), HASH_CHUNK)
+        ]
+    )
+    first: list[int] = []
+    group = np.empty(len(predicted), np.int64)
+    by_hash: dict[int, list[int]] = {}
+    for i, h in enumerate(hashes.tolist()):
+        for g in by_hash.setdefault(h, []):
+            if np.array_equal(predicted[first[g]], predicted[i]):
+                group[i] = g
+                break
+        else:
+            by_hash[h].append(len(first))
+            group[i] = len(first)
+            first.append(i)
+    return np.asarray(first, np.int64), group
 
 
 def _distinct_pairs(predicted: np.ndarray, labels: np.ndarray) -> NearIdentical:

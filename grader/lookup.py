@@ -131,38 +131,40 @@ def lookup_statistics(correct: np.ndarray) -> list[tuple]:
 def statistics(correct: np.ndarray) -> dict[str, np.ndarray]:
     """Per file (row of `correct`): accuracy; right answers on its hardest images, their
     expectation and variance under the model; the same for wrong answers on the easiest;
-    the sizes of both sets; the z-scores."""
+    the sizes of both sets; the z-scores.
+
+    An image's leave-one-out easiness can take only n values (k of the n - 1 other files
+    right, k = 0 .. n - 1), so every sum over images is a sum over k, weighted by how
+    many images have each k: a file costs one histogram of its images, not a pass over
+    them per Newton step.
+    """
     n, m = correct.shape
     right_per_image = correct.sum(axis=0)
-
-    def chunks():
-        for lo in range(0, n, CHUNK):
-            part = correct[lo : lo + CHUNK]
-            others_right = right_per_image[None, :] - part  # leave-one-out, 0 .. n - 1
-            easiness = (others_right + 0.5) / n
-            yield part, others_right, np.log(easiness) - np.log1p(-easiness)
-
+    easiness = (np.arange(n) + 0.5) / n
+    logit = np.log(easiness) - np.log1p(-easiness)  # per k
     # The class's slope: how sharply a file's chance of being right grows with easiness
     # (the median over at most SLOPE_FILES files, evenly spread over the board).
     sample = np.unique(np.linspace(0, n - 1, min(n, SLOPE_FILES)).round().astype(int))
-    others = right_per_image[None, :] - correct[sample]
-    easiness = (others + 0.5) / n
-    slope = float(np.median(_slopes(np.log(easiness) - np.log1p(-easiness), correct[sample])))
+    images, right = _histograms(correct[sample], right_per_image, n)
+    slope = float(np.median(_slopes(logit, images, right)))
     found: dict[str, list] = {}
-    for part, others_right, logit in chunks():
-        logit = slope * logit
-        p = _sigmoid(_ability(logit, part.sum(axis=1))[:, None] + logit)
-        hard = others_right <= _cut(others_right, n, HARDEST * m, lowest=True)[:, None]
-        easy = others_right >= _cut(others_right, n, EASIEST * m, lowest=False)[:, None]
-        variance = p * (1 - p)
+    for lo in range(0, n, CHUNK):
+        part = correct[lo : lo + CHUNK]
+        images, right = _histograms(part, right_per_image, n)  # (files, n) each
+        x = slope * logit
+        p = _sigmoid(_ability(x, images, part.sum(axis=1))[:, None] + x[None, :])
+        k = np.arange(n)[None, :]
+        hard = k <= _cut(images, HARDEST * m, lowest=True)[:, None]
+        easy = k >= _cut(images, EASIEST * m, lowest=False)[:, None]
+        variance = images * p * (1 - p)
         values = {
             "accuracy": part.mean(axis=1),
-            "n_hard": hard.sum(axis=1),
-            "n_easy": easy.sum(axis=1),
-            "right_hard": (part & hard).sum(axis=1),
-            "wrong_easy": (~part & easy).sum(axis=1),
-            "expected_right": (p * hard).sum(axis=1),
-            "expected_wrong": ((1 - p) * easy).sum(axis=1),
+            "n_hard": (images * hard).sum(axis=1),
+            "n_easy": (images * easy).sum(axis=1),
+            "right_hard": (right * hard).sum(axis=1),
+            "wrong_easy": ((images - right) * easy).sum(axis=1),
+            "expected_right": (images * p * hard).sum(axis=1),
+            "expected_wrong": (images * (1 - p) * easy).sum(axis=1),
             "variance_hard": (variance * hard).sum(axis=1),
             "variance_easy": (variance * easy).sum(axis=1),
         }
@@ -172,6 +174,19 @@ def statistics(correct: np.ndarray) -> dict[str, np.ndarray]:
     stats["z_hard"] = _z(stats["right_hard"], stats["expected_right"], stats["variance_hard"])
     stats["z_easy"] = _z(stats["wrong_easy"], stats["expected_wrong"], stats["variance_easy"])
     return stats
+
+
+def _histograms(
+    part: np.ndarray, right_per_image: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per file of `part`: how many images have k other files right on them (k = 0 ..
+    n - 1), and on how many of those the file itself is right."""
+    rows = len(part)
+    others = right_per_image[None, :] - part  # leave-one-out
+    codes = (others + n * np.arange(rows)[:, None]).ravel()
+    images = np.bincount(codes, minlength=rows * n).reshape(rows, n)
+    right = np.bincount(codes, weights=part.ravel(), minlength=rows * n).reshape(rows, n)
+    return images.astype(np.float64), right
 
 
 def decide(stats: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -188,33 +203,30 @@ def decide(stats: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return p_value, flagged
 
 
-def _slopes(x: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """Per row, the slope b of a logistic fit P(right_j) = sigmoid(a + b x_j), by Newton's
-    method on the two parameters (steps capped; a file right on all or none gets 0)."""
-    a, b = np.zeros(len(x)), np.ones(len(x))
-    y = right.astype(np.float64)
+def _slopes(x: np.ndarray, images: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Per file, the slope b of a logistic fit P(right | easiness k) = sigmoid(a + b x_k)
+    to `right` of `images` per k, by Newton's method on the two parameters (steps
+    capped; a file right on all or none gets 0)."""
+    a, b = np.zeros(len(images)), np.ones(len(images))
     for _ in range(SLOPE_STEPS):
-        p = _sigmoid(a[:, None] + b[:, None] * x)
-        w = p * (1 - p)
-        g_a, g_b = (y - p).sum(axis=1), ((y - p) * x).sum(axis=1)
+        p = _sigmoid(a[:, None] + b[:, None] * x[None, :])
+        residual, w = right - images * p, images * p * (1 - p)
+        g_a, g_b = residual.sum(axis=1), (residual * x).sum(axis=1)
         h_aa, h_ab, h_bb = w.sum(axis=1), (w * x).sum(axis=1), (w * x * x).sum(axis=1)
         det = np.maximum(h_aa * h_bb - h_ab**2, 1e-12)
         a += np.clip((h_bb * g_a - h_ab * g_b) / det, -2, 2)
         b += np.clip((h_aa * g_b - h_ab * g_a) / det, -2, 2)
-    constant = (y.sum(axis=1) == 0) | (y.sum(axis=1) == x.shape[1])
-    return np.where(constant, 0.0, b)
+    total, hits = images.sum(axis=1), right.sum(axis=1)
+    return np.where((hits == 0) | (hits == total), 0.0, b)
 
 
-def _cut(counts: np.ndarray, n: int, size: float, lowest: bool) -> np.ndarray:
-    """Per row of integer counts in 0..n-1, the value that takes at least `size` images
-    from the bottom (lowest) or the top, ties included."""
-    rows = len(counts)
-    histogram = np.bincount(
-        (counts + n * np.arange(rows)[:, None]).ravel(), minlength=rows * n
-    ).reshape(rows, n)
+def _cut(images: np.ndarray, size: float, lowest: bool) -> np.ndarray:
+    """Per file, the k that takes at least `size` images from the bottom (lowest) or the
+    top of its histogram, ties included."""
+    n = images.shape[1]
     if lowest:
-        return np.argmax(np.cumsum(histogram, axis=1) >= size, axis=1)
-    from_top = np.cumsum(histogram[:, ::-1], axis=1) >= size
+        return np.argmax(np.cumsum(images, axis=1) >= size, axis=1)
+    from_top = np.cumsum(images[:, ::-1], axis=1) >= size
     return n - 1 - np.argmax(from_top, axis=1)
 
 
@@ -229,15 +241,15 @@ def _z(observed: np.ndarray, expected: np.ndarray, variance: np.ndarray) -> np.n
     return np.where(variance > 0, z, np.where(observed > expected, np.inf, 0.0))
 
 
-def _ability(logit: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """Per row, the ability a with sum_j sigmoid(a + logit_j) = right, by Newton's method
-    (the sum grows with a; steps of at most 2), for files right on none or all images
-    the value for half an image."""
-    m = logit.shape[1]
+def _ability(x: np.ndarray, images: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Per file, the ability a with sum_k images_k sigmoid(a + x_k) = right, by Newton's
+    method (the sum grows with a; steps of at most 2); for files right on none or all
+    images, the value for half an image."""
+    m = images.sum(axis=1)
     target = np.clip(right, 0.5, m - 0.5)
-    ability = np.log(target / (m - target)) - logit.mean(axis=1)
+    ability = np.log(target / (m - target)) - (images * x).sum(axis=1) / m
     for _ in range(ABILITY_STEPS):
-        p = _sigmoid(ability[:, None] + logit)
-        slope = np.maximum((p * (1 - p)).sum(axis=1), 1e-12)
-        ability += np.clip((target - p.sum(axis=1)) / slope, -2, 2)
+        p = _sigmoid(ability[:, None] + x[None, :])
+        slope = np.maximum((images * p * (1 - p)).sum(axis=1), 1e-12)
+        ability += np.clip((target - (images * p).sum(axis=1)) / slope, -2, 2)
     return ability
