@@ -4,8 +4,8 @@ Run:
     python -m baseline.demo                     # downloads CIFAR-10 (163 MB)
     python -m baseline.demo --source PATH       # offline: a local copy (see grader prepare)
 
-Steps, each printed as it happens (41-46 s on a 2-core machine from the
-local zip, plus the download):
+Steps, each printed as it happens (71-85 s on the 2-core course machine from
+the local zip on 2026-12-02, plus the download):
 
 1. `grader prepare`: the competition bundle in OUT/competition/;
 2. a CPU stand-in for the baseline, not the course recipe: resnet18 from
