@@ -645,7 +645,9 @@ def run(cfg: TrainConfig, on_epoch: Callable[[dict], None] | None = None) -> dic
             **_guard_memory(lambda e=epoch: train_one_epoch(loop, train_loader, e), cfg, acc),
         }
         sync_ema(loop)
-        val, _ = evaluate(loop, val_loader, len(bundle.classes))
+        val, _ = _guard_memory(
+            lambda: evaluate(loop, val_loader, len(bundle.classes)), cfg, acc, "evaluating"
+        )
         row.update(val, lr=loop.lr_trace[-1])
         history.append(row)
         loop.schedule.end_epoch(row["val_loss"])
@@ -673,9 +675,13 @@ def run(cfg: TrainConfig, on_epoch: Callable[[dict], None] | None = None) -> dic
             )
     if cfg.patience and (out / BEST).is_file():
         restore_best(loop, out)
-    final_val, confusion = evaluate(loop, val_loader, len(bundle.classes))
+    final_val, confusion = _guard_memory(
+        lambda: evaluate(loop, val_loader, len(bundle.classes)), cfg, acc, "evaluating"
+    )
     predict_start = time.perf_counter()
-    rows, predicted, _, _ = predict(loop, test_loader, "test")
+    rows, predicted, _, _ = _guard_memory(
+        lambda: predict(loop, test_loader, "test"), cfg, acc, "predicting the test set"
+    )
     if acc.is_main_process:
         fail_point("predict")
     record = {}
@@ -742,18 +748,21 @@ def _report_epoch(out: Path, history: list[dict], lr_trace: list[float], cfg) ->
     )
 
 
-def _guard_memory(step, cfg: TrainConfig, acc: Accelerator):
-    """Run `step`; turn running out of memory into advice on what to lower."""
+def _guard_memory(step, cfg: TrainConfig, acc: Accelerator, doing: str = "training"):
+    """Run `step`; turn running out of memory into advice on what to lower. (CUDA's
+    OutOfMemoryError is a RuntimeError on every torch the kit supports; torch 2.5 added
+    the torch.OutOfMemoryError name, which older ones lack.)"""
     try:
         return step()
-    except (torch.OutOfMemoryError, RuntimeError) as exc:
+    except RuntimeError as exc:
         if "out of memory" not in str(exc) and "can't allocate memory" not in str(exc):
             raise
         per_process = cfg.batch_size // acc.num_processes // cfg.grad_accum
         raise TrainingError(
-            f"out of memory with {per_process} images per process at {cfg.image_size} px on "
-            f"{acc.device.type}. Lower --batch-size or --image-size, or keep the batch and add "
-            f"--grad-accum {cfg.grad_accum * 2} (the same optimisation in smaller pieces)."
+            f"out of memory while {doing}, with {per_process} images per process at "
+            f"{cfg.image_size} px on {acc.device.type}. Lower --batch-size or --image-size, "
+            f"or keep the batch and add --grad-accum {cfg.grad_accum * 2} (the same "
+            "optimisation in smaller pieces)."
         ) from None
 
 

@@ -246,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         study.optimize(
             objective(base, space, out),
             n_trials=options["trials"],
-            catch=(TrainingError,),
+            catch=(TrainingError, ConfigError),  # a failed trial is recorded, the study goes on
             callbacks=[_announce],
         )
     except TrainingError as exc:

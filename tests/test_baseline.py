@@ -427,10 +427,22 @@ def test_running_out_of_memory_says_what_to_lower():
     with pytest.raises(TrainingError) as info:
         _guard_memory(step, TrainConfig(batch_size=256), Acc())
     assert str(info.value) == (
-        "out of memory with 128 images per process at 224 px on cuda. Lower --batch-size or "
-        "--image-size, or keep the batch and add --grad-accum 2 (the same optimisation in "
-        "smaller pieces)."
+        "out of memory while training, with 128 images per process at 224 px on cuda. Lower "
+        "--batch-size or --image-size, or keep the batch and add --grad-accum 2 (the same "
+        "optimisation in smaller pieces)."
     )
+    # Evaluation and prediction get the same advice, naming what ran out.
+    with pytest.raises(TrainingError) as info:
+        _guard_memory(step, TrainConfig(batch_size=256), Acc(), "predicting the test set")
+    assert str(info.value).startswith("out of memory while predicting the test set, with 128 ")
+    # torch's own error type (a RuntimeError subclass) is caught too.
+    import torch
+
+    def cuda_step():
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory.")
+
+    with pytest.raises(TrainingError):
+        _guard_memory(cuda_step, TrainConfig(), Acc())
 
 
 def test_help_lists_every_config_field_with_its_default():
