@@ -18,8 +18,10 @@ from grader.submission import SubmissionChecker
 
 METRIC_COLUMNS = (
     "epoch",
-    "train_loss",
+    "train_loss",  # on the augmented batches, during the epoch
     "train_acc",
+    "train_eval_loss",  # on a fixed training subset without augmentation, at the epoch's end
+    "train_eval_acc",
     "val_loss",
     "val_acc",
     "val_macro_f1",
@@ -39,7 +41,7 @@ def write_metrics_csv(path: Path, history: list[dict[str, float]]) -> None:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=METRIC_COLUMNS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows({k: row[k] for k in METRIC_COLUMNS} for row in history)
+    writer.writerows({k: row.get(k, "") for k in METRIC_COLUMNS} for row in history)
     write_text(path, buffer.getvalue())
 
 

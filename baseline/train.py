@@ -603,10 +603,10 @@ def run(cfg: TrainConfig, on_epoch: Callable[[dict], None] | None = None) -> dic
         )
     model = model.to(memory_format=torch.channels_last)
     optimizer = build_optimizer(cfg, model.parameters())
-    train_loader, val_loader, test_loader = _loaders(cfg, bundle, splits, acc)
+    train_loader, val_loader, test_loader, train_eval_loader = _loaders(cfg, bundle, splits, acc)
     shuffle = train_loader.sampler
-    model, optimizer, train_loader, val_loader, test_loader = acc.prepare(
-        model, optimizer, train_loader, val_loader, test_loader
+    model, optimizer, train_loader, val_loader, test_loader, train_eval_loader = acc.prepare(
+        model, optimizer, train_loader, val_loader, test_loader, train_eval_loader
     )
     steps = len(train_loader) // cfg.grad_accum
     if steps == 0:
@@ -648,6 +648,10 @@ def run(cfg: TrainConfig, on_epoch: Callable[[dict], None] | None = None) -> dic
         val, _ = _guard_memory(
             lambda: evaluate(loop, val_loader, len(bundle.classes)), cfg, acc, "evaluating"
         )
+        seen, _ = _guard_memory(
+            lambda: evaluate(loop, train_eval_loader, len(bundle.classes)), cfg, acc, "evaluating"
+        )
+        row.update(train_eval_loss=seen["val_loss"], train_eval_acc=seen["val_acc"])
         row.update(val, lr=loop.lr_trace[-1])
         history.append(row)
         loop.schedule.end_epoch(row["val_loss"])
@@ -728,7 +732,16 @@ def _loaders(cfg: TrainConfig, bundle, splits, acc: Accelerator):
         ImageRows(bundle.train_images, bundle.train_labels, splits.val), micro, None, pin
     )
     test = make_loader(ImageRows(bundle.test_images, None, splits.test), micro, None, pin)
-    return train, val, test
+    # A fixed subset of the training split, the size of the validation split, seen as
+    # evaluation sees images (no augmentation): what diagnose judges fitting on.
+    count = max(1, min(len(splits.val), len(splits.train)))
+    subset = np.asarray(splits.train)[
+        np.unique(np.linspace(0, len(splits.train) - 1, count).round().astype(int))
+    ]
+    train_eval = make_loader(
+        ImageRows(bundle.train_images, bundle.train_labels, subset), micro, None, pin
+    )
+    return train, val, test, train_eval
 
 
 def _report_epoch(out: Path, history: list[dict], lr_trace: list[float], cfg) -> None:

@@ -129,3 +129,21 @@ def test_the_command_reads_a_run_folder(tmp_path):
         f"Error: {tmp_path / 'x'}: no such file. Pass a run folder written by python -m "
         "baseline.train (it holds metrics.csv).\n"
     )
+
+
+def test_fit_is_judged_on_training_images_without_augmentation():
+    # On augmented crops the run looks under-fitted (train acc 55%); on the same kind of
+    # images as validation, it has learnt the training set (train_eval_acc 90%).
+    history = [
+        {"train_loss": 1.6, "train_acc": 0.40, "val_loss": 0.9, "val_acc": 0.70,
+         "train_eval_acc": 0.75},
+        {"train_loss": 1.3, "train_acc": 0.55, "val_loss": 0.8, "val_acc": 0.84,
+         "train_eval_acc": 0.90},
+    ]  # fmt: skip
+    result = diagnose(history)
+    assert result.verdict == "good fit"
+    assert result.reasons == [
+        "training error 10.0% and validation error 16.0% are both low and 6.0 points apart"
+    ]
+    older = [{k: v for k, v in row.items() if k != "train_eval_acc"} for row in history]
+    assert diagnose(older).verdict == "underfitting"  # older runs: train_acc as before
