@@ -13,13 +13,10 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from baseline.errors import TrainingError
 from grader.bundle import CIFAR10_CLASSES, Bundle, load_bundle
 from grader.errors import BundleError
 from grader.prepare import stratified_mask
-
-
-class TrainingError(Exception):
-    """An expected failure of a training run, explained for the user (no traceback)."""
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from baseline.config import TrainConfig
-from baseline.data import TrainingError
+from baseline.errors import TrainingError
 from grader.answers import load_public_key, load_solution
 from grader.errors import GraderError, UsageError
 from grader.pipeline import ScoreOptions, score_submissions

@@ -17,7 +17,7 @@ import torch
 import torchvision
 from torch import nn
 
-from baseline.data import TrainingError
+from baseline.errors import TrainingError
 
 _HASH_IN_NAME = re.compile(r"-([a-f0-9]{6,})\.")
 

@@ -17,7 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from baseline.config import TrainConfig
-from baseline.data import TrainingError
+from baseline.errors import TrainingError
 
 KAGGLE_INPUT = Path("/kaggle/input")
 KAGGLE_WORKING = Path("/kaggle/working")

@@ -21,7 +21,7 @@ import torch
 import torchvision.transforms.v2 as T
 
 from baseline.config import TrainConfig
-from baseline.data import TrainingError
+from baseline.errors import TrainingError
 
 # The improved recipe of kernels/improved (a starting point, not a tuned optimum):
 # Nesterov momentum, warm-up then cosine decay, L2, label smoothing, flip TTA and

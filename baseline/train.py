@@ -44,7 +44,8 @@ from accelerate.utils import DataLoaderConfiguration
 from tqdm.auto import tqdm
 
 from baseline.config import TrainConfig, parse_config
-from baseline.data import EpochShuffle, ImageRows, TrainingError, load_data, make_loader
+from baseline.data import EpochShuffle, ImageRows, load_data, make_loader
+from baseline.errors import TrainingError
 from baseline.model import build_model, load_pretrained, resolve_weights, summary
 from baseline.outputs import (
     git_commit,

@@ -43,7 +43,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from baseline.config import ConfigError, TrainConfig, get_parser
-from baseline.data import TrainingError
+from baseline.errors import TrainingError
 
 DEFAULT_SPACE = Path(__file__).with_name("search_space.json")
 KINDS = {"float": ("low", "high"), "int": ("low", "high"), "categorical": ("choices",)}

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from baseline.config import TrainConfig, get_parser
-from baseline.data import TrainingError
+from baseline.errors import TrainingError
 from baseline.model import check_weights_file
 from baseline.outputs import METRIC_COLUMNS
 from grader.prepare import prepare

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from baseline.config import TrainConfig
-from baseline.data import TrainingError
+from baseline.errors import TrainingError
 from baseline.model import build_model
 from baseline.recipe import EarlyStopping, LrSchedule, check_recipe
 from tests.test_baseline import TINY, read_csv, torchrun_launcher, train

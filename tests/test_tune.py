@@ -12,7 +12,7 @@ from pathlib import Path
 import optuna
 import pytest
 
-from baseline.data import TrainingError
+from baseline.errors import TrainingError
 from baseline.tune import DEFAULT_SPACE, load_space, pruning_callback, suggest
 from tests.cifar_fixtures import tiny_competition
 from tests.test_baseline import TINY
