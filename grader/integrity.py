@@ -164,19 +164,32 @@ def near_identical_pairs(predicted: np.ndarray, labels: np.ndarray) -> NearIdent
     return NearIdentical(sorted((int(i), int(j), s, e) for i, j, s, e in pairs), found.compared)
 
 
+def _weights(m: int) -> np.ndarray:
+    """Fixed odd 64-bit weights, one per test row: a block's hash is the wrapping sum of
+    (prediction + 1) x weight. Equal blocks always hash alike; collisions only add
+    candidates, which are then compared exactly."""
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 2**63, m, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+
+
+def _block_hashes(
+    predicted: np.ndarray, rows: np.ndarray, weights: np.ndarray, starts: np.ndarray
+) -> np.ndarray:
+    """(len(rows), len(starts)) hashes of the blocks of `predicted[rows]` that begin at
+    `starts`, HASH_CHUNK files at a time (bounds memory at 5,000 files)."""
+    out = np.empty((len(rows), len(starts)), np.uint64)
+    for lo in range(0, len(rows), HASH_CHUNK):
+        values = predicted[rows[lo : lo + HASH_CHUNK]].astype(np.uint64) + np.uint64(1)
+        out[lo : lo + HASH_CHUNK] = np.add.reduceat(values * weights, starts, axis=1)
+    return out
+
+
 def _identical_rows(predicted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(first row of each group of identical rows, group of every row): rows are grouped
     by a hash of the whole row, and a row joins a group only if it equals its first row."""
-    rng = np.random.default_rng(1)
-    weights = rng.integers(0, 2**63, predicted.shape[1], dtype=np.uint64) * np.uint64(2) + 1
-    hashes = np.concatenate(
-        [
-            ((predicted[lo : lo + HASH_CHUNK].astype(np.uint64) + 1) * weights).sum(
-                axis=1, dtype=np.uint64
-            )
-            for lo in range(0, len(predicted), HASH_CHUNK)
-        ]
-    )
+    whole_row = np.zeros(1, np.int64)
+    hashes = _block_hashes(predicted, np.arange(len(predicted)), _weights(predicted.shape[1]),
+                           whole_row)[:, 0]  # fmt: skip
     first: list[int] = []
     group = np.empty(len(predicted), np.int64)
     by_hash: dict[int, list[int]] = {}
@@ -201,9 +214,9 @@ def _distinct_pairs(predicted: np.ndarray, labels: np.ndarray) -> NearIdentical:
     while thresholds[-1] <= m:
         thresholds.append(max(thresholds[-1] + 1, int(thresholds[-1] * SIZE_STEP)))
     size_class = np.searchsorted(thresholds, errors, side="right") - 1  # -1: too few errors
-    rng = np.random.default_rng(0)  # fixed: blocks and hashes never depend on the data
-    order = rng.permutation(m)
-    weights = rng.integers(0, 2**63, m, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+    order = np.random.default_rng(0).permutation(m)  # fixed: never depends on the data
+    weights = _weights(m)[order]
+    permuted = predicted[:, order]  # blocks are runs of this fixed shuffle of the images
     candidates = []
     for c in range(len(thresholds) - 1):
         upper = thresholds[c + 1]
@@ -214,13 +227,7 @@ def _distinct_pairs(predicted: np.ndarray, labels: np.ndarray) -> NearIdentical:
         if len(members) < 2:
             continue
         starts = np.linspace(0, m, (upper - 1) // 9 + 2).astype(np.int64)[:-1]
-        signatures = np.empty((len(members), len(starts)), np.uint64)
-        for lo in range(0, len(members), HASH_CHUNK):
-            rows = members[lo : lo + HASH_CHUNK]
-            values = predicted[rows][:, order].astype(np.uint64) + np.uint64(1)
-            signatures[lo : lo + HASH_CHUNK] = np.add.reduceat(
-                values * weights[order], starts, axis=1
-            )
+        signatures = _block_hashes(permuted, members, weights, starts)
         candidates.append(_matching(members, signatures, n))
     pairs = np.unique(np.concatenate(candidates)) if candidates else np.empty(0, np.int64)
     first, second = pairs // n, pairs % n

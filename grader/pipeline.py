@@ -121,9 +121,10 @@ class Stages:
         try:
             yield
         finally:
-            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+            took = time.perf_counter() - start
+            self.seconds[name] = self.seconds.get(name, 0.0) + took
             if self.say is not None:
-                self.say(f"{name}: {time.perf_counter() - start:.1f} s")
+                self.say(f"{name}: {took:.1f} s")
 
     def summary(self) -> str:
         """One line: each stage and its time."""

@@ -122,7 +122,7 @@ def readme(run: ScoringRun) -> str:
     if run.gradebook is not None:
         lines.append(
             "| `gradebook.csv` | one row per roster student, for an LMS import: points, "
-            "rank, accuracy, p_vs_baseline, note |"
+            "rank, the ranking metric's score, p_vs_baseline, note |"
         )
     lines += [
         "",
