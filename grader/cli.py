@@ -264,16 +264,47 @@ def _add_score(commands: argparse._SubParsersAction) -> None:
         type=_aware_time,
         default=None,
         metavar="TIME",
-        help="flag files submitted after this ISO time, which must name its timezone, e.g. "
-        "2026-12-01T23:59+01:00 or 2026-12-01T22:59Z (default: none)",
+        help="flag files submitted after this ISO time plus the student's extension_hours "
+        "(--roster), which must name its timezone, e.g. 2026-12-01T23:59+01:00 or "
+        "2026-12-01T22:59Z; files collected without a time use the LMS's late mark "
+        "(default: none)",
     )
     p.add_argument(
         "--roster",
         type=Path,
         default=None,
         metavar="CSV",
-        help="kaggle_name,student_id per student: writes gradebook.csv in the review folder "
-        "with points by the rule of grader/gradebook.py; needs --baseline (default: none)",
+        help="the class roster (student_id, and kaggle_name, extension_hours, ...: "
+        "grader/roster.py): writes gradebook.csv in the review folder with points by the rule "
+        "of grader/gradebook.py, and gives each student's extension; needs --baseline "
+        "(default: none)",
+    )
+    p.add_argument(
+        "--late-policy",
+        type=_late_policy,
+        default="ignore",
+        metavar="POLICY",
+        help="what the gradebook does with a file after the student's deadline: ignore, "
+        "zero (it does not count) or penalty:P%%/day (P%% off per started day); the student "
+        "gets the better of that and their best on-time file (default: ignore)",
+    )
+    p.add_argument(
+        "--staff",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="NAME",
+        help="participants shown on the board without a rank (the baseline, TA test files): "
+        "not ranked, not graded, never a lookup suspect; usable as --baseline (default: none)",
+    )
+    p.add_argument(
+        "--kaggle-leaderboard",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="Kaggle's leaderboard download (.zip or .csv, grader leaderboard download): "
+        "checks that a file of each participant reproduces their Kaggle score; writes "
+        "reconciliation.csv in the review folder (default: none)",
     )
     p.add_argument(
         "--baseline",
@@ -353,6 +384,16 @@ def _fraction(text: str) -> float:
     if not 0 < value <= 1:
         raise argparse.ArgumentTypeError(f"{text!r} must lie above 0 and at most 1, e.g. 0.99")
     return value
+
+
+def _late_policy(text: str) -> str:
+    """argparse type: a --late-policy the gradebook understands (grader.late)."""
+    from grader.late import parse_policy
+
+    try:
+        return str(parse_policy(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _aware_time(text: str):

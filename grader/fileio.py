@@ -56,15 +56,34 @@ def write_text_atomically(path: Path, text: str, mode: int | None = None) -> Non
     A kill leaves either the old file or the new one, never half of one. With
     `mode` (e.g. 0o600) the file has that mode from its creation on.
     """
+    write_bytes_atomically(path, text.encode("utf-8"), mode)
+
+
+def write_bytes_atomically(
+    path: Path, data: bytes, mode: int | None = None, replace: bool = True
+) -> bool:
+    """Write `data` through a temporary file beside `path`, then put it in place.
+
+    With `replace` an existing `path` is replaced by one rename. Without it an
+    existing `path` is never touched: the file is put in place by a hard link,
+    which fails when the name is taken, and False is returned (True when
+    written). Either way a kill leaves the old state or the whole new file.
+    """
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
+        with os.fdopen(handle, "wb") as f:
+            f.write(data)
         Path(temporary).chmod(0o666 & ~_umask() if mode is None else mode)
-        Path(temporary).replace(path)
-    except BaseException:
+        if replace:
+            Path(temporary).replace(path)
+            return True
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            return False
+        return True
+    finally:
         Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def build_folder_atomically(
@@ -191,11 +210,11 @@ def lock_path(out: Path) -> Path:
 
 
 @contextlib.contextmanager
-def exclusive_lock(out: Path, flag: str) -> Iterator[None]:
+def exclusive_lock(out: Path, flag: str, command: str = "grader score") -> Iterator[None]:
     """Hold the lock of `out` (see `lock_path`) for the duration of the block.
 
     A second holder fails at once with a UsageError naming `flag`, `out` and
-    the pid of the run holding it. The lock file is opened without following
+    the pid of the run (of `command`) holding it. The lock file is opened without following
     links and must be a regular file. It is removed on release, and so are
     the folders created for it if they stayed empty (a run refused later
     leaves nothing); a lock on a file that was removed meanwhile is retried,
@@ -205,7 +224,7 @@ def exclusive_lock(out: Path, flag: str) -> Iterator[None]:
     created = _missing_parents(path.parent)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = _acquire(path, flag, out)
+        fd = _acquire(path, flag, out, command)
     except OSError as exc:
         _remove_empty(created)
         raise UsageError(
@@ -213,7 +232,7 @@ def exclusive_lock(out: Path, flag: str) -> Iterator[None]:
             f"Remove what is there, or choose another folder for {flag}."
         ) from None
     try:
-        _claim(fd, path, flag, out)
+        _claim(fd, path, flag, out, command)
     except UsageError:
         os.close(fd)
         _remove_empty(created)
@@ -228,13 +247,13 @@ def exclusive_lock(out: Path, flag: str) -> Iterator[None]:
         _remove_empty(created)
 
 
-def _claim(fd: int, path: Path, flag: str, out: Path) -> None:
+def _claim(fd: int, path: Path, flag: str, out: Path, command: str) -> None:
     """Refuse to take over a file that is not a lock of the kit's (empty or a pid)."""
     info = os.fstat(fd)
     text = os.pread(fd, 64, 0)
     if info.st_nlink != 1 or info.st_size > 32 or not (text.strip().isdigit() or not text):
         raise UsageError(
-            f"{flag} {out}: {path} exists and is not a lock file of grader score; it was "
+            f"{flag} {out}: {path} exists and is not a lock file of {command}; it was "
             "left as it is. Move it away, or choose another folder."
         )
 
@@ -256,7 +275,7 @@ def _remove_empty(folders: list[Path]) -> None:
             return  # not empty (the run wrote there) or already gone
 
 
-def _acquire(path: Path, flag: str, out: Path) -> int:
+def _acquire(path: Path, flag: str, out: Path, command: str) -> int:
     import fcntl
 
     while True:
@@ -272,7 +291,7 @@ def _acquire(path: Path, flag: str, out: Path) -> int:
             holder = _read_pid(fd)
             os.close(fd)
             raise UsageError(
-                f"{flag} {out}: another grader score run{holder} is writing it (lock file "
+                f"{flag} {out}: another {command} run{holder} is writing it (lock file "
                 f"{path}). Wait for it to finish, or choose another {flag}."
             ) from None
         try:

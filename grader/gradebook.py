@@ -1,6 +1,6 @@
-"""Turn a board into grades: a roster maps Kaggle names to student ids.
+"""Turn a board into grades: the roster (grader.roster) maps participants to student ids.
 
-Points (out of 10), per student, from the participant's ranked file on the
+Points (out of 10), per student, from the participant's graded file on the
 board's split (public, or private with --final) against --baseline's, on the
 board's ranking metric (accuracy, or macro-F1 with --rank-by macro_f1):
 
@@ -12,37 +12,38 @@ board's ranking metric (accuracy, or macro-F1 with --rank-by macro_f1):
   macro-F1) below 0.05 with the higher score, which is a one-sided test at
   the 2.5% level.
 
+The graded file is the participant's ranked file on the board, except under
+a late policy (grader.late): with `zero` a late ranked file gives way to the
+participant's best on-time file (by the board's own rule); with `penalty` the
+student gets the better of the late file's reduced points and their best
+on-time file's points. The note says which file was graded and why.
+
 Without --final the grades rest on the Public split, which students can probe
 with their submissions: every row's note says the grade is provisional.
 
-The roster is a CSV with the columns kaggle_name and student_id (others are
-kept out of the gradebook). A roster name matches the participant of the
-same name, both NFC-normalised (grader.names); when none has exactly that
-name, a participant whose name differs only by letter case is matched, if
-there is exactly one, and the match is reported. gradebook.csv (in the review
-folder) has one row per roster student, for an LMS import: student_id,
-kaggle_name, points, rank, score (the ranking metric), p_vs_baseline, note. Participants on the
-board but not on the roster are reported.
+A roster student matches the participant of their participant key
+(`kaggle_name`, else `student_id`), both NFC-normalised (grader.names); when
+none has exactly that name, a participant whose name differs only by letter
+case is matched, if there is exactly one, and the match is reported.
+gradebook.csv (in the review folder) has one row per roster student, for an
+LMS import: student_id, kaggle_name, points, rank, score (the ranking metric),
+p_vs_baseline, note. Participants on the board but not on the roster (staff
+aside) are reported.
 """
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from grader import names
-from grader.errors import UsageError
+from grader.late import IGNORE, Lateness, Policy, factor, penalty_text
+from grader.roster import Student, match_participants
+from grader.score import Entry, leaderboard
 from grader.text import csv_cell, csv_text, p_text
+from grader.uncertainty import paired_p
 
 ALPHA = 0.05
 COLUMNS = ["student_id", "kaggle_name", "points", "rank", "score", "p_vs_baseline", "note"]
-
-
-@dataclass(frozen=True)
-class Student:
-    student_id: str
-    kaggle_name: str  # NFC
 
 
 @dataclass
@@ -52,59 +53,11 @@ class Gradebook:
     rows: list[list]
     strangers: list[str] = field(default_factory=list)  # on the board, not on the roster
     case_matches: list[tuple[str, str]] = field(default_factory=list)  # (roster, participant)
+    late_changed: int = 0  # students whose grade the late policy changed
 
     @property
     def without_submission(self) -> int:
-        return sum(1 for row in self.rows if row[2] == 0)
-
-
-def read_roster(path: Path) -> list[Student]:
-    """The roster's students; errors name the file and line."""
-    if not path.is_file():
-        raise UsageError(
-            f"--roster {path}: no such file. It needs the columns kaggle_name and student_id."
-        )
-    try:
-        return _read_students(path)
-    except OSError as exc:
-        raise UsageError(f"--roster {path}: cannot be read ({exc.strerror or exc}).") from None
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise UsageError(
-            f'--roster {path}: not a UTF-8 CSV file ({exc}). Save it as "CSV UTF-8".'
-        ) from None
-
-
-def _read_students(path: Path) -> list[Student]:
-    with path.open(newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        fields = [name.strip().lower() for name in reader.fieldnames or []]
-        if "kaggle_name" not in fields or "student_id" not in fields:
-            raise UsageError(
-                f"--roster {path} line 1: needs the columns kaggle_name and "
-                f"student_id, found {', '.join(reader.fieldnames or []) or 'none'}."
-            )
-        repeated = sorted({f for f in fields if fields.count(f) > 1})
-        if repeated:
-            raise UsageError(
-                f"--roster {path} line 1: the column {repeated[0]!r} appears "
-                f"{fields.count(repeated[0])} times; keep one."
-            )
-        reader.fieldnames = fields
-        students, seen = [], {}
-        for line, row in enumerate(reader, start=2):
-            name = names.identity((row.get("kaggle_name") or "").strip())
-            student = (row.get("student_id") or "").strip()
-            if not name or not student:
-                raise UsageError(f"--roster {path} line {line}: empty kaggle_name or student_id.")
-            key = names.clash_key(name)
-            if key in seen:
-                raise UsageError(
-                    f"--roster {path} line {line}: kaggle_name {name!r} repeats "
-                    f"line {seen[key]} (names are compared ignoring letter case)."
-                )
-            seen[key] = line
-            students.append(Student(student, name))
-    return students
+        return sum(1 for row in self.rows if row[2] == 0 and row[3] == "")
 
 
 PROVISIONAL = "provisional: Public split; the final grade comes from grader score --final"
@@ -119,64 +72,132 @@ def points(score: float | None, baseline: float, p_value: float | None) -> int:
     return 10 if p_value is not None and p_value < ALPHA else 8
 
 
-def gradebook(
-    students: list[Student],
-    board,
-    stats,
-    split: str,
-    baseline: str,
-    entries=(),
-    rank_by: str = "accuracy",
-) -> Gradebook:
-    """Grade every roster student from the board; `entries` explain missing grades."""
-    index = {row.participant: i for i, row in enumerate(board)}
+@dataclass(frozen=True)
+class Grading:
+    """What the gradebook needs besides the board (one object, not ten arguments)."""
 
-    def value(i: int) -> float:
-        return getattr(board[i].entry.metrics[split], rank_by)
+    board: list
+    stats: list
+    split: str
+    baseline: str
+    entries: list[Entry]
+    rank_by: str = "accuracy"
+    key: object = None  # the AnswerKey: paired tests of files that are not board rows
+    late: dict[str, Lateness] = field(default_factory=dict)  # by file (grader.late.judge)
+    policy: Policy = IGNORE
+    staff: frozenset[str] = frozenset()
 
-    def noted(note: str) -> str:
-        return "; ".join(n for n in (note, PROVISIONAL if split == "public" else "") if n)
 
-    base = value(index[baseline])
-    # Board participants never differ by case alone (grader.names refuses such names), so
-    # a case-insensitive key finds at most one of them.
-    loose = {names.case_key(p): p for p in index if p not in {s.kaggle_name for s in students}}
+def gradebook(students: list[Student], grading: Grading) -> Gradebook:
+    """Grade every roster student from the board; entries explain missing grades."""
+    g = grading
+    index = {row.participant: i for i, row in enumerate(g.board)}
+    base_entry = g.board[index[g.baseline]].entry
+    base = _value(base_entry, g)
+    matched, by_case = match_participants(students, index)
+    participant_of = {id(s): p for p, s in matched.items()}
     unscored: dict[str, int] = {}
-    for e in entries:
+    for e in g.entries:
         if e.status != "scored" and e.name:
             unscored[names.clash_key(e.name)] = unscored.get(names.clash_key(e.name), 0) + 1
-    book = Gradebook([])
-    matched = {baseline}
+    own: dict[str, list[Entry]] = {}
+    for e in g.entries:
+        if e.status == "scored" and e.identified:
+            own.setdefault(e.participant, []).append(e)
+    book = Gradebook([], case_matches=[(s.participant, p) for s, p in by_case])
     for student in students:
-        participant = student.kaggle_name
-        if participant not in index and (other := loose.get(names.case_key(participant))):
-            participant = other
-            book.case_matches.append((student.kaggle_name, other))
-        i = index.get(participant)
-        if i is None:
-            count = unscored.get(names.clash_key(student.kaggle_name), 0)
+        participant = participant_of.get(id(student))
+        if participant is None:
+            count = unscored.get(names.clash_key(student.participant), 0)
             note = "no valid submission" + (
                 f" ({count} file(s) not scored: see scores.csv)" if count else ""
             )
-            book.rows.append([student.student_id, student.kaggle_name, 0, "", "", "", noted(note)])
+            book.rows.append(_row(student, 0, "", "", "", [note], g))
             continue
-        matched.add(participant)
-        p_value = stats[i].p_vs_baseline
-        by_case = participant != student.kaggle_name
-        note = f"matched participant {participant!r} by letter case" if by_case else ""
-        book.rows.append(
-            [
-                student.student_id,
-                student.kaggle_name,
-                points(value(i), base, p_value),
-                board[i].rank,
-                repr(value(i)),
-                p_text(p_value),
-                noted(note),
-            ]
+        i = index[participant]
+        notes = [f"matched participant {participant!r} by letter case"] * (
+            participant != student.participant
         )
-    book.strangers = [row.participant for row in board if row.participant not in matched]
+        graded, kept, p_value, late_notes = _graded(g, i, own[participant], base_entry, base)
+        notes += late_notes
+        book.late_changed += graded is not g.board[i].entry or kept < 1
+        score = _value(graded, g)
+        book.rows.append(
+            _row(
+                student,
+                points(score, base, p_value) * kept,
+                g.board[i].rank,
+                repr(score),
+                p_text(p_value),
+                notes,
+                g,
+            )
+        )
+    known = set(matched) | {g.baseline} | set(g.staff)
+    book.strangers = [row.participant for row in g.board if row.participant not in known]
     return book
+
+
+def _value(entry: Entry, g: Grading) -> float:
+    return getattr(entry.metrics[g.split], g.rank_by)
+
+
+def _row(student: Student, pts: float, rank, score: str, p: str, notes: list[str], g: Grading):
+    provisional = [PROVISIONAL] if g.split == "public" else []
+    return [
+        student.student_id,
+        student.kaggle_name,
+        pts,
+        "" if rank is None else rank,
+        score,
+        p,
+        "; ".join(n for n in [*notes, *provisional] if n),
+    ]
+
+
+def _graded(g: Grading, i: int, own: list[Entry], base_entry: Entry, base: float):
+    """(graded file, share of points kept, its p vs the baseline, notes) under the late
+    policy: the ranked file, or the better of it (penalised) and the best on-time file."""
+    ranked = g.board[i].entry
+    lateness = g.late.get(ranked.file)
+    if lateness is None:
+        return ranked, 1.0, g.stats[i].p_vs_baseline, []
+    if not lateness.late or g.policy.kind == "ignore":
+        what = "late" if lateness.late else "undecided"
+        extra = f"; {penalty_text(g.policy, lateness)}" if lateness.late else ""
+        return ranked, 1.0, g.stats[i].p_vs_baseline, [f"{what}: {lateness.reason}{extra}"]
+    on_time = [e for e in own if not (g.late.get(e.file) and g.late[e.file].late)]
+    late_note = (
+        f"ranked file {ranked.file} is late: {lateness.reason}; {penalty_text(g.policy, lateness)}"
+    )
+    options = []
+    if on_time:
+        best = leaderboard(on_time, g.rank_by, g.split == "private")[0].entry
+        p = _p(best, base_entry, g)
+        options.append(
+            (
+                points(_value(best, g), base, p),
+                best,
+                1.0,
+                p,
+                [late_note, f"graded the on-time file {best.file}"],
+            )
+        )
+    if g.policy.kind == "penalty":
+        kept = factor(g.policy, lateness)
+        p = g.stats[i].p_vs_baseline
+        options.append((points(_value(ranked, g), base, p) * kept, ranked, kept, p, [late_note]))
+    if not options:
+        return ranked, 0.0, g.stats[i].p_vs_baseline, [late_note + "; no file was on time"]
+    # The best grade wins; on equal points the on-time file (listed first).
+    _, graded, kept, p, notes = max(options, key=lambda o: o[0])
+    return graded, kept, p, notes
+
+
+def _p(entry: Entry, base_entry: Entry, g: Grading) -> float | None:
+    if g.key is None:
+        return None
+    return paired_p(entry.predicted, base_entry.predicted, g.key, g.split, g.rank_by)
 
 
 def gradebook_csv(rows: list[list], rank_by: str = "accuracy") -> str:
@@ -185,7 +206,19 @@ def gradebook_csv(rows: list[list], rank_by: str = "accuracy") -> str:
     return csv_text(
         [rank_by if c == "score" else c for c in COLUMNS],
         [
-            [csv_cell(str(row[0])), csv_cell(str(row[1])), *row[2:5], row[5], csv_cell(row[6])]
+            [
+                csv_cell(str(row[0])),
+                csv_cell(str(row[1])),
+                points_text(row[2]),
+                *row[3:5],
+                row[5],
+                csv_cell(row[6]),
+            ]
             for row in rows
         ],
     )
+
+
+def points_text(value: float) -> str:
+    """Points as written: whole numbers without a decimal point, else two decimals."""
+    return str(int(value)) if float(value).is_integer() else f"{value:.2f}"

@@ -18,7 +18,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from grader.score import board_split
-from grader.text import INTERVAL_METHOD, TEST_METHOD, group_letters, html_text, time_text
+from grader.text import (
+    INTERVAL_METHOD,
+    TEST_METHOD,
+    group_letters,
+    html_text,
+    rank_text,
+    time_text,
+)
 
 if TYPE_CHECKING:
     from grader.pipeline import ScoringRun
@@ -101,7 +108,7 @@ def leaderboard_html(run: ScoringRun, details: bool = False) -> str:
             shade = "group-odd" if u.group % 2 else "group-even"
             rows.append(
                 f'<tr class="{shade}" data-name="{_e(row.participant.lower())}">'
-                f"<td>{row.rank}</td><td>{group_letters(u.group)}</td>"
+                f"<td>{rank_text(row.rank)}</td><td>{group_letters(u.group)}</td>"
                 f'<td class="name">{_name_cell(i, row.participant, details)}</td>'
                 f"<td>{100 * m.accuracy:.2f}%</td><td>{100 * m.macro_f1:.2f}%</td>"
                 f"<td>{_bar(span.low, getattr(m, rank_by), span.high, lo, hi)} "
@@ -171,7 +178,7 @@ def _participant_details(i: int, row, split: str, classes: tuple[str, ...]) -> s
     )
     header = "".join(f"<th>{_e(name[:4])}</th>" for name in classes)
     return (
-        f'<details id="p{i}"><summary>{row.rank}. '
+        f'<details id="p{i}"><summary>{rank_text(row.rank)}. '
         f"{_e(row.participant)}: {_e(row.entry.file)}</summary>"
         '<table><thead><tr><th class="name">Class</th><th>Precision</th><th>Recall</th>'
         f"<th>F1</th><th>Images</th></tr></thead><tbody>{per_class}</tbody></table>"

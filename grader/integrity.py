@@ -14,14 +14,14 @@ test row), so flags live in the review folder, never in the public board.
 * implausible: a public accuracy at or above a threshold (default 99%): the
   CIFAR-10 test labels are public, so a near-perfect score deserves a look at
   the code behind it;
-* late: submitted after `deadline` (which must carry a timezone).
+* late: submitted after the student's deadline, or marked late by the LMS
+  (grader.late decides; its reason is the flag's).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
 
 import numpy as np
 
@@ -44,10 +44,10 @@ class Flag:
     p_value: float | None = None  # where a test stands behind the flag
 
 
-def integrity_flags(
-    entries, board, key, plausible: float = PLAUSIBLE, deadline: datetime | None = None
-) -> list[Flag]:
-    """Every flag of a scoring run, in a stable order."""
+def integrity_flags(entries, board, key, plausible: float = PLAUSIBLE, late=None) -> list[Flag]:
+    """Every flag of a scoring run, in a stable order; `late` maps files to their
+    grader.late.Lateness (late or undecided)."""
+    late = late or {}
     flags = _identical(entries) + _near_identical(board, key)
     for e in entries:
         if e.status == "scored" and e.metrics["public"].accuracy >= plausible:
@@ -61,16 +61,8 @@ def integrity_flags(
                     "so check the code behind it",
                 )
             )
-        if deadline is not None and e.submitted_at > deadline:
-            flags.append(
-                Flag(
-                    "late",
-                    (e.participant,),
-                    (e.file,),
-                    f"submitted {e.submitted_at.isoformat(timespec='seconds')}, "
-                    f"after the deadline {deadline.isoformat(timespec='seconds')}",
-                )
-            )
+        if e.file in late and e.identified:
+            flags.append(Flag("late", (e.participant,), (e.file,), late[e.file].reason))
     return flags
 
 

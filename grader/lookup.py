@@ -91,7 +91,8 @@ def lookup_flags(rows: list[LookupRow]) -> list[Flag]:
 
 def lookup_rows(board, labels: np.ndarray) -> list[LookupRow] | None:
     """The check for every ranked file of `board`, in board order; None when fewer than
-    MIN_FILES files are ranked."""
+    MIN_FILES files are ranked. Staff files (--staff) help to tell which images are
+    hard but are never suspects: they get no row."""
     rows = [row for row in board if row.entry.predicted is not None]
     if len(rows) < MIN_FILES:
         return None
@@ -100,6 +101,7 @@ def lookup_rows(board, labels: np.ndarray) -> list[LookupRow] | None:
     return [
         LookupRow(row.participant, row.entry.file, *stats)
         for row, stats in zip(rows, found, strict=True)
+        if not row.staff
     ]
 
 

@@ -58,13 +58,24 @@ from grader.fileio import (
     leftovers,
     replace_problem,
 )
-from grader.gradebook import Gradebook, gradebook, read_roster
+from grader.gradebook import Gradebook, Grading, gradebook
 from grader.history import history_problem, record
 from grader.integrity import PLAUSIBLE, Flag, integrity_flags
+from grader.late import IGNORE, Policy, judge, parse_policy
 from grader.lookup import LookupRow, lookup_flags, lookup_rows
+from grader.reconcile import KaggleBoard, Reconciliation, read_kaggle_board, reconcile
 from grader.report import BOARD_FILES, REPORT_START, write_board
 from grader.review import FOLDER_MODE, REVIEW_FILES, write_review
-from grader.score import BoardRow, Entry, board_split, check_folder, leaderboard, score_entry
+from grader.roster import Roster, match_participants, read_roster
+from grader.score import (
+    BoardRow,
+    Entry,
+    apply_manifest,
+    board_split,
+    check_folder,
+    leaderboard,
+    score_entry,
+)
 from grader.uncertainty import (
     Interval,
     RowUncertainty,
@@ -91,8 +102,12 @@ class ScoreOptions:
     plausible: float = PLAUSIBLE  # flag public accuracies at or above this
     deadline: datetime | None = None  # flag files submitted after this (timezone-aware)
     public_details: bool = False  # per-class Public tables in the board (a probing risk)
+    staff: tuple[str, ...] = ()  # participants on the board without a rank (baseline, TA files)
+    late_policy: str = "ignore"  # ignore | zero | penalty:P%/day, in the gradebook (grader.late)
+    kaggle_leaderboard: Path | None = None  # Kaggle's download: review/reconciliation.csv
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "staff", tuple(self.staff or ()))
         # "." and ".." name no folder beside which a lock or staging folder can live.
         for name in ("out", "review"):
             path = getattr(self, name)
@@ -147,6 +162,8 @@ class ScoringRun:
     history_added: int = 0
     lookup: list[LookupRow] | None = None  # None: too few ranked files for the check
     stages: Stages = field(default_factory=lambda: Stages())
+    reconciliation: Reconciliation | None = None  # with --kaggle-leaderboard
+    unjudged: int = 0  # files a deadline could not be applied to (no time, no LMS mark)
 
     @property
     def exit_code(self) -> int:
@@ -173,14 +190,19 @@ def score_submissions(
     stages = Stages()
     with stages("check flags and paths"):
         key = _load_key(options.solution)
-        students = _roster(options)
+        roster_warnings: list[str] = []
+        students = _roster(options, roster_warnings.append)
+        policy = _policy(options, students)
+        kaggle = (
+            read_kaggle_board(options.kaggle_leaderboard) if options.kaggle_leaderboard else None
+        )
         check_paths(options)
     with contextlib.ExitStack() as locks:
         for flag, folder in (("--out", options.out), ("--review", options.review_dir)):
             locks.enter_context(exclusive_lock(folder, flag))
-        for message in _warnings(options):
+        for message in [*roster_warnings, *_warnings(options)]:
             warn(message)
-        run = _compute(options, key, students, stages, say)
+        run = _compute(options, key, Inputs(students, policy, kaggle, warn), stages, say)
         for flag, folder, write, mode in (
             ("--out", options.out, write_board, None),
             ("--review", options.review_dir, write_review, FOLDER_MODE),
@@ -200,12 +222,24 @@ def score_submissions(
     return run
 
 
+@dataclass(frozen=True)
+class Inputs:
+    """What the flags gave besides the files: read and checked before anything is written."""
+
+    roster: Roster | None
+    policy: Policy
+    kaggle: KaggleBoard | None
+    warn: Callable[[str], None]
+
+
 def _compute(
-    options: ScoreOptions, key: AnswerKey, students, stages: Stages, say=None
+    options: ScoreOptions, key: AnswerKey, given: Inputs, stages: Stages, say=None
 ) -> ScoringRun:
     """Score, rank and review: everything but writing."""
     with stages("read and validate"):
         entries = check_folder(options.folder, key)
+        if problem := apply_manifest(entries, options.folder):
+            given.warn(problem)
     if say is not None and len(entries) >= LONG_RUN:
         say(
             f"read and validate {len(entries):,} files: {stages.seconds['read and validate']:.1f} s"
@@ -215,7 +249,8 @@ def _compute(
         for entry in entries:
             score_entry(entry, key)
     with stages("rank"):
-        board = leaderboard(entries, options.rank_by, options.final)
+        staff = _staff(options, entries)
+        board = leaderboard(entries, options.rank_by, options.final, staff)
         baseline = _baseline(options, board)
     split = board_split(options.final)
     with stages("intervals and tests"):
@@ -224,21 +259,44 @@ def _compute(
             board, key, split, baseline, intervals=intervals, rank_by=options.rank_by
         )
     with stages("flags"):
-        flags = integrity_flags(entries, board, key, options.plausible, options.deadline)
+        students = given.roster.students if given.roster else []
+        matched, _ = match_participants(students, {e.participant for e in entries if e.identified})
+        extensions = {p: s.extension_hours for p, s in matched.items()}
+        late, unjudged = judge(entries, options.deadline, extensions)
+        flags = integrity_flags(entries, board, key, options.plausible, late)
     with stages("lookup check"):
         lookup = lookup_rows(board, key.labels)
         flags += lookup_flags(lookup or [])
     run = ScoringRun(
         options, key, entries, board, intervals, stats, flags, stages=stages, lookup=lookup
     )
-    if options.final and len(board) >= 2:
+    run.unjudged = unjudged
+    ranked = [row for row in board if not row.staff]
+    if options.final and len(ranked) >= 2:
         with stages("shake-up"):
-            public = leaderboard(entries, options.rank_by, final=False)
-            run.shakeup = shakeup(board, key, options.rank_by, public_board=public)
-    if students is not None:
+            public = leaderboard(entries, options.rank_by, final=False, staff=staff)
+            run.shakeup = shakeup(
+                ranked, key, options.rank_by, public_board=[r for r in public if not r.staff]
+            )
+    if given.roster is not None:
         with stages("gradebook"):
-            run.gradebook = gradebook(
-                students, board, stats, split, baseline, entries, options.rank_by
+            grading = Grading(
+                board,
+                stats,
+                split,
+                baseline,
+                entries,
+                options.rank_by,
+                key,
+                late,
+                given.policy,
+                staff,
+            )
+            run.gradebook = gradebook(students, grading)
+    if given.kaggle is not None:
+        with stages("reconciliation"):
+            run.reconciliation = reconcile(
+                given.kaggle, entries, split, options.rank_by, students, staff
             )
     return run
 
@@ -250,12 +308,39 @@ def _load_key(solution: Path) -> AnswerKey:
         raise UsageError(f"--solution: {exc}") from None
 
 
-def _roster(options: ScoreOptions):
+def _roster(options: ScoreOptions, warn: Callable[[str], None]) -> Roster | None:
     if options.roster is None:
         return None
     if options.baseline is None:
         raise UsageError("--roster needs --baseline NAME: points depend on beating the baseline.")
-    return read_roster(options.roster)
+    return read_roster(options.roster, warn)
+
+
+def _policy(options: ScoreOptions, roster: Roster | None) -> Policy:
+    try:
+        policy = parse_policy(options.late_policy)
+    except ValueError as exc:
+        raise UsageError(f"--late-policy: {exc}.") from None
+    if policy != IGNORE and roster is None:
+        raise UsageError(
+            f"--late-policy {policy} acts in the gradebook: add --roster CSV and --baseline NAME."
+        )
+    return policy
+
+
+def _staff(options: ScoreOptions, entries: list[Entry]) -> frozenset[str]:
+    """The --staff participants (identity rule), each of whom must have a file."""
+    present = {e.participant for e in entries if e.identified}
+    staff = set()
+    for raw in options.staff:
+        name = names.identity(raw)
+        if name not in present:
+            raise UsageError(
+                f"--staff {raw}: no submission of that participant in {options.folder}. Give "
+                "the name of a file (<name>.csv) or folder there."
+            )
+        staff.add(name)
+    return frozenset(staff)
 
 
 def _baseline(options: ScoreOptions, board: list[BoardRow]) -> str | None:

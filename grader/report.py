@@ -32,6 +32,7 @@ from grader.text import (
     p_text,
     pad,
     percent,
+    rank_text,
     span_text,
     terminal_text,
     time_text,
@@ -98,7 +99,7 @@ def leaderboard_csv(board: list[BoardRow], final: bool, stats=None) -> str:
     columns += [f"{s}_{m}" for s in shown for m in METRICS]
     rows = [
         [
-            row.rank,
+            rank_text(row.rank),
             csv_cell(row.participant),
             csv_cell(row.entry.file),
             time_text(row.entry.submitted_at),
@@ -170,7 +171,7 @@ def leaderboard_markdown(
         "|" + "---|" * (len(header) + 2),
     ]
     for i, row in enumerate(board):
-        cells = [str(row.rank), markdown_text(row.participant)]
+        cells = [rank_text(row.rank), markdown_text(row.participant)]
         cells += [_percent(row.entry, s, m) for s in shown for m in METRICS]
         if stats is not None:
             cells += [span_text(getattr(stats[i], rank_by)), group_letters(stats[i].group)]
@@ -206,6 +207,7 @@ def participant_report(
         "participant": participant,
         "board": "final" if final else "public",
         "rank": place.rank if place else None,
+        **({"staff": True} if place is not None and place.staff else {}),
         "ranked_file": place.entry.file if place else None,
         "submissions": [
             {
@@ -285,7 +287,7 @@ def terminal_table(
     extra = [f"95% CI {SHORT[rank_by]}", "group"] if stats is not None else []
     heads += [*extra, "file", "submitted (UTC)"]
     table = [
-        [str(row.rank), terminal_text(row.participant, 24)]
+        [rank_text(row.rank), terminal_text(row.participant, 24)]
         + [_percent(row.entry, s, m) for s in shown for m in METRICS]
         + ([span_text(getattr(stats[i], rank_by)), group_letters(stats[i].group)] if extra else [])
         + [
@@ -404,7 +406,23 @@ def score_summary(run: ScoringRun) -> str:
             lines.append(
                 f"Not on the roster: {', '.join(terminal_text(n) for n in book.strangers)}."
             )
+        if book.late_changed:
+            lines.append(
+                f"Late policy {options.late_policy}: {book.late_changed} student(s) graded on "
+                "another file or with a penalty (the note of each row says why)."
+            )
         parts.append("\n".join(lines))
+    if run.unjudged:
+        parts.append(
+            f"Deadline: {run.unjudged} file(s) have no known submission time and no LMS late "
+            "mark (collected.csv), so --deadline could not be applied to them."
+        )
+    if run.reconciliation is not None:
+        from grader.reconcile import reconciliation_text
+
+        parts.append(
+            reconciliation_text(run.reconciliation, options.review_dir / "reconciliation.csv")
+        )
     parts.append(
         f"History: {run.history_added} new scoring(s) recorded in {options.history_file}.\n"
         f"Wrote {options.out}/ (may be shown to students): {_listing(options.out)}.\n"

@@ -14,7 +14,10 @@ commands add to):
   least 15 files are ranked: participant, file, accuracy, right_on_hardest,
   expected_right_on_hardest, hardest, wrong_on_easiest,
   expected_wrong_on_easiest, easiest, p_value, flagged;
-* `gradebook.csv` with `--roster`.
+* `gradebook.csv` with `--roster`;
+* `reconciliation.csv` with `--kaggle-leaderboard` (grader.reconcile): per
+  participant and Kaggle team, whether a file handed in reproduces the Kaggle
+  score.
 
 Everything here may depend on the Private labels; nothing here is ever
 copied into `--out`.
@@ -28,6 +31,7 @@ from typing import TYPE_CHECKING
 from grader.answers import SPLITS
 from grader.constants import REVIEW_MARKER
 from grader.gradebook import gradebook_csv
+from grader.reconcile import reconciliation_csv
 from grader.report import write_reports
 from grader.text import csv_cell, csv_text, p_text
 
@@ -41,7 +45,15 @@ FOLDER_MODE = 0o700
 
 # What a review folder may hold: replacing one deletes nothing else (fileio.replace_problem).
 REVIEW_FILES = frozenset(
-    {REVIEW_MARKER, "README.md", "flags.csv", "gradebook.csv", "lookup.csv", "reports"}
+    {
+        REVIEW_MARKER,
+        "README.md",
+        "flags.csv",
+        "gradebook.csv",
+        "lookup.csv",
+        "reconciliation.csv",
+        "reports",
+    }
 )
 LOOKUP_COLUMNS = [
     "participant",
@@ -122,7 +134,14 @@ def readme(run: ScoringRun) -> str:
     if run.gradebook is not None:
         lines.append(
             "| `gradebook.csv` | one row per roster student, for an LMS import: points, "
-            "rank, the ranking metric's score, p_vs_baseline, note |"
+            "rank, the ranking metric's score, p_vs_baseline, note (which file was graded, "
+            "late files and the late policy) |"
+        )
+    if run.reconciliation is not None:
+        lines.append(
+            "| `reconciliation.csv` | per participant and Kaggle team: the Kaggle score, the "
+            "files handed in that reproduce it (5 decimals), the closest file, status "
+            "(reproduced, not reproduced, no Kaggle entry, no file) |"
         )
     lines += [
         "",
@@ -143,6 +162,8 @@ def write_review(folder: Path, run: ScoringRun) -> None:
         files["lookup.csv"] = lookup_csv(run.lookup)
     if run.gradebook is not None:
         files["gradebook.csv"] = gradebook_csv(run.gradebook.rows, run.options.rank_by)
+    if run.reconciliation is not None:
+        files["reconciliation.csv"] = reconciliation_csv(run.reconciliation)
     for name, text in files.items():
         (folder / name).write_text(text, encoding="utf-8")
     write_reports(folder, run.entries, run.board, run.options.final, SPLITS, run.key.classes)

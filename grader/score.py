@@ -25,7 +25,6 @@ listed first.
 
 from __future__ import annotations
 
-import re
 import stat
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -38,15 +37,13 @@ from grader import names
 from grader.answers import AnswerKey
 from grader.errors import UsageError
 from grader.fileio import read_head_and_digest
+from grader.layout import SELECTED_SUFFIX, participant_of, time_in_name
+from grader.manifest import MANIFEST_NAME, ManifestError, is_manifest, read_manifest
 from grader.metrics import Metrics, competition_ranks, metrics_from_confusion, score
 from grader.submission import SubmissionChecker
 
 MAX_SELECTED = 2
-SELECTED_SUFFIX = ".selected.csv"
 RENAME_HINT = "rename it with letters, digits, '-' or '_'"
-_TIMESTAMP = re.compile(
-    r"^(\d{4})-?(\d{2})-?(\d{2})[T_ -]?(\d{2})[-:h]?(\d{2})(?:[-:m]?(\d{2}))?(?!\d)"
-)
 
 
 @dataclass
@@ -70,16 +67,20 @@ class Entry:
     predicted: np.ndarray | None = None  # class index per test row (scored files only)
     identified: bool = True
     name: str = field(default="", repr=False)  # the raw name that names the participant
+    time_known: bool = True  # False: grader collect gave it the export's time (collected.csv)
+    lms_late: bool | None = None  # the LMS's late mark (collected.csv; None: no mark)
 
 
 @dataclass(frozen=True)
 class BoardRow:
-    """A participant's line on the leaderboard."""
+    """A participant's line on the leaderboard. Staff rows (the baseline, the TA's test
+    files: --staff) are shown in score order but hold no rank."""
 
-    rank: int
+    rank: int | None
     participant: str
     entry: Entry
     scored_files: int
+    staff: bool = False
 
 
 def board_split(final: bool) -> str:
@@ -108,11 +109,11 @@ def discover(folder: Path) -> list[tuple[Entry, Path | None]]:
             f"{folder}: the submissions folder cannot be read ({exc.strerror or exc})."
         ) from None
     for item in top:
-        if _skipped(item):
+        if _skipped(item) or _is_manifest(item):
             continue
         link = _link_problem(item, root)
         if link or not item.is_dir():
-            participant = _participant_of(item.name) if item.suffix.lower() == ".csv" else ""
+            participant = participant_of(item.name) if item.suffix.lower() == ".csv" else ""
             found.append(_candidate(participant or item.name, item.name, item, link, top=True))
             continue
         try:
@@ -134,6 +135,33 @@ def discover(folder: Path) -> list[tuple[Entry, Path | None]]:
     return found
 
 
+def _is_manifest(item: Path) -> bool:
+    """grader collect's collected.csv (a regular file with the manifest's header)."""
+    return item.name == MANIFEST_NAME and not item.is_symlink() and is_manifest(item)
+
+
+def apply_manifest(entries: list[Entry], folder: Path) -> str:
+    """Mark the files grader collect copied with what it learned: whether the time is
+    known and the LMS's late mark. Returns a warning ('' when none): an unreadable
+    manifest is ignored, never fatal."""
+    path = folder / MANIFEST_NAME
+    if not _is_manifest(path):
+        return ""
+    try:
+        rows = {row.file: row for row in read_manifest(path)}
+    except (ManifestError, OSError) as exc:
+        return (
+            f"{path}: {exc}; it was ignored, so every file's time is read from its name "
+            "and LMS late marks are not used. Run grader collect again to rewrite it."
+        )
+    for e in entries:
+        row = rows.get(e.file)
+        if row is not None and e.identified:
+            e.time_known = row.time_known == "yes"
+            e.lms_late = {"yes": True, "no": False}.get(row.lms_late)
+    return ""
+
+
 def _listing(folder: Path) -> list[Path]:
     return sorted(folder.iterdir())
 
@@ -144,23 +172,6 @@ def _skipped(path: Path) -> bool:
     name = path.name
     readme = name.lower().startswith("readme") and not name.lower().endswith(".csv")
     return name.startswith(".") or (readme and not path.is_dir())
-
-
-def _participant_of(file_name: str) -> str:
-    """The participant of a top-level file: its name less timestamp, .selected and .csv
-    (the name itself when nothing is left)."""
-    stem = file_name[: -len(".csv")]
-    if stem.lower().endswith(".selected"):
-        stem = stem[: -len(".selected")]
-    return _after_timestamp(stem) or stem
-
-
-def _after_timestamp(stem: str) -> str:
-    """What follows a leading timestamp and its separator ('' when there is none)."""
-    match = _TIMESTAMP.match(stem)
-    if match and stem[match.end() : match.end() + 1] in ("_", "-", " "):
-        return stem[match.end() + 1 :]
-    return ""
 
 
 def _link_problem(path: Path, root: Path) -> str:
@@ -251,18 +262,9 @@ def _refuse_look_alikes(entries: list[Entry]) -> None:
 
 
 def _submission_time(path: Path, top: bool = False) -> datetime:
-    """The time in the file's name, else its modification time. A top-level file's name
-    gives a time only when a participant name follows it (`202001010000.csv` is the
-    participant 202001010000, not a time)."""
-    match = _TIMESTAMP.match(path.name)
-    if match and top and not _after_timestamp(path.name[: -len(".csv")]):
-        match = None
-    if match:
-        parts = [int(p) for p in match.groups(default="0")]
-        try:
-            return datetime(*parts, tzinfo=timezone.utc)
-        except ValueError:
-            pass  # not a real date: fall back to the file's time
+    """The time in the file's name (grader.layout), else its modification time."""
+    if (moment := time_in_name(path.name, top)) is not None:
+        return moment
     try:
         return datetime.fromtimestamp(path.lstat().st_mtime, tz=timezone.utc)
     except OSError:
@@ -339,12 +341,17 @@ def exact_value(entry: Entry, split: str, rank_by: str) -> Fraction:
 
 
 def leaderboard(
-    entries: list[Entry], rank_by: str = "accuracy", final: bool = False
+    entries: list[Entry],
+    rank_by: str = "accuracy",
+    final: bool = False,
+    staff: frozenset[str] = frozenset(),
 ) -> list[BoardRow]:
     """One row per participant with a scored file, ranked.
 
     Public board: each participant's best public score. Final board: the best
     private score among the selected submissions (or the 2 best public ones).
+    Participants in `staff` are placed by score but take no rank: the others are
+    ranked as if they were not there.
     """
     split = board_split(final)
     by_participant: dict[str, list[Entry]] = {}
@@ -357,10 +364,13 @@ def leaderboard(
         best = min(candidates, key=lambda e: _order(e, split, rank_by))
         chosen.append((participant, best, len(own)))
     chosen.sort(key=lambda item: (*_order(item[1], split, rank_by), item[0]))
-    ranks = competition_ranks([exact_value(best, split, rank_by) for _, best, _ in chosen])
+    ranked = [item for item in chosen if item[0] not in staff]
+    ranks = iter(competition_ranks([exact_value(best, split, rank_by) for _, best, _ in ranked]))
     return [
-        BoardRow(rank, participant, best, count)
-        for rank, (participant, best, count) in zip(ranks, chosen, strict=True)
+        BoardRow(None, participant, best, count, staff=True)
+        if participant in staff
+        else BoardRow(next(ranks), participant, best, count)
+        for participant, best, count in chosen
     ]
 
 

@@ -87,6 +87,11 @@ def time_text(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S")
 
 
+def rank_text(rank: int | None) -> str:
+    """A board rank as shown: staff rows (--staff) hold none."""
+    return "staff" if rank is None else str(rank)
+
+
 def group_letters(number: int) -> str:
     """Tied groups as letters: A, B, ..., Z, AA, AB, ..."""
     letters = ""

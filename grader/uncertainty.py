@@ -186,6 +186,19 @@ def macro_f1_permutation(
     return extreme / len(patterns) if exact else (1 + extreme) / (1 + len(patterns))
 
 
+def paired_p(
+    predicted_a: np.ndarray, predicted_b: np.ndarray, key, split: str, rank_by: str
+) -> float:
+    """The board's paired test of two files on `split`, for the metric that ranks:
+    exact McNemar for accuracy, the permutation test for macro-F1 (what
+    `board_uncertainty` uses between rows, for files that are not board rows)."""
+    mask = key.mask(split)
+    truth, a, b = key.labels[mask], predicted_a[mask], predicted_b[mask]
+    if rank_by == "macro_f1":
+        return macro_f1_permutation(a, b, truth, len(key.classes))
+    return mcnemar(a == truth, b == truth)
+
+
 def tied_groups(right: list[np.ndarray], alpha: float = ALPHA, test=None) -> list[int]:
     """Group numbers (1, 1, 2, ...) for submissions in board order.
 

@@ -1025,18 +1025,19 @@ def test_a_final_gradebook_is_not_provisional_and_follows_rank_by(
     [
         (
             "name,id\nalice,1\n",
-            "line 1: needs the columns kaggle_name and student_id, found name, id.",
+            "line 1: needs the column student_id, found name, id.",
         ),
         (
             "kaggle_name,student_id\nalice,1\nALICE,2\n",
-            "line 3: kaggle_name 'ALICE' repeats line 2 (names are compared ignoring letter case).",
+            "line 3: kaggle_name 'ALICE' repeats line 2 (names are compared ignoring letter "
+            "case); every student needs a folder and a board row of their own.",
         ),
-        ("kaggle_name,student_id\nalice,\n", "line 2: empty kaggle_name or student_id."),
+        ("kaggle_name,student_id\nalice,\n", "line 2: empty student_id; every row needs one."),
     ],
 )
 def test_a_bad_roster_names_the_line(content, message, tmp_path):
     from grader.errors import UsageError
-    from grader.gradebook import read_roster
+    from grader.roster import read_roster
 
     path = tmp_path / "roster.csv"
     path.write_text(content)

@@ -1,0 +1,54 @@
+"""The submissions folder's naming rules, shared by `grader score` and `grader collect`.
+
+A file's submission time is a timestamp at the start of its name, read as UTC:
+`2026-11-20T14-03-05_...`, `2026-11-20_1403_...` or `20261120-140305...`.
+For a file directly in the submissions folder, only when a name follows it
+(`202001010000.csv` is the participant `202001010000`, not a time).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+
+SELECTED_SUFFIX = ".selected.csv"
+_TIMESTAMP = re.compile(
+    r"^(\d{4})-?(\d{2})-?(\d{2})[T_ -]?(\d{2})[-:h]?(\d{2})(?:[-:m]?(\d{2}))?(?!\d)"
+)
+
+
+def participant_of(file_name: str) -> str:
+    """The participant of a top-level file: its name less timestamp, .selected and .csv
+    (the name itself when nothing is left)."""
+    stem = file_name[: -len(".csv")]
+    if stem.lower().endswith(".selected"):
+        stem = stem[: -len(".selected")]
+    return after_timestamp(stem) or stem
+
+
+def after_timestamp(stem: str) -> str:
+    """What follows a leading timestamp and its separator ('' when there is none)."""
+    match = _TIMESTAMP.match(stem)
+    if match and stem[match.end() : match.end() + 1] in ("_", "-", " "):
+        return stem[match.end() + 1 :]
+    return ""
+
+
+def time_in_name(file_name: str, top: bool = False) -> datetime | None:
+    """The UTC time a file's name starts with (None without one). A top-level file's
+    name gives a time only when a participant name follows it."""
+    match = _TIMESTAMP.match(file_name)
+    if match and top and not after_timestamp(file_name[: -len(".csv")]):
+        return None
+    if not match:
+        return None
+    parts = [int(p) for p in match.groups(default="0")]
+    try:
+        return datetime(*parts, tzinfo=timezone.utc)
+    except ValueError:
+        return None  # not a real date
+
+
+def timestamp_text(moment: datetime) -> str:
+    """The timestamp `grader collect` puts at the start of a file name (UTC)."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H-%M-%S")
