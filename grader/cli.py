@@ -31,8 +31,10 @@ def get_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _add_prepare(commands)
     _add_validate(commands)
+    _add_collect(commands)
     _add_score(commands)
     _add_submit(commands)
+    _add_leaderboard(commands)
     _add_history(commands)
     return parser
 
@@ -182,6 +184,131 @@ def _run_validate(args: argparse.Namespace) -> int:
         "labels written as "
         f"{style}.\nPredicted: "
         + ", ".join(f"{name} {n:,}" for name, n in zip(checked.classes, counts, strict=True))
+    )
+    return 0
+
+
+def _add_collect(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser(
+        "collect",
+        help="copy the class's CSV files from LMS exports into the submissions folder",
+        description='Read LMS "download all submissions" exports (Canvas, Moodle, '
+        "Blackboard, GitHub Classroom: .zip files or folders), tell the LMS from the file "
+        "names, match each file to a roster student and copy (never move) every CSV to "
+        "DIR/<participant>/<YYYY-MM-DDTHH-MM-SS>_<original name>.csv, the layout grader "
+        "score reads; DIR/collected.csv records each file's source, student, time and "
+        "the LMS's late mark. Running it again with the same or a later export adds only "
+        "new files.",
+        epilog="Exit status: 0 every CSV placed (or already there), 1 some file refused or "
+        "matched to no student (the rest are copied), 2 usage error (nothing copied). "
+        "Naming rules per LMS and the roster's columns: README, 'Collecting submissions'.",
+    )
+    p.add_argument(
+        "exports",
+        type=Path,
+        nargs="+",
+        metavar="EXPORT",
+        help="the LMS's export(s): .zip files as downloaded, or folders (default: none)",
+    )
+    p.add_argument(
+        "--into",
+        type=Path,
+        default=Path("submissions"),
+        metavar="DIR",
+        help="the submissions folder to copy into, created if needed; files already there "
+        "are never replaced (default: submissions)",
+    )
+    p.add_argument(
+        "--roster",
+        type=Path,
+        default=None,
+        metavar="CSV",
+        help="student_id plus the ids the LMS writes (canvas_id, canvas_anon_id, moodle_id, "
+        "name, username, github) and kaggle_name, which names the folder (else student_id); "
+        "without it each file is named by the export's own name for the student "
+        "(default: none)",
+    )
+    p.add_argument(
+        "--format",
+        choices=["auto", "canvas", "moodle", "blackboard", "classroom", "folder"],
+        default="auto",
+        help="the export's naming; auto tells it from the names and says what it found "
+        "(default: auto)",
+    )
+    p.add_argument(
+        "--timezone",
+        default="local",
+        metavar="TZ",
+        help="the timezone of Blackboard's attempt times and of zip entries' times: local, "
+        "UTC, a name such as Europe/Berlin or an offset such as +01:00 (default: local, this "
+        "machine's)",
+    )
+    p.add_argument(
+        "--max-size",
+        type=float,
+        default=10.0,
+        metavar="MB",
+        help="refuse a CSV file larger than this; a 10,000-row submission is about 0.15 MB "
+        "(default: 10)",
+    )
+    p.set_defaults(run=_run_collect)
+
+
+def _run_collect(args: argparse.Namespace) -> int:
+    from grader.collect import CollectOptions, collect, collect_summary
+
+    options = CollectOptions(
+        tuple(args.exports), args.into, args.roster, args.format, args.timezone, args.max_size
+    )
+    result = collect(options, warn=_warn)
+    print(collect_summary(result))
+    return 130 if result.interrupted else result.exit_code
+
+
+def _add_leaderboard(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser(
+        "leaderboard",
+        help="download the competition's Kaggle leaderboard (for grader score "
+        "--kaggle-leaderboard)",
+        description="Kaggle's API gives a host the leaderboard, never participants' files: "
+        "download it with the official kaggle client, then check it against the files "
+        "handed in with grader score --kaggle-leaderboard FILE.",
+        epilog="Exit status: 0 downloaded, 1 refused by Kaggle or unreadable, 2 usage error "
+        "(missing credentials).",
+    )
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    d = actions.add_parser(
+        "download",
+        help="save the leaderboard zip (default: none)",
+        description="Save Kaggle's leaderboard of the competition as OUT/<SLUG>.zip (a CSV "
+        "inside; credentials as for grader submit) and say what it holds.",
+    )
+    d.add_argument(
+        "--competition",
+        required=True,
+        metavar="SLUG",
+        help="the competition's name in its address, kaggle.com/competitions/SLUG "
+        "(default: none, required)",
+    )
+    d.add_argument(
+        "--out",
+        type=Path,
+        default=Path(),
+        metavar="DIR",
+        help="the folder to save <SLUG>.zip in (default: the current folder)",
+    )
+    d.set_defaults(run=_run_leaderboard_download)
+
+
+def _run_leaderboard_download(args: argparse.Namespace) -> int:
+    from grader.reconcile import read_kaggle_board
+    from grader.submit import download_leaderboard
+
+    path = download_leaderboard(args.competition, args.out)
+    board = read_kaggle_board(path, flag="downloaded")
+    print(
+        f"Saved {path}: {len(board.teams)} team(s), {board.layout} column layout. Check it "
+        f"against the files handed in: grader score SUBMISSIONS_DIR --kaggle-leaderboard {path}"
     )
     return 0
 

@@ -1,4 +1,6 @@
-"""`grader submit`: check a submission, then send it with the official Kaggle client.
+"""`grader submit` and `grader leaderboard download`: the official Kaggle client.
+
+`grader submit` checks a submission, then sends it.
 
 The file is validated first with the same checker as `grader validate` and
 `grader score`, so a broken file never burns one of the day's submissions.
@@ -89,16 +91,43 @@ def _client():
     return api
 
 
-def _http_error(exc, competition: str) -> SubmitError:
+def _http_error(exc, competition: str, download: bool = False) -> SubmitError:
     status = getattr(getattr(exc, "response", None), "status_code", None)
     if status in (401, 403):
         return SubmitError(
             f"Kaggle refused the credentials ({exc}). Check them: {KAGGLE_TOKEN_HELP}"
         )
     if status == 404 or "not found" in str(exc).lower():
+        what = "whose leaderboard you can see" if download else "that accepts submissions"
         return SubmitError(
-            f"Kaggle has no competition {competition!r} that accepts submissions ({exc}). Use "
+            f"Kaggle has no competition {competition!r} {what} ({exc}). Use "
             "the name in the competition's address: kaggle.com/competitions/<name>. Have you "
             "joined it (accepted its rules)?"
         )
-    return SubmitError(f"Kaggle refused the submission ({exc}).")
+    what = "the leaderboard download" if download else "the submission"
+    return SubmitError(f"Kaggle refused {what} ({exc}).")
+
+
+def download_leaderboard(competition: str, folder: Path) -> Path:
+    """Save the competition's leaderboard as `folder/<competition>.zip` with the official
+    client (the only per-participant data Kaggle's API gives a host); returns the path."""
+    if not credentials_found():
+        raise UsageError(f"no Kaggle credentials found: {KAGGLE_TOKEN_HELP}")
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"--out {folder}: a file, not a folder. Choose a folder.")
+    import requests  # installed with kaggle
+
+    api = _client()
+    try:
+        api.competition_leaderboard_download(competition, str(folder), quiet=True)
+    except requests.exceptions.HTTPError as exc:
+        raise _http_error(exc, competition, download=True) from None
+    except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+        raise SubmitError(
+            f"could not reach Kaggle ({type(exc).__name__}). Check the internet connection "
+            "and try again."
+        ) from None
+    path = folder / f"{competition}.zip"
+    if not path.is_file():
+        raise SubmitError(f"Kaggle's client reported no error, but {path} was not written.")
+    return path

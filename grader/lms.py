@@ -1,0 +1,275 @@
+"""The names each LMS gives the files of its "download all submissions" export.
+
+* **Canvas** (flat): `<name>[_LATE]_<user id>_<attachment id>_<original file name>`,
+  where `<name>` is the student's sortable name in lower case with non-word
+  characters removed (`smithjohn`); with anonymous grading
+  `anon_<id>[_LATE]_<attachment id>_<original file name>`. `_LATE` is Canvas's
+  own late mark. Matched by the roster's `canvas_id` (anonymous: `canvas_anon_id`).
+* **Moodle**, folder mode (the default):
+  `<Full Name>_<participant id>_assignsubmission_file[_]/<file>`; flat mode:
+  `<Full Name>_<participant id>_assignsubmission_file_<file>`; online text
+  appears as `..._assignsubmission_onlinetext_/onlinetext.html`. The participant
+  id is numbered per assignment (it is not the Moodle user id). Matched by the
+  roster's `moodle_id`, else by the full name (`name`), which is reported.
+* **Blackboard**: `<Assignment>_<username>_attempt_<YYYY-MM-DD-HH-MM-SS>[_<original file name>]`,
+  plus one `.txt` receipt per attempt (`..._attempt_<time>.txt`). Names are
+  anchored on `_attempt_` (user names may hold underscores); the user name is
+  the longest roster `username` that ends the part before it, else what
+  follows the prefix every name of the export shares (the assignment). The
+  attempt time is the submission time, in the Blackboard server's timezone.
+  Matched by `username`.
+* **GitHub Classroom**: `<assignment>-submissions/<prefix>-<github user>/...`
+  (every file of the student's repository); the user is the longest roster
+  `github` that ends the folder name, else what follows the prefix all the
+  folders share. Matched by `github`.
+* **folder**: the submissions layout itself, `<participant>.csv` or
+  `<participant>/<file>.csv`, matched by participant key or student id.
+
+Canvas, Moodle and GitHub Classroom names carry no submission time.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone, tzinfo
+
+from grader.layout import after_timestamp, time_in_name
+from grader.layout import participant_of as layout_participant
+
+FORMATS = ("canvas", "moodle", "blackboard", "classroom", "folder")
+LABEL = {
+    "canvas": "Canvas",
+    "moodle": "Moodle",
+    "blackboard": "Blackboard",
+    "classroom": "GitHub Classroom",
+    "folder": "folder",
+}
+ID_COLUMN = {
+    "canvas": "canvas_id",
+    "moodle": "moodle_id",
+    "blackboard": "username",
+    "classroom": "github",
+    "folder": "",
+}
+_CANVAS = re.compile(
+    r"^(?P<name>\w+?)(?P<late>_LATE)?_(?P<user>\d+)_(?P<attachment>\d+)_(?P<rest>.+)$"
+)
+_CANVAS_ANON = re.compile(
+    r"^anon_(?P<anon>[A-Za-z0-9]+)(?P<late>_LATE)?_(?P<attachment>\d+)_(?P<rest>.+)$"
+)
+_MOODLE = re.compile(
+    r"^(?P<name>.+)_(?P<id>\d+)_assignsubmission_(?P<plugin>[a-z]+)(?:_(?P<rest>.*))?$"
+)
+_BLACKBOARD = re.compile(
+    r"^(?P<head>.+)_attempt_(?P<time>\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2})(?P<rest>.*)$"
+)
+
+
+class Zone:
+    """The timezone of times an export writes without one (Blackboard's attempt times,
+    zip entries' times): a named zone, a fixed offset, or this machine's local time
+    (with its daylight saving rules)."""
+
+    def __init__(self, text: str = "local") -> None:
+        """`text`: 'local', 'UTC', an IANA name (Europe/Berlin) or an offset (+01:00);
+        ValueError says what is allowed."""
+        self.text = text.strip()
+        self._tz: tzinfo | None = None
+        if self.text.lower() == "local":
+            return
+        if self.text.upper() in ("UTC", "Z"):
+            self._tz = timezone.utc
+        elif m := re.fullmatch(r"([+-])(\d{1,2}):?(\d{2})?", self.text):
+            offset = timedelta(hours=int(m[2]), minutes=int(m[3] or 0))
+            if offset > timedelta(hours=14):
+                raise ValueError(f"{text!r} is not a UTC offset (at most +-14:00)")
+            self._tz = timezone(-offset if m[1] == "-" else offset)
+        else:
+            from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+            try:
+                self._tz = ZoneInfo(self.text)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(
+                    f"{text!r} is not a timezone: use local, UTC, a name such as "
+                    "Europe/Berlin or an offset such as +01:00"
+                ) from None
+
+    def aware(self, naive: datetime) -> datetime:
+        """`naive` (a time as the export wrote it) read in this zone."""
+        if self._tz is None:
+            return naive.astimezone()  # the machine's local time, daylight saving included
+        return naive.replace(tzinfo=self._tz)
+
+    def __str__(self) -> str:
+        if self._tz is None:
+            return f"this machine's local time ({datetime.now().astimezone().tzname()})"
+        return self.text
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """What one file's name says, under one LMS's naming."""
+
+    format: str
+    lms_id: str  # the id to match in the roster column ID_COLUMN[format] ('' for folder)
+    display: str  # the LMS's name for the student: Canvas name, Moodle full name, user name
+    original: str  # the student's own file name (deeper folders joined with '_')
+    time: datetime | None = None  # the submission time, where the name carries it
+    late: bool | None = None  # the LMS's late mark, where it has one
+    receipt: bool = False  # Blackboard's per-attempt receipt
+    id_column: str = ""  # where lms_id is looked up ('' : ID_COLUMN[format])
+
+
+def parse(fmt: str, parts: list[str], tz: Zone) -> Parsed | None:
+    """The file at `parts` (its path inside the export) under `fmt`'s naming; None when
+    it does not follow it. Blackboard's and GitHub Classroom's user names are settled
+    later, with the whole export (`settle_users`)."""
+    return _PARSERS[fmt](parts, tz)
+
+
+def _canvas(parts: list[str], tz: Zone) -> Parsed | None:
+    name = parts[-1]
+    if m := _CANVAS_ANON.match(name):
+        anon = m["anon"]
+        return Parsed(
+            "canvas",
+            anon,
+            f"anon_{anon}",
+            m["rest"],
+            None,
+            bool(m["late"]),
+            id_column="canvas_anon_id",
+        )
+    if m := _CANVAS.match(name):
+        return Parsed("canvas", m["user"], m["name"], m["rest"], None, bool(m["late"]))
+    return None
+
+
+def _moodle(parts: list[str], tz: Zone) -> Parsed | None:
+    for i, part in enumerate(parts):
+        m = _MOODLE.match(part)
+        if not m:
+            continue
+        inside = parts[i + 1 :]
+        if inside:  # folder mode: the student's files are inside
+            original = "_".join(inside)
+        elif m["rest"]:  # flat mode
+            original = m["rest"]
+        else:
+            return None
+        return Parsed("moodle", m["id"], m["name"], original)
+    return None
+
+
+def _blackboard(parts: list[str], tz: Zone) -> Parsed | None:
+    m = _BLACKBOARD.match(parts[-1])
+    if not m:
+        return None
+    rest = m["rest"]
+    receipt = rest.lower() == ".txt"
+    if not receipt and not rest.startswith("_"):
+        return None
+    year, month, day, hour, minute, second = (int(x) for x in m["time"].split("-"))
+    try:
+        when = tz.aware(datetime(year, month, day, hour, minute, second)).astimezone(timezone.utc)
+    except ValueError:
+        return None
+    original = parts[-1] if receipt else rest[1:]
+    return Parsed("blackboard", "", m["head"], original, when, None, receipt)
+
+
+def _classroom(parts: list[str], tz: Zone) -> Parsed | None:
+    at = next((i for i, p in enumerate(parts[:-1]) if p.endswith("-submissions")), None)
+    start = 0 if at is None else at + 1
+    if len(parts) - start < 2:
+        return None
+    return Parsed("classroom", "", parts[start], "_".join(parts[start + 1 :]))
+
+
+def _folder(parts: list[str], tz: Zone) -> Parsed | None:
+    name, top = parts[-1], len(parts) == 1
+    when = time_in_name(name, top) if name.lower().endswith(".csv") else None
+    original = name
+    if when is not None:  # the time is kept apart: the copy's name starts with it again
+        original = (after_timestamp(name[: -len(".csv")]) or "submission") + name[-len(".csv") :]
+    participant = participant_of(name) if top else parts[0]
+    return Parsed("folder", "", participant, "_".join([*parts[1:-1], original]), when)
+
+
+_PARSERS = {
+    "canvas": _canvas,
+    "moodle": _moodle,
+    "blackboard": _blackboard,
+    "classroom": _classroom,
+    "folder": _folder,
+}
+
+
+def participant_of(file_name: str) -> str:
+    """The participant of a top-level file of the submissions layout: its name less a
+    leading timestamp, `.selected` and `.csv` (grader score's rule)."""
+    if file_name.lower().endswith(".csv"):
+        return layout_participant(file_name)
+    return file_name.rsplit(".", 1)[0] if "." in file_name[1:] else file_name
+
+
+def detect(paths: list[list[str]], tz: Zone, export_stem: str) -> tuple[str, int]:
+    """The LMS whose naming most files follow, and how many do; `folder` when none of
+    them follows an LMS's naming."""
+    best, count = "folder", 0
+    for fmt in ("classroom", "blackboard", "moodle", "canvas"):
+        if fmt == "classroom" and not _classroom_layout(paths, export_stem):
+            continue
+        n = sum(1 for parts in paths if parse(fmt, parts, tz) is not None)
+        if n > count:
+            best, count = fmt, n
+    return best, count
+
+
+def _classroom_layout(paths: list[list[str]], export_stem: str) -> bool:
+    """GitHub Classroom's layout: an `...-submissions` folder (or the export is one)."""
+    return export_stem.endswith("-submissions") or any(
+        p.endswith("-submissions") for parts in paths for p in parts[:-1]
+    )
+
+
+def settle_users(parsed: list[Parsed], usernames: set[str], separator: str) -> dict[str, str]:
+    """For Blackboard (`separator` '_') and GitHub Classroom ('-'): the user name in each
+    `display` (assignment or prefix, the separator, the user name).
+
+    The longest roster user name that ends the display after a separator wins;
+    without one, the user is what follows the prefix that all the export's
+    displays share (cut at a separator). A display that fits neither maps to ''.
+    """
+    displays = sorted({p.display for p in parsed})
+    shared = _shared_prefix(displays, separator) if len(displays) > 1 else ""
+    users = {}
+    for display in displays:
+        folded = display.casefold()
+        fits = [u for u in usernames if folded.endswith(separator + u) and len(folded) > len(u) + 1]
+        if fits:
+            users[display] = max(fits, key=len)
+        elif shared and len(display) > len(shared):
+            users[display] = display[len(shared) :].casefold()
+        elif len(displays) == 1 and separator in display.strip(separator):
+            # One student alone: the assignment part cannot be told apart; assignment
+            # names hold the separator less often than user names do.
+            users[display] = display.split(separator, 1)[1].casefold()
+        else:
+            users[display] = ""
+    return users
+
+
+def _shared_prefix(displays: list[str], separator: str) -> str:
+    """The longest common prefix of `displays` that ends with `separator`, leaving every
+    display a non-empty rest."""
+    prefix = os.path.commonprefix(displays)  # noqa: RUF071 (a prefix of characters is meant)
+    cut = prefix.rfind(separator)
+    prefix = prefix[: cut + 1] if cut >= 0 else ""
+    while prefix and any(len(d) <= len(prefix) for d in displays):
+        cut = prefix[:-1].rfind(separator)
+        prefix = prefix[: cut + 1] if cut >= 0 else ""
+    return prefix

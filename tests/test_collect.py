@@ -1,0 +1,596 @@
+"""`grader collect`: real export zips in each LMS's naming, run as a TA runs the command."""
+
+from __future__ import annotations
+
+import csv
+import os
+import stat
+import subprocess
+import sys
+import unicodedata
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from grader.fileio import exclusive_lock
+
+ROOT = Path(__file__).resolve().parents[1]
+EXPORTED = (2026, 11, 30, 12, 0, 0)  # when the LMS built the zip: every entry's time
+CSV = b"id,label\n0,cat\n"
+
+
+def write_zip(path: Path, entries: list[tuple[str, bytes]], when=EXPORTED) -> Path:
+    """A zip as an LMS writes it: every entry stamped with the export's time."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in entries:
+            info = zipfile.ZipInfo(name, when)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, data)
+    return path
+
+
+def link_entry(archive_path: Path, name: str, target: str) -> None:
+    """Add a symbolic-link entry (Info-ZIP's Unix mode bits) to an existing zip."""
+    with zipfile.ZipFile(archive_path, "a") as archive:
+        info = zipfile.ZipInfo(name, EXPORTED)
+        info.external_attr = (stat.S_IFLNK | 0o777) << 16
+        archive.writestr(info, target)
+
+
+def grader(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "grader", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=120,
+    )
+
+
+def tree(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+def manifest(folder: Path) -> list[dict[str, str]]:
+    with (folder / "collected.csv").open(newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+# ----------------------------------------------------------------------------
+# Canvas
+# ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def canvas(tmp_path) -> tuple[Path, Path]:
+    """A Canvas export (names with underscores and Unicode, an anonymous id, _LATE, an
+    online-text entry, an entry with ../) and a roster."""
+    export = write_zip(
+        tmp_path / "submissions.zip",
+        [
+            ("smithjohn_12345_67890_submission.csv", CSV),
+            ("muñozana_LATE_222_333_my_final run.csv", b"id,label\n0,dog\n"),
+            ("muñozana_222_334_notes.html", b"<p>see the notebook</p>"),
+            ("anon_x7Yq_444_file.csv", b"id,label\n0,frog\n"),
+            ("../../escape.csv", CSV),
+            ("lostsoul_555_666_a.csv", b"id,label\n1,cat\n"),
+        ],
+    )
+    roster = tmp_path / "roster.csv"
+    roster.write_text(
+        "student_id,kaggle_name,name,canvas_id,canvas_anon_id\n"
+        "s1,jsmith,John Smith,12345,\n"
+        "s2,,Ana Muñoz,222,\n"
+        "s3,zed,Zed,999,x7Yq\n"
+        "s4,quiet,Quiet One,777,\n",
+        encoding="utf-8",
+    )
+    return export, roster
+
+
+def test_a_canvas_export_end_to_end(canvas, tmp_path):
+    export, roster = canvas
+    into = tmp_path / "subs"
+    result = grader(
+        "collect", str(export), "--into", str(into), "--roster", str(roster), "--timezone", "UTC"
+    )
+    assert result.returncode == 1, result.stderr  # one refused and one unmatched file
+    assert result.stderr == ""
+    assert result.stdout == (
+        f"Collected from 1 export(s) into {into}/:\n"
+        "  submissions.zip: Canvas (detected: 5 of 5 file(s) follow its naming)\n"
+        "\n"
+        "student  participant  new  files  latest (UTC)\n"
+        "s1       jsmith         1      1  2026-11-30 12:00 (time unknown: export's time)\n"
+        "s2       s2             1      1  2026-11-30 12:00 (time unknown: export's time)\n"
+        "s3       zed            1      1  2026-11-30 12:00 (time unknown: export's time)\n"
+        "\n"
+        f"3 new file(s) copied, 0 already there; {into}/collected.csv lists 3 collected file(s).\n"
+        "\n"
+        "Not CSV, listed and not copied (1):\n"
+        "  submissions.zip: muñozana_222_334_notes.html: not a .csv file; not copied.\n"
+        "\n"
+        "Refused (1):\n"
+        "  submissions.zip: ../../escape.csv: a path with '..', which would land outside "
+        "--into; not copied.\n"
+        "\n"
+        "Matched to no student (1):\n"
+        "  submissions.zip: lostsoul_555_666_a.csv: Canvas user id 555 (lostsoul) is no "
+        "canvas_id of the roster; not copied.\n"
+        "\n"
+        "On the roster without a file (1; information): s4 (quiet).\n"
+    )
+    assert tree(into) == [
+        "collected.csv",
+        "jsmith/2026-11-30T12-00-00_submission.csv",
+        "s2/2026-11-30T12-00-00_my_final run.csv",
+        "zed/2026-11-30T12-00-00_file.csv",
+    ]
+    assert not (tmp_path / "escape.csv").exists() and not (tmp_path.parent / "escape.csv").exists()
+    assert (into / "s2/2026-11-30T12-00-00_my_final run.csv").read_bytes() == b"id,label\n0,dog\n"
+    rows = manifest(into)
+    assert [(r["participant"], r["student_id"], r["time_known"], r["lms_late"]) for r in rows] == [
+        ("jsmith", "s1", "no", "no"),
+        ("s2", "s2", "no", "yes"),  # Canvas's _LATE mark
+        ("zed", "s3", "no", "no"),  # anonymous grading: matched on canvas_anon_id
+    ]
+    assert rows[1]["entry"] == "muñozana_LATE_222_333_my_final run.csv"
+    assert rows[1]["original_name"] == "my_final run.csv"
+    assert rows[1]["submitted_at"] == "2026-11-30T12:00:00+00:00"
+    assert rows[1]["format"] == "canvas" and rows[1]["export"] == "submissions.zip"
+
+
+def test_collecting_the_same_export_twice_adds_nothing_and_a_later_one_adds_the_new(
+    canvas, tmp_path
+):
+    export, roster = canvas
+    into = tmp_path / "subs"
+    args = ("--into", str(into), "--roster", str(roster), "--timezone", "UTC")
+    grader("collect", str(export), *args)
+    before = (into / "collected.csv").read_bytes()
+    again = grader("collect", str(export), *args)
+    assert again.returncode == 1  # the same refused and unmatched files, reported again
+    assert "0 new file(s) copied, 3 already there;" in again.stdout
+    assert (into / "collected.csv").read_bytes() == before
+    later = write_zip(
+        tmp_path / "later.zip",
+        [
+            ("smithjohn_12345_67890_submission.csv", CSV),  # the same file: nothing new
+            ("smithjohn_LATE_12345_67999_submission.csv", b"id,label\n0,ship\n"),
+        ],
+        when=(2026, 12, 2, 9, 30, 0),
+    )
+    third = grader("collect", str(later), *args)
+    assert third.returncode == 0, third.stdout
+    assert "1 new file(s) copied, 1 already there;" in third.stdout
+    assert "s1       jsmith         1      2  2026-12-02 09:30 (time unknown" in third.stdout
+    assert tree(into / "jsmith") == [
+        "2026-11-30T12-00-00_submission.csv",
+        "2026-12-02T09-30-00_submission.csv",
+    ]
+    assert len(manifest(into)) == 4
+
+
+# ----------------------------------------------------------------------------
+# Moodle
+# ----------------------------------------------------------------------------
+
+
+def test_a_moodle_export_in_folder_and_flat_mode(tmp_path):
+    folder_mode = write_zip(
+        tmp_path / "moodle.zip",
+        [
+            ("Ana María López_1001_assignsubmission_file_/run_1.csv", CSV),
+            ("Ana María López_1001_assignsubmission_file_/report.pdf", b"%PDF-1.4"),
+            ("Ana María López_1001_assignsubmission_onlinetext_/onlinetext.html", b"<p>x</p>"),
+            ("Bob O_Neil_1002_assignsubmission_file_/sub.csv", b"id,label\n0,dog\n"),
+            ("Chloé Durand_1003_assignsubmission_file_/sub.csv", b"id,label\n0,ship\n"),
+            ("Nobody Known_1099_assignsubmission_file_/sub.csv", b"id,label\n0,deer\n"),
+        ],
+    )
+    flat = write_zip(
+        tmp_path / "moodle-flat.zip",
+        [("Bob O_Neil_1002_assignsubmission_file_second.csv", b"id,label\n0,horse\n")],
+    )
+    roster = tmp_path / "roster.csv"
+    # Chloé's name is typed decomposed (NFD) and her moodle_id is missing: matched by name.
+    roster.write_text(
+        "student_id,kaggle_name,name,moodle_id\n"
+        "s1,ana_l,Ana María López,1001\n"
+        "s2,bob,Bob O'Neil,1002\n"
+        f"s3,chloe,{unicodedata.normalize('NFD', 'Chloé Durand')},\n",
+        encoding="utf-8",
+    )
+    into = tmp_path / "subs"
+    result = grader(
+        "collect",
+        str(folder_mode),
+        str(flat),
+        "--into",
+        str(into),
+        "--roster",
+        str(roster),
+        "--timezone",
+        "UTC",
+    )
+    assert result.returncode == 1
+    assert result.stdout.splitlines()[:3] == [
+        f"Collected from 2 export(s) into {into}/:",
+        "  moodle.zip: Moodle (detected: 6 of 6 file(s) follow its naming)",
+        "  moodle-flat.zip: Moodle (detected: 1 of 1 file(s) follow its naming)",
+    ]
+    assert tree(into) == [
+        "ana_l/2026-11-30T12-00-00_run_1.csv",
+        "bob/2026-11-30T12-00-00_second.csv",
+        "bob/2026-11-30T12-00-00_sub.csv",
+        "chloe/2026-11-30T12-00-00_sub.csv",
+        "collected.csv",
+    ]
+    assert (
+        "Not CSV, listed and not copied (2):\n"
+        "  moodle.zip: Ana María López_1001_assignsubmission_file_/report.pdf: not a .csv "
+        "file; not copied.\n"
+        "  moodle.zip: Ana María López_1001_assignsubmission_onlinetext_/onlinetext.html: "
+        "not a .csv file; not copied.\n"
+    ) in result.stdout
+    assert (
+        "Matched to no student (1):\n"
+        "  moodle.zip: Nobody Known_1099_assignsubmission_file_/sub.csv: participant id 1099 "
+        "(Nobody Known) is no moodle_id of the roster, and no roster name is 'Nobody Known'; "
+        "not copied.\n"
+    ) in result.stdout
+    assert (
+        "Matched by full name, not by id (1): check them.\n"
+        "  'Chloé Durand' (Moodle participant id 1003) matched roster student s3 by name: "
+        "participant id 1003 (Chloé Durand) is no moodle_id of the roster\n"
+    ) in result.stdout
+    assert [r["lms_late"] for r in manifest(into)] == ["", "", "", ""]  # Moodle marks none
+
+
+# ----------------------------------------------------------------------------
+# Blackboard
+# ----------------------------------------------------------------------------
+
+
+def test_blackboard_attempts_keep_their_times_and_user_names_with_underscores(tmp_path):
+    export = write_zip(
+        tmp_path / "gradebook.zip",
+        [
+            ("Project 1_j_smith_attempt_2026-11-20-14-03-05.txt", b"Name: J Smith"),
+            ("Project 1_j_smith_attempt_2026-11-20-14-03-05_resnet.csv", CSV),
+            ("Project 1_j_smith_attempt_2026-11-22-09-30-00.txt", b"Name: J Smith"),
+            ("Project 1_j_smith_attempt_2026-11-22-09-30-00_wide.csv", b"id,label\n0,dog\n"),
+            ("Project 1_smith_attempt_2026-12-01-23-59-59_mine.csv", b"id,label\n0,ship\n"),
+        ],
+    )
+    roster = tmp_path / "roster.csv"
+    roster.write_text("student_id,kaggle_name,username\n10,jay,j_smith\n11,sam,smith\n")
+    into = tmp_path / "subs"
+    result = grader(
+        "collect",
+        str(export),
+        "--into",
+        str(into),
+        "--roster",
+        str(roster),
+        "--timezone",
+        "Europe/Berlin",
+    )
+    assert result.returncode == 0, result.stdout
+    assert result.stdout.splitlines()[1] == (
+        "  gradebook.zip: Blackboard (detected: 5 of 5 file(s) follow its naming; attempt "
+        "times read in Europe/Berlin (--timezone))"
+    )
+    # Berlin is UTC+1 in November and December: 14:03:05 there is 13:03:05 UTC.
+    assert tree(into) == [
+        "collected.csv",
+        "jay/2026-11-20T13-03-05_resnet.csv",
+        "jay/2026-11-22T08-30-00_wide.csv",
+        "sam/2026-12-01T22-59-59_mine.csv",
+    ]
+    assert (
+        "  gradebook.zip: Project 1_j_smith_attempt_2026-11-20-14-03-05.txt: a Blackboard "
+        "receipt; not copied." in result.stdout
+    )
+    rows = manifest(into)
+    assert [(r["participant"], r["submitted_at"], r["time_known"]) for r in rows] == [
+        ("jay", "2026-11-20T13:03:05+00:00", "yes"),
+        ("jay", "2026-11-22T08:30:00+00:00", "yes"),
+        ("sam", "2026-12-01T22:59:59+00:00", "yes"),
+    ]
+    assert "jay            2      2  2026-11-22 08:30\n" in result.stdout
+
+
+def test_without_a_roster_students_are_named_by_the_export(tmp_path):
+    export = write_zip(
+        tmp_path / "bb.zip",
+        [
+            ("HW_ann_lee_attempt_2026-11-20-10-00-00_a.csv", CSV),
+            ("HW_bo_attempt_2026-11-21-10-00-00_b.csv", CSV),
+        ],
+    )
+    into = tmp_path / "subs"
+    result = grader("collect", str(export), "--into", str(into), "--timezone", "+01:00")
+    assert result.returncode == 0, result.stdout
+    assert tree(into) == [
+        "ann_lee/2026-11-20T09-00-00_a.csv",
+        "bo/2026-11-21T09-00-00_b.csv",
+        "collected.csv",
+    ]
+    assert result.stdout.split("\n\n")[1] == (
+        "participant  new  files  latest (UTC)\n"
+        "ann_lee        1      1  2026-11-20 09:00\n"
+        "bo             1      1  2026-11-21 09:00"
+    )
+
+
+# ----------------------------------------------------------------------------
+# GitHub Classroom and plain folders
+# ----------------------------------------------------------------------------
+
+
+def test_github_classroom_repositories(tmp_path):
+    root = tmp_path / "cifar-contest-submissions"
+    files = {
+        "cifar-contest-octo-cat/submission.csv": CSV,
+        "cifar-contest-octo-cat/runs/best/submission.csv": CSV + b"1,dog\n",
+        "cifar-contest-hubot/preds.csv": b"id,label\n0,truck\n",
+        "cifar-contest-hubot/README.md": b"# hi",
+        "cifar-contest-hubot/.git/packed.csv": CSV,  # git's, not the student's
+    }
+    for name, data in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(data)
+        os.utime(root / name, (1_795_000_000, 1_795_000_000))  # 2026-11-18T11:06:40Z
+    roster = tmp_path / "roster.csv"
+    # GitHub user names ignore case; octo-cat's holds the separator of the folder names.
+    roster.write_text("student_id,github\n21,Octo-Cat\n22,hubot\n")
+    into = tmp_path / "subs"
+    result = grader("collect", str(root), "--into", str(into), "--roster", str(roster))
+    assert result.returncode == 0, result.stdout
+    assert "GitHub Classroom (detected: 4 of 4 file(s) follow its naming)" in result.stdout
+    assert tree(into) == [
+        "21/2026-11-18T11-06-40_runs_best_submission.csv",
+        "21/2026-11-18T11-06-40_submission.csv",
+        "22/2026-11-18T11-06-40_preds.csv",
+        "collected.csv",
+    ]
+    assert "cifar-contest-hubot/README.md: not a .csv file; not copied." in result.stdout
+
+
+def test_a_folder_in_the_submissions_layout(tmp_path):
+    export = tmp_path / "emailed"
+    (export / "carol").mkdir(parents=True)
+    (export / "alice.csv").write_bytes(CSV)
+    (export / "carol" / "2026-11-20T14-03-05_resnet.selected.csv").write_bytes(CSV)
+    into = tmp_path / "subs"
+    result = grader("collect", str(export), "--into", str(into))
+    assert result.returncode == 0, result.stdout
+    assert (
+        "  emailed: folder (detected: no LMS naming, read as <participant>.csv or "
+        "<participant>/*.csv)" in result.stdout
+    )
+    files = tree(into)
+    assert files[1:] == ["carol/2026-11-20T14-03-05_resnet.selected.csv", "collected.csv"]
+    assert files[0].startswith("alice/") and files[0].endswith("_alice.csv")
+    rows = {r["participant"]: r for r in manifest(into)}
+    assert rows["carol"]["time_known"] == "yes" and rows["alice"]["time_known"] == "no"
+
+
+# ----------------------------------------------------------------------------
+# A hostile student, a hurried TA
+# ----------------------------------------------------------------------------
+
+
+def test_hostile_entries_are_refused_and_nothing_lands_outside(tmp_path):
+    export = write_zip(
+        tmp_path / "evil.zip",
+        [
+            ("/etc/owned.csv", CSV),
+            ("C:\\Windows\\owned.csv", CSV),
+            ("eve_1_2_..\\..\\owned.csv", CSV),
+            ("eve_1_3_big.csv", b"id,label\n" + b"0" * 3_000_000),
+            ("eve_1_4_\x1b[31mred.csv", CSV),
+            ("__MACOSX/._eve_1_2_x.csv", b"junk"),
+        ],
+    )
+    link_entry(export, "eve_1_5_link.csv", "/etc/passwd")
+    into = tmp_path / "subs"
+    result = grader(
+        "collect",
+        str(export),
+        "--into",
+        str(into),
+        "--format",
+        "canvas",
+        "--max-size",
+        "1",
+        "--timezone",
+        "UTC",
+    )
+    assert result.returncode == 1
+    refused = result.stdout.split("Refused (5):\n", 1)[1].split("\n\n")[0].splitlines()
+    assert refused == [
+        "  evil.zip: /etc/owned.csv: an absolute path, which would land outside --into; not "
+        "copied.",
+        "  evil.zip: C:/Windows/owned.csv: an absolute path, which would land outside --into; "
+        "not copied.",
+        "  evil.zip: eve_1_2_../../owned.csv: a path with '..', which would land outside "
+        "--into; not copied.",
+        "  evil.zip: eve_1_3_big.csv: larger than --max-size 1 MB; not copied.",
+        "  evil.zip: eve_1_5_link.csv: a symbolic link; links are never followed. Not copied.",
+    ]
+    # The escape character in a name is neither printed nor kept in the copy's name.
+    assert "\x1b" not in result.stdout
+    assert tree(into) == ["collected.csv", "eve/2026-11-30T12-00-00_�[31mred.csv".replace("�", "_")]
+    assert "__MACOSX" not in result.stdout
+
+
+def test_a_zip_bomb_stops_at_the_cap(tmp_path):
+    export = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(export, "w", zipfile.ZIP_DEFLATED) as archive:
+        info = zipfile.ZipInfo("x_1_2_bomb.csv", EXPORTED)
+        info.compress_type = zipfile.ZIP_DEFLATED
+        with archive.open(info, "w") as f:
+            for _ in range(200):  # 200 MB of zeros, a few hundred KB compressed
+                f.write(b"0" * 1_000_000)
+    assert export.stat().st_size < 1_000_000
+    into = tmp_path / "subs"
+    result = grader("collect", str(export), "--into", str(into), "--format", "canvas")
+    assert result.returncode == 1
+    assert "x_1_2_bomb.csv: larger than --max-size 10 MB; not copied." in result.stdout
+    assert not (into / "x").exists()
+
+
+def test_names_that_cannot_name_a_folder_are_refused_without_a_roster(tmp_path):
+    export = write_zip(
+        tmp_path / "moodle.zip",
+        [
+            ("Eve\u202eexe.csv_7_assignsubmission_file_/a.csv", CSV),
+            (".hidden_8_assignsubmission_file_/a.csv", CSV),
+            (unicodedata.normalize("NFD", "José Núñez") + "_9_assignsubmission_file_/a.csv", CSV),
+        ],
+    )
+    into = tmp_path / "subs"
+    result = grader("collect", str(export), "--into", str(into), "--timezone", "UTC")
+    assert result.returncode == 1
+    assert (
+        "'Eve\\u202eexe.csv' holds the invisible or control character U+202E, so it "
+        "cannot name a folder; pass --roster" in result.stdout
+    )
+    assert "'.hidden' starts with a dot (grader score skips hidden folders)" in result.stdout
+    assert tree(into) == ["José Núñez/2026-11-30T12-00-00_a.csv", "collected.csv"]  # NFC
+
+
+def test_a_name_that_differs_only_by_case_from_a_folder_there_is_refused(tmp_path):
+    into = tmp_path / "subs"
+    (into / "Bob").mkdir(parents=True)
+    (into / "Bob" / "old.csv").write_bytes(b"id,label\n")
+    export = write_zip(tmp_path / "bb.zip", [("HW_bob_attempt_2026-11-20-10-00-00_a.csv", CSV)])
+    result = grader("collect", str(export), "--into", str(into), "--timezone", "UTC")
+    assert result.returncode == 1
+    assert (
+        f"{into}/ already has the participant 'Bob', and grader score refuses names that "
+        "differ only by letter case, spaces or normalisation ('bob'). Rename one of them; not "
+        "copied."
+    ) in result.stdout
+    assert tree(into) == ["Bob/old.csv"]
+
+
+def test_a_second_run_into_the_same_folder_waits_for_none(canvas, tmp_path):
+    export, roster = canvas
+    into = tmp_path / "subs"
+    with exclusive_lock(into, "--into", "grader collect"):
+        result = grader("collect", str(export), "--into", str(into), "--roster", str(roster))
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == (
+        f"Error: --into {into}: another grader collect run (pid {os.getpid()}) is writing it "
+        f"(lock file {tmp_path}/.subs.lock). Wait for it to finish, or choose another --into.\n"
+    )
+    assert not into.exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (
+            "student_id,canvas_id\ns1,5\ns2,5\n",
+            "line 3: canvas_id '5' repeats line 2; each student needs their own.",
+        ),
+        (
+            "student_id,kaggle_name\ns1,a\ns1,b\n",
+            "line 3: student_id 's1' repeats line 2; each student needs their own.",
+        ),
+        (
+            "student_id,kaggle_name\ns1,\ns2,S1\n",
+            "line 3: kaggle_name 'S1' repeats line 2 (its student_id) (names are compared "
+            "ignoring letter case); every student needs a folder and a board row of their own.",
+        ),
+        (
+            "student_id,extension_hours\ns1,two days\n",
+            "line 2: extension_hours 'two days' is not a number of hours from 0 up to a year; "
+            "write e.g. 48, or leave it empty for none.",
+        ),
+        (
+            "student_id,kaggle_name\ns1,a/b\n",
+            "line 2: the kaggle_name 'a/b' holds a slash; it names the student's folder and "
+            "board row. Correct it.",
+        ),
+    ],
+)
+def test_a_bad_roster_is_one_error_line_and_nothing_is_copied(canvas, tmp_path, content, message):
+    export, _ = canvas
+    roster = tmp_path / "bad.csv"
+    roster.write_text(content)
+    into = tmp_path / "subs"
+    result = grader("collect", str(export), "--into", str(into), "--roster", str(roster))
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == f"Error: --roster {roster} {message}\n"
+    assert not into.exists()
+
+
+def test_an_excel_roster_with_semicolons_and_a_bom_is_read(canvas, tmp_path):
+    export, _ = canvas
+    roster = tmp_path / "excel.csv"
+    roster.write_bytes(
+        "\ufeffStudent_ID;Kaggle_Name;Canvas_ID;Section\r\ns1;jsmith;12345;A\r\n".encode()
+    )
+    into = tmp_path / "subs"
+    result = grader("collect", str(export), "--into", str(into), "--roster", str(roster))
+    assert result.stderr == (
+        f"Warning: --roster {roster}: column(s) 'Section' not used; the known columns are "
+        "student_id, kaggle_name, name, email, canvas_id, canvas_anon_id, moodle_id, username, "
+        "github, extension_hours.\n"
+    )
+    assert [p.split("/")[0] for p in tree(into)] == ["collected.csv", "jsmith"]
+
+
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [
+        (
+            "missing",
+            "{tmp}/nope.zip: no such file or folder. Pass the LMS's export (a .zip or a folder).",
+        ),
+        (
+            "not-zip",
+            "{tmp}/notes.zip: not a readable zip file (File is not a zip file). Pass the "
+            "LMS's export as it was downloaded (a .zip), or a folder it was unpacked into.",
+        ),
+        ("into-file", "--into {tmp}/afile: a file, not a folder. Choose a folder."),
+        (
+            "inside",
+            "{tmp}/subs/old.zip: lies inside --into {tmp}/subs, where grader score would "
+            "take it for a submission (and collect would read its own copies). Keep exports apart.",
+        ),
+        (
+            "timezone",
+            "--timezone: 'Mars/Olympus' is not a timezone: use local, UTC, a name such as "
+            "Europe/Berlin or an offset such as +01:00.",
+        ),
+    ],
+)
+def test_usage_errors_copy_nothing(canvas, tmp_path, setup, message):
+    export, _ = canvas
+    into, extra = tmp_path / "subs", []
+    sources = [str(export)]
+    if setup == "missing":
+        sources.append(str(tmp_path / "nope.zip"))
+    elif setup == "not-zip":
+        (tmp_path / "notes.zip").write_text("hello")
+        sources.append(str(tmp_path / "notes.zip"))
+    elif setup == "into-file":
+        into = tmp_path / "afile"
+        into.write_text("x")
+    elif setup == "inside":
+        into.mkdir()
+        sources.append(str(write_zip(into / "old.zip", [("a_1_2_b.csv", CSV)])))
+    else:
+        extra = ["--timezone", "Mars/Olympus"]
+    result = grader("collect", *sources, "--into", str(into), *extra)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == f"Error: {message.format(tmp=tmp_path)}\n"
+    assert not (into / "collected.csv").exists()
