@@ -295,7 +295,8 @@ def _add_leaderboard(commands: argparse._SubParsersAction) -> None:
         type=Path,
         default=Path(),
         metavar="DIR",
-        help="the folder to save <SLUG>.zip in (default: the current folder)",
+        help="the folder to save <SLUG>.zip in; an earlier download of that name is "
+        "replaced (default: the current folder)",
     )
     d.set_defaults(run=_run_leaderboard_download)
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from grader.score import board_split
 from grader.text import (
     INTERVAL_METHOD,
+    STAFF_NOTE,
     TEST_METHOD,
     group_letters,
     html_text,
@@ -135,7 +136,9 @@ def leaderboard_html(run: ScoringRun, details: bool = False) -> str:
             "(its range above the block); the band on the left and the letter mark tied "
             "groups: rows of one group are not significantly different from the group's "
             f"first row ({TEST_METHOD[rank_by]}, p &ge; 0.05). Equal scores share a rank; the "
-            "earlier submission is listed first.</p>",
+            "earlier submission is listed first."
+            + (STAFF_NOTE if any(row.staff for row in board) else "")
+            + "</p>",
             '<p><label>Find a participant: <input id="find" type="search" '
             'autocomplete="off"></label></p>',
             '<table class="board"><thead><tr><th>Rank</th><th>Group</th>'

@@ -23,6 +23,7 @@ from grader.text import (
     LABEL,
     METRICS,
     SHORT,
+    STAFF_NOTE,
     TEST_METHOD,
     columns,
     csv_cell,
@@ -165,7 +166,8 @@ def leaderboard_markdown(
         f"# {title}",
         "",
         f"Ranked by {split} {LABEL[rank_by].lower()}; equal scores share a rank and the "
-        "earlier submission is listed first.",
+        "earlier submission is listed first."
+        + (STAFF_NOTE if any(row.staff for row in board) else ""),
         "",
         "| " + " | ".join([*header, "File", "Submitted (UTC)"]) + " |",
         "|" + "---|" * (len(header) + 2),
@@ -308,9 +310,11 @@ def terminal_table(
     title = "Final" if final else "Public"
     # Files under a refused name count once per name: they belong to no participant.
     participants = len({(e.identified, e.participant if e.identified else e.name) for e in entries})
+    staff = sum(1 for row in board if row.staff)
     out = [
         f"{title} leaderboard, ranked by {board_split(final)} {LABEL[rank_by].lower()}: "
-        f"{len(board)} of {participants} participants ranked.",
+        f"{len(board) - staff} of {participants - staff} participants ranked"
+        + (f"; {staff} staff row(s) shown without a rank." if staff else "."),
         line(heads),
         *(line(r) for r in table),
     ]

@@ -87,6 +87,9 @@ def time_text(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S")
 
 
+STAFF_NOTE = " Rows marked staff (the baseline, the TA's files) are shown without a rank."
+
+
 def rank_text(rank: int | None) -> str:
     """A board rank as shown: staff rows (--staff) hold none."""
     return "staff" if rank is None else str(rank)

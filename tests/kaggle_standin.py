@@ -5,8 +5,9 @@ ignored by KaggleApi, which only switches between production and
 http://localhost), so tests run it with KAGGLE_API_ENVIRONMENT=LOCALHOST and
 HTTP_PROXY naming this server: every request, the file upload included,
 arrives here in proxy form. Requests are answered the way Kaggle's
-competitions service does for the calls of a submission, and as its kernels
-service does for a push.
+competitions service does for the calls of a submission and for a leaderboard
+download (the zip's bytes, as a file download), and as its kernels service
+does for a push.
 """
 
 from __future__ import annotations
@@ -20,8 +21,11 @@ from urllib.parse import urlsplit
 class KaggleStandIn:
     """Start with `with KaggleStandIn({"cifar10-class"}) as kaggle:`; read what arrived."""
 
-    def __init__(self, competitions: set[str]) -> None:
+    def __init__(
+        self, competitions: set[str], leaderboards: dict[str, bytes] | None = None
+    ) -> None:
         self.competitions = competitions
+        self.leaderboards = leaderboards or {}  # competition -> the zip DownloadLeaderboard sends
         self.calls: list[tuple[str, str, dict]] = []  # (method name, Authorization, body)
         self.uploads: dict[str, bytes] = {}
         self.submissions: list[dict] = []
@@ -61,6 +65,13 @@ class KaggleStandIn:
                 self.end_headers()
                 self.wfile.write(body)
 
+            def _reply_file(self, data: bytes, content_type: str) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
             def do_PUT(self) -> None:
                 token = urlsplit(self.path).path.rsplit("/", 1)[-1]
                 standin.uploads[token] = self._body()
@@ -85,6 +96,10 @@ class KaggleStandIn:
                     return self._reply(
                         200, {"message": f"Successfully submitted to {competition}", "ref": 31337}
                     )
+                if method == "DownloadLeaderboard":
+                    if competition not in standin.leaderboards:
+                        return self._reply(404, {"code": 404, "message": "Competition not found"})
+                    return self._reply_file(standin.leaderboards[competition], "application/zip")
                 if method == "SaveKernel":
                     standin.kernels.append(request)
                     return self._reply(

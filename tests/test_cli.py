@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import ast
 import os
 import re
@@ -77,11 +78,24 @@ def test_bad_flag_value_is_a_usage_error():
 def test_every_command_and_flag_has_help_with_its_default():
     parser = get_parser()
     commands = parser._subparsers._group_actions[0]
-    assert sorted(commands.choices) == ["history", "prepare", "score", "submit", "validate"]
-    for name, sub in commands.choices.items():
+    assert sorted(commands.choices) == [
+        "collect",
+        "history",
+        "leaderboard",
+        "prepare",
+        "score",
+        "submit",
+        "validate",
+    ]
+    parsers = list(commands.choices.items())
+    while parsers:
+        name, sub = parsers.pop()
         assert sub.description, name
         for action in sub._actions:
             if action.dest == "help":
+                continue
+            if isinstance(action, argparse._SubParsersAction):  # grader leaderboard download
+                parsers += [(f"{name} {n}", p) for n, p in action.choices.items()]
                 continue
             assert action.help and "(default: " in action.help, (name, action.dest)
 

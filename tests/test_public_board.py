@@ -63,7 +63,20 @@ def cohort(root: Path, labels: np.ndarray, seed: int) -> Path:
     (subs / "broken.csv").write_text("id;label\n0;cat\n")
     for path in subs.rglob("*.csv"):
         os.utime(path, (1_790_000_000, 1_790_000_000))
-    (root / "roster.csv").write_text("kaggle_name,student_id\ns00,1\nS01,2\nann,3\nnobody,4\n")
+    (root / "roster.csv").write_text(
+        "kaggle_name,student_id,extension_hours\ns00,1,\nS01,2,\nann,3,24\nnobody,4,\nnear,5,\n"
+    )
+    # What grader collect leaves: a manifest with an LMS late mark, and Kaggle's board.
+    (subs / "collected.csv").write_text(
+        "file,participant,student_id,submitted_at,time_known,lms_late,format,export,entry,"
+        "original_name,sha256,collected_at\n"
+        "near/2026-11-22T10-00-00_b.selected.csv,near,5,2026-11-22T10:00:00+00:00,no,yes,"
+        "canvas,c.zip,x_LATE_1_2_b.selected.csv,b.selected.csv,0,2026-12-01T00:00:00+00:00\n"
+    )
+    (root / "kaggle.csv").write_text(
+        "\ufeffRank,TeamId,TeamName,LastSubmissionDate,Score,SubmissionCount,TeamMemberUserNames\n"
+        '1,1,S Zero,"2026-11-20 10:00:00",0.50000,1,s00\n2,2,Near,"2026-11-20 10:00:00",0.4,1,near\n'
+    )
     return subs
 
 
@@ -77,13 +90,22 @@ OPTION_SETS = {
     },
     "macro-f1-details": {"rank_by": "macro_f1", "public_details": True},
     "details-baseline": {"public_details": True, "baseline": "near"},
+    "collect-staff-late-kaggle": {
+        "baseline": "s03",
+        "staff": ("s03", "perfect"),
+        "roster": "roster.csv",
+        "deadline": datetime(2026, 11, 21, tzinfo=timezone.utc),
+        "late_policy": "penalty:10%/day",
+        "kaggle_leaderboard": "kaggle.csv",
+    },
 }
 
 
 def run_with(root: Path, subs: Path, solution: Path, name: str, options: dict):
     extra = dict(options)
-    if "roster" in extra:
-        extra["roster"] = root / extra["roster"]
+    for flag in ("roster", "kaggle_leaderboard"):
+        if flag in extra:
+            extra[flag] = root / extra[flag]
     return score_submissions(
         ScoreOptions(
             folder=subs,
@@ -125,6 +147,10 @@ def test_permuting_private_labels_changes_no_byte_of_the_board(tmp_path, seed, o
     assert first.exit_code == second.exit_code == 1
     if "deadline" in options:
         assert "late" in {f.kind for f in first.flags}
+    if "kaggle_leaderboard" in options:
+        assert (tmp_path / "a-review" / "reconciliation.csv").is_file()
+        assert "marked late by the LMS (its time is unknown)" in {f.reason for f in first.flags}
+        assert "staff" in (tmp_path / "a-out" / "leaderboard.csv").read_text()
     if options.get("public_details"):
         assert (tmp_path / "a-out" / "reports").is_dir()
         assert "confusion_matrix" in (tmp_path / "a-out" / "reports" / "s00.json").read_text()
