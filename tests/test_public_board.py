@@ -75,7 +75,8 @@ def cohort(root: Path, labels: np.ndarray, seed: int) -> Path:
     )
     (root / "kaggle.csv").write_text(
         "\ufeffRank,TeamId,TeamName,LastSubmissionDate,Score,SubmissionCount,TeamMemberUserNames\n"
-        '1,1,S Zero,"2026-11-20 10:00:00",0.50000,1,s00\n2,2,Near,"2026-11-20 10:00:00",0.4,1,near\n'
+        '1,1,S Zero,"2026-11-20 10:00:00",0.50000,1,s00\n'
+        '2,2,Near,"2026-11-20 10:00:00",0.4,1,near\n'
     )
     return subs
 

@@ -207,7 +207,7 @@ def test_leaderboard_download_saves_the_zip_kaggle_sends(tmp_path):
     assert result.returncode == 0, result.stderr
     saved = tmp_path / "lb" / "cifar10-class.zip"
     assert saved.read_bytes() == sent
-    assert sorted(os.listdir(tmp_path / "lb")) == ["cifar10-class.zip"]  # no partial left
+    assert [p.name for p in (tmp_path / "lb").iterdir()] == ["cifar10-class.zip"]  # no partial
     assert result.stdout == (
         f"Saved {saved}: 5 team(s), newer column layout. Check it against the files handed in: "
         f"grader score SUBMISSIONS_DIR --kaggle-leaderboard {saved}\n"
