@@ -262,6 +262,8 @@ def _run_collect(args: argparse.Namespace) -> int:
     )
     result = collect(options, warn=_warn)
     print(collect_summary(result))
+    if result.manifest_error:
+        print(f"Error: {result.manifest_error}", file=sys.stderr)
     return 130 if result.interrupted else result.exit_code
 
 

@@ -85,10 +85,14 @@ class Collection:
     manifest: list[Row] = field(default_factory=list)
     by_name: list[str] = field(default_factory=list)  # matches on Moodle's full name
     interrupted: bool = False
+    manifest_error: str = ""  # collected.csv could not be written
 
     @property
     def exit_code(self) -> int:
-        """0 when every CSV was placed, 1 when one was refused or matched no student."""
+        """0 when every CSV was placed, 1 when one was refused or matched no student, 2 when
+        the manifest could not be written."""
+        if self.manifest_error:
+            return 2
         return 1 if any(o.kind in ("refused", "unmatched") for o in self.outcomes) else 0
 
 
@@ -200,9 +204,21 @@ class _Run:
         except KeyboardInterrupt:
             self.result.interrupted = True
         finally:
-            if len(self.rows) != before:
-                write_text_atomically(self.into / MANIFEST_NAME, manifest_text(self.rows))
             self.result.manifest = self.rows
+            if len(self.rows) != before:
+                self._write_manifest()
+
+    def _write_manifest(self) -> None:
+        path = self.into / MANIFEST_NAME
+        try:
+            write_text_atomically(path, manifest_text(self.rows))
+        except OSError as exc:
+            self.result.manifest_error = (
+                f"{path} could not be written ({exc.strerror or exc}): the files above were "
+                "copied, but grader score will not know their times and late marks. Free the "
+                "space or fix the permissions, then run grader collect again: it finds the "
+                "copies and lists them."
+            )
 
     def _export(self, export: Export) -> None:
         options, zone = self.result.options, self.result.zone
@@ -240,7 +256,11 @@ class _Run:
         if item.problem:
             return _set(outcome, "refused", item.problem)
         if not item.name.lower().endswith(".csv"):
-            what = "a Blackboard receipt" if parsed and parsed.receipt else "not a .csv file"
+            what = "not a .csv file"
+            if parsed and parsed.receipt:
+                what = "a Blackboard receipt"
+            elif item.name.lower().endswith(".zip"):
+                what = "a zip inside the export: unpack it and collect the folder if it holds CSVs"
             return _set(outcome, "listed", f"{what}; not copied.")
         if parsed is None:
             fmt = self.result.exports[-1][1]
@@ -258,7 +278,12 @@ class _Run:
             return _set(outcome, "refused", reason)
         except OSError as exc:
             return _set(outcome, "refused", f"cannot be read ({exc.strerror or exc}); not copied.")
-        return self._place(outcome, export, item, parsed, student, data)
+        try:
+            return self._place(outcome, export, item, parsed, student, data)
+        except OSError as exc:  # a full disk, a folder that cannot be written
+            where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+            reason = f"cannot be copied ({where}{exc.strerror or exc}); not copied."
+            return _set(outcome, "refused", reason)
 
     def _student(self, parsed: Parsed, users) -> tuple[Student | None, str, str]:
         """(roster student, participant key, '') or (None, '', why not)."""
@@ -319,18 +344,14 @@ class _Run:
         known = parsed.time is not None
         moment = parsed.time if known else item.when
         name = f"{timestamp_text(moment)}_{safe_name(parsed.original)}"
-        same = self._on_disk(participant).get(digest)
-        if same is None:
+        file = self._on_disk(participant).get(digest)
+        found = file is not None  # the same bytes are there: by hand, or from a stopped run
+        if not found:
             folder.mkdir(exist_ok=True)
-            same_name = None
             file = self._write(folder, name, data)
-        else:  # the same bytes are there: by hand, or from a run that was stopped
-            same_name, file = same, same
         outcome.file = file
         self.have[(participant, digest)] = file
-        if same_name is not None and (
-            same_name in self.listed or same_name != f"{participant}/{name}"
-        ):
+        if found and (file in self.listed or file != f"{participant}/{name}"):
             return _set(outcome, "already", f"the same file is already there as {file}.")
         self.rows.append(
             Row(
@@ -349,6 +370,8 @@ class _Run:
             )
         )
         self.listed.add(file)
+        if found:  # this run's own copy, whose manifest row a stopped run did not write
+            return _set(outcome, "already", f"found again as {file}; listed in the manifest.")
         return _set(outcome, "copied", "")
 
     def _on_disk(self, participant: str) -> dict[str, str]:
@@ -400,9 +423,7 @@ def _match(roster: Roster, parsed: Parsed, user: str) -> tuple[Student | None, s
     fmt = parsed.format
     if fmt == "folder":
         name = names.identity(parsed.display)
-        student = roster.by_participant(name) or next(
-            (s for s in roster.students if s.student_id == name), None
-        )
+        student = roster.by_participant(name) or roster.by_student_id(name)
         if student is None:
             return (
                 None,

@@ -33,6 +33,7 @@ from pathlib import Path
 
 from grader import names
 from grader.errors import UsageError
+from grader.manifest import MANIFEST_NAME
 
 REQUIRED = "student_id"
 ID_COLUMNS = ("canvas_id", "canvas_anon_id", "moodle_id", "username", "github")
@@ -71,6 +72,8 @@ class Roster:
             column: {s.ids[column]: s for s in self.students if s.ids.get(column)}
             for column in ID_COLUMNS
         }
+        self._by_key = {s.participant: s for s in self.students}
+        self._by_id_column = {s.student_id: s for s in self.students}
         self._by_name: dict[str, list[Student]] = {}
         for s in self.students:
             if s.name:
@@ -89,10 +92,13 @@ class Roster:
         Unicode normalisation (several when names repeat)."""
         return self._by_name.get(name_key(full_name), [])
 
+    def by_student_id(self, student_id: str) -> Student | None:
+        """The student with this student_id (exactly)."""
+        return self._by_id_column.get(student_id.strip())
+
     def by_participant(self, key: str) -> Student | None:
         """The student whose participant key is `key`, exactly after NFC."""
-        key = names.identity(key)
-        return next((s for s in self.students if s.participant == key), None)
+        return self._by_key.get(names.identity(key))
 
 
 def name_key(text: str) -> str:
@@ -198,6 +204,8 @@ def key_problem(key: str) -> str:
         return "holds a slash"
     if key.startswith("."):
         return "starts with a dot (grader score skips hidden folders)"
+    if key.casefold() == MANIFEST_NAME:
+        return f"is the name of grader collect's manifest ({MANIFEST_NAME})"
     if len(key) > MAX_KEY_LENGTH:
         return f"is longer than {MAX_KEY_LENGTH} characters"
     return ""

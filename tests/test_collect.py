@@ -594,3 +594,40 @@ def test_usage_errors_copy_nothing(canvas, tmp_path, setup, message):
     assert (result.returncode, result.stdout) == (2, "")
     assert result.stderr == f"Error: {message.format(tmp=tmp_path)}\n"
     assert not (into / "collected.csv").exists()
+
+
+def test_zip_names_in_utf8_without_the_flag_and_long_names(tmp_path):
+    """Archivers often write UTF-8 names without the zip's UTF-8 flag; names can be long."""
+    long_name = "x" * 300 + ".csv"
+    export = write_zip(
+        tmp_path / "c.zip",
+        [("josXY_1_2_sub.csv", CSV), (f"ann_3_4_{long_name}", CSV), ("ann_3_5_inner.zip", b"PK")],
+    )
+    data = export.read_bytes()
+    assert data.count(b"josXY") == 2  # the local header and the central directory
+    export.write_bytes(data.replace(b"josXY", "josé".encode()))  # same length, no flag
+    into = tmp_path / "subs"
+    result = grader("collect", str(export), "--into", str(into), "--timezone", "UTC")
+    assert result.returncode == 0, result.stdout
+    files = tree(into)
+    assert files[1:] == ["collected.csv", "josé/2026-11-30T12-00-00_sub.csv"]
+    assert files[0] == "ann/2026-11-30T12-00-00_" + "x" * 150 + ".csv"  # 150 bytes kept
+    assert (
+        "ann_3_5_inner.zip: a zip inside the export: unpack it and collect the folder if "
+        "it holds CSVs; not copied." in result.stdout
+    )
+
+
+def test_copies_whose_manifest_was_lost_are_found_again(canvas, tmp_path):
+    export, roster = canvas
+    into = tmp_path / "subs"
+    args = ("--into", str(into), "--roster", str(roster), "--timezone", "UTC")
+    grader("collect", str(export), *args)
+    rows = manifest(into)
+    (into / "collected.csv").unlink()  # say a full disk stopped it from being written
+    again = grader("collect", str(export), *args)
+    assert "0 new file(s) copied, 3 already there;" in again.stdout
+    assert [{k: v for k, v in r.items() if k != "collected_at"} for r in manifest(into)] == [
+        {k: v for k, v in r.items() if k != "collected_at"} for r in rows
+    ]
+    assert len(tree(into)) == 4  # nothing copied twice
