@@ -7,8 +7,6 @@ the device, where `baseline.transforms` does the rest.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
@@ -16,26 +14,10 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from baseline.errors import TrainingError
 from grader.bundle import CIFAR10_CLASSES, Bundle, load_bundle
 from grader.errors import BundleError
-from grader.prepare import stratified_mask
 
 
-@dataclass(frozen=True)
-class Splits:
-    """Row indices into the bundle's train and test arrays."""
-
-    train: np.ndarray
-    val: np.ndarray
-    test: np.ndarray
-
-
-def load_data(
-    path: str, val_fraction: float, train_limit: int | None, seed: int
-) -> tuple[Bundle, Splits]:
-    """Load the bundle and split a stratified, seeded validation set off the training data.
-
-    The split depends only on the seed (set before anything else is drawn), so
-    every process of a distributed run holds the same split.
-    """
+def load_competition(path: str) -> Bundle:
+    """The bundle at --data, checked (grader.bundle), with CIFAR-10's classes."""
     try:
         bundle = load_bundle(path)
     except BundleError as exc:
@@ -46,20 +28,17 @@ def load_data(
             f"is built for the 10 CIFAR-10 classes {list(CIFAR10_CLASSES)}. Rebuild the "
             "bundle with `grader prepare`."
         )
-    rng = np.random.default_rng(seed)
-    rows = np.arange(len(bundle.train_labels))
-    if train_limit is not None and train_limit < len(rows):
-        rows = rows[stratified_mask(bundle.train_labels, train_limit / len(rows), rng)]
-    if not 0 < val_fraction < 1:
-        raise TrainingError(f"--val-fraction {val_fraction}: must be between 0 and 1, exclusive.")
-    val = stratified_mask(bundle.train_labels[rows], val_fraction, rng)
-    if val.all() or not val.any():
+    return bundle
+
+
+def check_split(train_rows: np.ndarray, val_rows: np.ndarray, val_fraction: float) -> None:
+    """Refuse a split that leaves no image to train on or none to validate with."""
+    if len(train_rows) == 0 or len(val_rows) == 0:
         raise TrainingError(
             f"--val-fraction {val_fraction}: leaves no training or no validation image out of "
-            f"{len(rows)}; raise --train-limit or choose a fraction nearer 0.1."
+            f"{len(train_rows) + len(val_rows)}; raise --train-limit or choose a fraction "
+            "nearer 0.1."
         )
-    splits = Splits(rows[~val], rows[val], np.arange(len(bundle.test_ids)))
-    return bundle, splits
 
 
 class ImageRows(Dataset):

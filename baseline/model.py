@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -81,53 +82,25 @@ def load_pretrained(weights, weights_file: Path | None, progress: bool) -> dict:
         ) from None
 
 
-def build_model(
-    model: str,
-    weights,
-    state: dict | None,
-    num_classes: int,
-    dropout: float = 0.0,
-    bn_head: bool = False,
-) -> nn.Module:
-    """The model, with `state` loaded and a new `num_classes`-way last layer.
+def timm_model(name: str, pretrained: bool, num_classes: int, drop_rate: float) -> nn.Module:
+    """timm's model `name` with its own `num_classes`-way head (and timm's pretrained
+    weights, through the Hugging Face cache, when `pretrained`)."""
+    import timm
 
-    torchvision models get the head of `replace_head`; timm models (`timm/NAME`)
-    are created with their own head, `dropout` as timm's drop_rate, and timm's
-    pretrained weights when `weights` is set (downloaded through timm's cache).
-    """
-    if model.startswith("timm/"):
-        import timm
-
-        try:
-            return timm.create_model(
-                model[5:],
-                pretrained=weights is not None,
-                num_classes=num_classes,
-                drop_rate=dropout,
-            )
-        except (OSError, RuntimeError) as exc:
-            raise TrainingError(
-                f"could not get timm's pretrained weights for {model[5:]} ({exc}). Without "
-                "internet use --weights none, or put them in the Hugging Face cache first."
-            ) from None
-    net = torchvision.models.get_model(model, weights=None)
-    if getattr(net, "aux_logits", False):
-        raise TrainingError(
-            f"--model {model}: returns auxiliary outputs while training, which the kit's "
-            "loop does not combine into its loss; choose a model without them (resnet50, "
-            "efficientnet_b0, convnext_tiny, ...)."
+    try:
+        return timm.create_model(
+            name, pretrained=pretrained, num_classes=num_classes, drop_rate=drop_rate
         )
-    if state is not None:
-        net.load_state_dict(state)
-    replace_head(net, num_classes, dropout, bn_head)
-    return net
+    except (OSError, RuntimeError) as exc:
+        raise TrainingError(
+            f"could not get timm's pretrained weights for {name} ({exc}). Without "
+            "internet use --weights none, or put them in the Hugging Face cache first."
+        ) from None
 
 
-def replace_head(
-    net: nn.Module, num_classes: int, dropout: float = 0.0, bn_head: bool = False
-) -> None:
-    """Swap the last nn.Linear (resnet's fc, efficientnet's classifier[-1], ...) for a new
-    one, optionally after batch normalisation of the features and dropout."""
+def replace_last_linear(net: nn.Module, make_head: Callable[[int], nn.Module]) -> None:
+    """Put `make_head(in_features)` in place of the network's last nn.Linear (resnet's
+    fc, efficientnet's classifier[-1], ...)."""
     name, last = next(
         ((n, m) for n, m in reversed(list(net.named_modules())) if isinstance(m, nn.Linear)),
         (None, None),
@@ -135,10 +108,17 @@ def replace_head(
     if last is None:
         raise TrainingError("the model has no nn.Linear classifier layer to replace.")
     parent = net.get_submodule(name.rpartition(".")[0]) if "." in name else net
-    layers: list[nn.Module] = [nn.BatchNorm1d(last.in_features)] if bn_head else []
-    layers += [nn.Dropout(dropout)] if dropout > 0 else []
-    head = nn.Linear(last.in_features, num_classes)
-    setattr(parent, name.rpartition(".")[2], nn.Sequential(*layers, head) if layers else head)
+    setattr(parent, name.rpartition(".")[2], make_head(last.in_features))
+
+
+def check_model(net: nn.Module, model: str) -> None:
+    """Refuse a network the training loop cannot train, in one line."""
+    if getattr(net, "aux_logits", False):
+        raise TrainingError(
+            f"--model {model}: returns auxiliary outputs while training, which the kit's "
+            "loop does not combine into its loss; choose a model without them (resnet50, "
+            "efficientnet_b0, convnext_tiny, ...)."
+        )
 
 
 def summary(net: nn.Module, model: str, weights) -> str:

@@ -1,26 +1,52 @@
-"""Helpers for the Kaggle notebooks: where the data is, where outputs go, smoke mode.
+"""The notebooks' plumbing: packages, the kit on Kaggle, where data and outputs are, launch.
 
 The same notebook runs on Kaggle and locally:
 
+* packages: `check_packages` prints the versions the kernel runs on and compares
+  them with the kit's minimums (pyproject.toml, written into the notebook by
+  kernels/build.py); a package below its minimum is upgraded with pip when the
+  kernel has internet, and otherwise the notebook stops with one line;
+* the kit (this package and `grader`): on Kaggle, the dataset the TA publishes
+  with `python -m kernels.publish` (cifar10_kit.zip, imported straight from the
+  zip); locally, the checked-out or installed package. `check_kit` refuses a kit
+  other than the one the notebook was built with (its sha256);
 * data: `$CIFAR10_KIT_DATA`, else the competition's files under /kaggle/input
   (the folder holding classes.txt), else ./competition/public;
 * outputs: `$CIFAR10_KIT_OUT`, else /kaggle/working/run on Kaggle, else
   ./runs/notebook;
 * `$CIFAR10_KIT_SMOKE=1` shrinks the run to a CPU-sized smoke test (resnet18,
-  random init, 32 px, 500 images, 1 epoch), which is how the tests execute it.
+  random init, 32 px, 500 images, 1 epoch, batch 64), which is how the tests
+  execute the notebooks;
+* `launch` trains with Accelerate's notebook_launcher: one process per GPU.
+
+Nothing here imports torch at import time: the first cell must be able to
+upgrade it before it is loaded.
 """
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
+import io
 import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import zipfile
+from collections.abc import Callable, Container, Mapping
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from baseline.config import TrainConfig
 from baseline.errors import TrainingError
 
 KAGGLE_INPUT = Path("/kaggle/input")
 KAGGLE_WORKING = Path("/kaggle/working")
+KIT_ZIP = "cifar10_kit.zip"  # the file of the kit's Kaggle dataset
+KIT_PACKAGES = ("grader", "baseline")
 SMOKE = {
     "model": "resnet18",
     "weights": "none",
@@ -29,6 +55,129 @@ SMOKE = {
     "epochs": 1,
     "batch_size": 64,
 }
+
+
+class NotebookStop(Exception):
+    """A problem the student can fix, shown in a notebook as its one line (no traceback)."""
+
+    def _render_traceback_(self) -> list[str]:  # IPython shows this instead of a traceback
+        return [f"Error: {self}"]
+
+
+# ----------------------------------------------------------------------------
+# Packages
+# ----------------------------------------------------------------------------
+
+
+def version_tuple(text: str) -> tuple[int, ...]:
+    """The leading numbers of a version: "2.5.1+cu121" -> (2, 5, 1), "0.30" -> (0, 30)."""
+    match = re.match(r"\d+(\.\d+)*", text)
+    return tuple(int(part) for part in match.group(0).split(".")) if match else ()
+
+
+def installed_version(name: str) -> str | None:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def has_internet(host: str = "pypi.org", timeout: float = 3.0) -> bool:
+    try:
+        with socket.create_connection((host, 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def pip_install(requirement: str) -> None:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", requirement], check=True)
+
+
+def check_packages(
+    minimum: Mapping[str, str],
+    version_of: Callable[[str], str | None] = installed_version,
+    online: Callable[[], bool] = has_internet,
+    install: Callable[[str], None] = pip_install,
+    loaded: Container[str] = sys.modules,
+) -> None:
+    """Print the versions this kernel runs on; upgrade a package below `minimum` with pip
+    when the kernel has internet (saying so), else stop with one line saying what to do."""
+    found = {name: version_of(name) for name in minimum}
+    print("Packages: " + ", ".join(f"{name} {found[name] or 'missing'}" for name in minimum))
+    old = [
+        name
+        for name, least in minimum.items()
+        if found[name] is None or version_tuple(found[name]) < version_tuple(least)
+    ]
+    if not old:
+        return
+    shown = ", ".join(
+        f"{name} {found[name] or '(missing)'} (needs >= {minimum[name]})" for name in old
+    )
+    if not online():
+        raise NotebookStop(
+            f"{shown}: too old for this notebook, and the kernel has no internet to upgrade. "
+            "Turn it on (Settings > Internet on) and run the notebook again."
+        )
+    for name in old:
+        print(f"Upgrading {name} to >= {minimum[name]} with pip (the kernel has internet)...")
+        install(f"{name}>={minimum[name]}")
+    if any(name in loaded for name in old):
+        raise NotebookStop(
+            "upgraded " + ", ".join(old) + ", which this kernel had already loaded: restart "
+            "it (Run > Restart & clear cell outputs) and run the notebook again."
+        )
+
+
+# ----------------------------------------------------------------------------
+# The kit
+# ----------------------------------------------------------------------------
+
+
+def kit_zip(root: Path) -> bytes:
+    """The kit (grader/ and baseline/: Python files and the tuner's search space) as a zip
+    whose bytes depend only on the files' contents: what Kaggle's kit dataset holds."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for package in KIT_PACKAGES:
+            files = [*(root / package).rglob("*.py"), *(root / package).rglob("*.json")]
+            for path in sorted(files):
+                info = zipfile.ZipInfo(path.relative_to(root).as_posix(), (1980, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.external_attr = 0o644 << 16
+                archive.writestr(info, path.read_bytes())
+    return buffer.getvalue()
+
+
+def loaded_kit() -> tuple[str, str]:
+    """(sha256, where) of the kit this process imported: the zip's bytes, or those of
+    kit_zip() of the folder it came from."""
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        if parent.is_file() and zipfile.is_zipfile(parent):  # imported from cifar10_kit.zip
+            return hashlib.sha256(parent.read_bytes()).hexdigest(), str(parent)
+    root = here.parents[1]
+    return hashlib.sha256(kit_zip(root)).hexdigest(), str(root)
+
+
+def check_kit(expected: str) -> None:
+    """Refuse to run with a kit other than the one this notebook was built with."""
+    digest, where = loaded_kit()
+    if digest != expected:
+        raise NotebookStop(
+            f"the kit in {where} (sha256 {digest[:12]}) is not the one this notebook was built "
+            f"with ({expected[:12]}). On Kaggle, attach the kit dataset the TA published with "
+            "this notebook; locally, rebuild the notebooks with `python -m kernels.build`."
+        )
+    from grader import __version__
+
+    print(f"Kit: cifar10-kit {__version__} (sha256 {digest[:12]}) from {where}")
+
+
+# ----------------------------------------------------------------------------
+# Data, outputs, smoke mode
+# ----------------------------------------------------------------------------
 
 
 def find_data(kaggle_input: Path = KAGGLE_INPUT) -> Path:
@@ -43,7 +192,7 @@ def find_data(kaggle_input: Path = KAGGLE_INPUT) -> Path:
     local = Path("competition/public")
     if (local / "classes.txt").is_file():
         return local
-    raise TrainingError(
+    raise NotebookStop(
         f"no competition data found: looked in $CIFAR10_KIT_DATA, {kaggle_input}/*/ and "
         f"{local}/. On Kaggle, add the competition's data to the notebook (Add Input); "
         "locally, run `grader prepare` or set CIFAR10_KIT_DATA."
@@ -51,15 +200,61 @@ def find_data(kaggle_input: Path = KAGGLE_INPUT) -> Path:
 
 
 def output_dir(kaggle_working: Path = KAGGLE_WORKING) -> Path:
-    """Where the run writes (the submission is also copied next to it on Kaggle)."""
+    """Where the run writes (the submission is also copied to /kaggle/working on Kaggle)."""
     if os.environ.get("CIFAR10_KIT_OUT"):
         return Path(os.environ["CIFAR10_KIT_OUT"])
     return kaggle_working / "run" if kaggle_working.is_dir() else Path("runs/notebook")
 
 
-def notebook_config(**overrides) -> TrainConfig:
-    """The baseline config with the notebook's paths, in smoke mode when asked."""
-    cfg = replace(TrainConfig(), data=str(find_data()), out=str(output_dir()), **overrides)
+def smoke_if_asked(cfg: TrainConfig) -> TrainConfig:
+    """With CIFAR10_KIT_SMOKE=1, the tests' CPU smoke settings (SMOKE) replace the run's."""
     if os.environ.get("CIFAR10_KIT_SMOKE") == "1":
-        cfg = replace(cfg, **SMOKE)
+        print(
+            "CIFAR10_KIT_SMOKE=1: a CPU smoke run: "
+            + ", ".join(f"{k}={v}" for k, v in SMOKE.items())
+        )
+        return replace(cfg, **SMOKE)
     return cfg
+
+
+# ----------------------------------------------------------------------------
+# Launch
+# ----------------------------------------------------------------------------
+
+
+def _clear_previous(out: Path) -> None:
+    """Running the notebook again starts the run over: remove the previous run's folder,
+    only when it holds a run of the kit (run.json or a checkpoint)."""
+    from baseline.checkpoint import checkpoint_dir
+
+    if out.is_dir() and ((out / "run.json").is_file() or checkpoint_dir(out) is not None):
+        shutil.rmtree(out)
+
+
+def launch(cfg: TrainConfig, lesson: Mapping[str, Any]) -> Path:
+    """Train with the notebook's own functions (`lesson`: its globals()), one process per
+    GPU through Accelerate's notebook_launcher; return the run's folder."""
+    import torch
+    from accelerate import notebook_launcher
+
+    from baseline.train import run
+
+    processes = max(torch.cuda.device_count(), 1) if not cfg.cpu else 1
+    if processes > 1 and torch.cuda.is_initialized():
+        raise NotebookStop(
+            "a cell above already used the GPU (.cuda(), .to('cuda'), an Accelerator...), so "
+            f"the {processes}-GPU launch cannot start its processes: Run > Restart & clear "
+            "cell outputs, then Run All, keeping GPU work inside the training functions."
+        )
+    out = Path(cfg.out)
+    _clear_previous(out)
+    try:
+        notebook_launcher(run, (cfg, dict(lesson)), num_processes=processes)
+    except TrainingError as exc:
+        raise NotebookStop(str(exc)) from None
+    except Exception as exc:  # a child process's error arrives wrapped, with its traceback
+        found = re.search(r"TrainingError: (.+)", str(exc))
+        if found is None:
+            raise
+        raise NotebookStop(found.group(1)) from None
+    return out

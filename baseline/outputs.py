@@ -12,7 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from baseline.errors import TrainingError
 from grader.answers import AnswerKey
+from grader.bundle import Bundle
 from grader.fileio import write_text_atomically
 from grader.submission import SubmissionChecker
 
@@ -101,20 +103,15 @@ def write_confusion(folder: Path, confusion: np.ndarray, classes: tuple[str, ...
     plt.close(fig)
 
 
-def write_submission(
-    path: Path,
-    ids: np.ndarray,
-    predicted: np.ndarray,
-    classes: tuple[str, ...],
-    test_ids: np.ndarray,
-) -> None:
-    """submission.csv (id,label by class name, sorted by id), checked by the grader's validator."""
-    order = np.argsort(ids)
-    text = "id,label\n" + "".join(f"{int(ids[i])},{classes[int(predicted[i])]}\n" for i in order)
-    checked = SubmissionChecker(AnswerKey(test_ids, classes)).check_bytes(text.encode(), str(path))
-    if not checked.valid:  # a bug in the kit, not a user error: say so loudly
-        raise RuntimeError(f"the baseline wrote an invalid submission: {checked.problems}")
-    write_text(path, text)
+def check_submission(path: Path, bundle: Bundle) -> None:
+    """Refuse a submission file the grader would refuse, listing its problems: the
+    lesson's write_submission is code a student may change."""
+    checked = SubmissionChecker(AnswerKey(bundle.test_ids, bundle.classes)).check_file(path)
+    if not checked.valid:
+        raise TrainingError(
+            f"write_submission wrote a file the grader refuses ({path}): "
+            + " ".join(checked.problems)
+        )
 
 
 def library_versions() -> dict[str, str]:

@@ -1,30 +1,37 @@
-"""The lecture's transforms, done on the device for a whole batch at once.
+"""The lecture's transforms as batch functions that run where the model runs.
 
 Kaggle gives 4 vCPUs for two T4s, and resizing a 32 px image to 224 px on the
 CPU costs about 1 ms per image and core: a CPU pipeline would starve the GPUs.
-So batches travel as uint8 32x32 and are transformed where the model runs,
-with the semantics of the lecture's torchvision v2 pipeline:
+So batches travel as uint8 32x32 and are transformed on the device, a whole
+batch at a time, with the semantics of the lecture's torchvision v2 pipeline.
 
-    train: scale to [0, 1] -> RandomResizedCrop((224, 224), antialias=True)
-           -> RandomHorizontalFlip(0.5) -> Normalize(ImageNet mean, std)
-    eval:  scale to [0, 1] -> Resize((224, 224), antialias=True) -> Normalize
+The interface (what `baseline.lesson.train_transform` and `eval_transform`
+are, and what a student's own transform must be): a uint8 batch
+(B, 32, 32, 3) already on the device in, a normalised float batch
+(B, 3, S, S) out; random draws come from a CPU `torch.Generator` the engine
+seeds per (seed, epoch, step, process), so runs are reproducible and
+resumable. The building blocks, each the batched twin of a v2 transform:
 
-How: bilinear resizing is separable and linear, so cropping a box and
-resizing it is `out = Wy @ image @ Wx.T`, with per-image interpolation
-matrices Wy (224 x 32) and Wx (224 x 32) built from the box. The matrices use
-PyTorch's antialiased bilinear weights, so the result equals
-`torchvision.transforms.v2.functional.resized_crop(..., antialias=True)` up to
-float rounding (tested); a flip is the same Wx with its rows reversed, and
-Normalize, being per-channel affine, commutes with the resize and is applied
-to the small image first. Two small batched matmuls replace 128 separate crops.
+    to_float             ToImage + ToDtype(float32, scale=True)
+    random_resized_crop  RandomResizedCrop((S, S), antialias=True)
+    random_flip          RandomHorizontalFlip(0.5)
+    resize               Resize((S, S), antialias=True)
+    normalize            Normalize(mean, std)
 
-Crop boxes follow torchvision's `RandomResizedCrop.get_params` (scale
-(0.08, 1), ratio (3/4, 4/3), 10 tries, then a centre crop), drawn from an
-explicit generator so that runs are reproducible and resumable.
+How the crop works: bilinear resizing is separable and linear, so cropping a
+box and resizing it is `out = Wy @ image @ Wx.T`, with per-image
+interpolation matrices Wy (S x 32) and Wx (S x 32) built from the box on the
+device in float32. The matrices use PyTorch's antialiased bilinear weights,
+so the result equals `torchvision.transforms.v2.functional.resized_crop(...,
+antialias=True)` up to float rounding (tested to 5e-5). Two small batched
+matmuls replace 128 separate crops. Crop boxes follow torchvision's
+`RandomResizedCrop.get_params` (scale (0.08, 1), ratio (3/4, 4/3), 10 tries,
+then a centre crop).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -98,53 +105,62 @@ def sample_crops(
     return top, left, h, w
 
 
-class DeviceTransforms:
-    """Batched train / eval transforms for uint8 (B, 32, 32, 3) image batches on any device."""
+def to_float(images: torch.Tensor) -> torch.Tensor:
+    """uint8 (B, H, W, 3) -> float32 (B, 3, H, W) in [0, 1]: v2's ToImage + ToDtype(scale=True)."""
+    return images.permute(0, 3, 1, 2).float() / 255
 
-    def __init__(self, image_size: int, device: torch.device) -> None:
-        self.size = image_size
-        self.device = device
-        self.mean = torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1)
-        self.std = torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1)
-        self._eval_weights: dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor]] = {}
 
-    def _normalised(self, images: torch.Tensor) -> torch.Tensor:
-        """uint8 (B, H, W, 3) -> float (B, 3, H, W), scaled to [0, 1] and normalised."""
-        x = images.to(self.device, non_blocking=True).permute(0, 3, 1, 2).float() / 255
-        return (x - self.mean) / self.std
+def _resize_with(x: torch.Tensor, wy: torch.Tensor, wx: torch.Tensor) -> torch.Tensor:
+    """Apply per-image row and column interpolation matrices: Wy @ x @ Wx.T, channels_last."""
+    out = wy[:, None] @ x @ wx[:, None].transpose(-1, -2)  # (B, 3, size, size)
+    return out.contiguous(memory_format=torch.channels_last)
 
-    def _resize(self, x: torch.Tensor, wy: torch.Tensor, wx: torch.Tensor) -> torch.Tensor:
-        out = wy[:, None] @ x @ wx[:, None].transpose(-1, -2)  # (B, 3, size, size)
-        return out.contiguous(memory_format=torch.channels_last)
 
-    def eval(self, images: torch.Tensor) -> torch.Tensor:
-        """Resize((size, size), antialias=True) + Normalize."""
-        x = self._normalised(images)
-        h, w = x.shape[-2:]
-        if (h, w) not in self._eval_weights:  # the same for every image: build once
-            zero, sizes = torch.zeros(1, dtype=torch.long), torch.tensor([h, w])
-            zero, sizes = zero.to(self.device), sizes.to(self.device)
-            self._eval_weights[(h, w)] = (
-                interpolation_weights(zero, sizes[:1], h, self.size),
-                interpolation_weights(zero, sizes[1:], w, self.size),
-            )
-        return self._resize(x, *self._eval_weights[(h, w)])
+@functools.lru_cache(maxsize=16)
+def _whole_image_weights(
+    height: int, width: int, size: int, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The (1, size, height) and (1, size, width) matrices of resizing the whole image:
+    the same for every image, so built once per shape and device."""
+    zero = torch.zeros(1, dtype=torch.long, device=device)
+    sizes = torch.tensor([height, width], device=device)
+    return (
+        interpolation_weights(zero, sizes[:1], height, size),
+        interpolation_weights(zero, sizes[1:], width, size),
+    )
 
-    def train(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """RandomResizedCrop((size, size), antialias=True) + RandomHorizontalFlip + Normalize.
 
-        `generator` is a CPU generator: the few random numbers per image (a box
-        and a flip: 5 integers) are drawn there, so the same seed gives the same
-        crops on any device; they travel to the device in one small copy, and the
-        interpolation matrices are built there.
-        """
-        x = self._normalised(images)
-        b, _, h, w = x.shape
-        top, left, ch, cw = sample_crops(b, h, w, generator)
-        flip = torch.rand(b, generator=generator) < 0.5
-        boxes = torch.stack([top, left, ch, cw, flip.long()]).to(self.device, non_blocking=True)
-        top, left, ch, cw, flip = boxes
-        wy = interpolation_weights(top, ch, h, self.size)
-        wx = interpolation_weights(left, cw, w, self.size)
-        wx = torch.where(flip.bool()[:, None, None], wx.flip(1), wx)
-        return self._resize(x, wy, wx)
+def resize(x: torch.Tensor, size: int) -> torch.Tensor:
+    """v2's Resize((size, size), antialias=True) of a float batch (B, C, H, W)."""
+    wy, wx = _whole_image_weights(x.shape[-2], x.shape[-1], size, x.device)
+    return _resize_with(x, wy, wx)
+
+
+def random_resized_crop(x: torch.Tensor, size: int, generator: torch.Generator) -> torch.Tensor:
+    """v2's RandomResizedCrop((size, size), antialias=True) of each image of a float batch.
+
+    `generator` is a CPU generator: the boxes (4 integers an image) are drawn there, as
+    torchvision draws them, so the same seed gives the same crops on any device; they
+    travel in one small copy and the interpolation matrices are built on the device.
+    """
+    b, _, h, w = x.shape
+    boxes = torch.stack(sample_crops(b, h, w, generator)).to(x.device, non_blocking=True)
+    top, left, ch, cw = boxes
+    wy = interpolation_weights(top, ch, h, size)
+    wx = interpolation_weights(left, cw, w, size)
+    return _resize_with(x, wy, wx)
+
+
+def random_flip(x: torch.Tensor, generator: torch.Generator, p: float = 0.5) -> torch.Tensor:
+    """v2's RandomHorizontalFlip(p) of each image; the draws come from the CPU `generator`."""
+    flip = (torch.rand(x.shape[0], generator=generator) < p).to(x.device, non_blocking=True)
+    return torch.where(flip[:, None, None, None], x.flip(-1), x)
+
+
+def normalize(
+    x: torch.Tensor, mean: tuple[float, ...] = IMAGENET_MEAN, std: tuple[float, ...] = IMAGENET_STD
+) -> torch.Tensor:
+    """v2's Normalize(mean, std), per channel; the result is channels_last, as the model."""
+    m = torch.tensor(mean, device=x.device).view(1, -1, 1, 1)
+    s = torch.tensor(std, device=x.device).view(1, -1, 1, 1)
+    return ((x - m) / s).contiguous(memory_format=torch.channels_last)

@@ -7,7 +7,7 @@ Run (about 10 minutes on 2 CPU cores):
 Both recipes train the same small model at CPU scale (torchvision resnet18
 from random init, 32 px, the same images, epochs and batch size) with their
 own optimisation settings: the course baseline's (plain SGD, lr 1e-3, no
-schedule) and `baseline.recipe.IMPROVED` (Nesterov momentum, lr 0.01, warm-up
+schedule) and `baseline.config.RECIPES["improved"]` (Nesterov momentum, lr 0.01, warm-up
 + cosine, weight decay 5e-4, label smoothing 0.1, flip TTA). Accuracy is
 measured on the full 10,000-image test set with the hidden labels. Prints
 mean +- standard deviation over the seeds, and each run.
@@ -24,8 +24,7 @@ from pathlib import Path
 
 os.environ.setdefault("TQDM_DISABLE", "1")
 
-from baseline.config import TrainConfig
-from baseline.recipe import IMPROVED
+from baseline.config import RECIPES, TrainConfig
 from baseline.train import run
 from grader.answers import load_solution
 from grader.prepare import prepare
@@ -73,7 +72,7 @@ def main() -> int:
         )
         recipes = {
             "baseline": small,
-            "improved": replace(small, **{**IMPROVED, "epochs": args.epochs}),
+            "improved": replace(small, **{**RECIPES["improved"], "epochs": args.epochs}),
         }
         results: dict[str, list[float]] = {name: [] for name in recipes}
         for seed in args.seeds:

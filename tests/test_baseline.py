@@ -179,12 +179,12 @@ def test_same_seed_gives_identical_predictions(single_run, bundle, tmp_path):
 
 KILL_AFTER_FIRST_CHECKPOINT = """
 import os, signal, sys
-import baseline.train as t
-real = t.save_checkpoint
+import baseline.engine as e, baseline.train as t
+real = e.save_checkpoint
 def save_then_die(*args):
     real(*args)
     os.kill(os.getpid(), signal.SIGKILL)
-t.save_checkpoint = save_then_die
+e.save_checkpoint = save_then_die
 sys.exit(t.main(sys.argv[1:]))
 """
 
@@ -270,7 +270,7 @@ def test_two_processes_over_gloo_predict_every_test_id_once(bundle, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "  devices    2 x cpu, MULTI_CPU, mixed precision no (fp32 on the CPU)" in result.stdout
     assert "= 16 per process x 2 process(es)" in result.stdout
-    assert result.stdout.count("Baseline run ->") == 1  # the banner only on the main process
+    assert result.stdout.count("Training run ->") == 1  # the banner only on the main process
     ids = [int(row["id"]) for row in read_csv(out / "submission.csv")]
     assert sorted(ids) == list(range(50))
     record = json.loads((out / "run.json").read_text())
@@ -415,7 +415,7 @@ def test_a_weights_file_must_match_torchvisions_published_hash(tmp_path):
 
 
 def test_running_out_of_memory_says_what_to_lower():
-    from baseline.train import _guard_memory
+    from baseline.engine import guard_memory
 
     class Acc:
         num_processes = 2
@@ -425,7 +425,7 @@ def test_running_out_of_memory_says_what_to_lower():
         raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
     with pytest.raises(TrainingError) as info:
-        _guard_memory(step, TrainConfig(batch_size=256), Acc())
+        guard_memory(step, TrainConfig(batch_size=256), Acc())
     assert str(info.value) == (
         "out of memory while training, with 128 images per process at 224 px on cuda. Lower "
         "--batch-size or --image-size, or keep the batch and add --grad-accum 2 (the same "
@@ -433,7 +433,7 @@ def test_running_out_of_memory_says_what_to_lower():
     )
     # Evaluation and prediction get the same advice, naming what ran out.
     with pytest.raises(TrainingError) as info:
-        _guard_memory(step, TrainConfig(batch_size=256), Acc(), "predicting the test set")
+        guard_memory(step, TrainConfig(batch_size=256), Acc(), "predicting the test set")
     assert str(info.value).startswith("out of memory while predicting the test set, with 128 ")
     # torch's own error type (a RuntimeError subclass) is caught too.
     import torch
@@ -442,7 +442,7 @@ def test_running_out_of_memory_says_what_to_lower():
         raise torch.cuda.OutOfMemoryError("CUDA out of memory.")
 
     with pytest.raises(TrainingError):
-        _guard_memory(cuda_step, TrainConfig(), Acc())
+        guard_memory(cuda_step, TrainConfig(), Acc())
 
 
 def test_help_lists_every_config_field_with_its_default():
@@ -527,7 +527,7 @@ def test_a_short_run_on_real_cifar10_learns_well_above_chance(tmp_path):
     [(None, "no"), ((7, 5), "fp16"), ((7, 0), "fp16"), ((8, 0), "bf16"), ((9, 0), "bf16")],
 )
 def test_precision_follows_the_compute_capability(capability, precision):
-    from baseline.train import precision_for
+    from baseline.devices import precision_for
 
     chosen, why = precision_for(capability)
     assert chosen == precision
@@ -541,7 +541,7 @@ def test_precision_follows_the_compute_capability(capability, precision):
 def test_the_ema_follows_the_model_early():
     import torch
 
-    from baseline.train import make_ema
+    from baseline.checkpoint import make_ema
 
     ema = make_ema(torch.nn.Linear(2, 2), 0.999)
     # At optimizer step t the average keeps min(0.999, 1 - t^(-2/3)) of itself.
@@ -588,7 +588,7 @@ def test_tune_refuses_resume_and_says_how_a_study_continues(capsys):
 
 
 def test_a_damaged_pointer_falls_back_and_leftovers_spare_the_users_folders(tmp_path):
-    from baseline.train import checkpoint_dir, remove_leftovers
+    from baseline.checkpoint import checkpoint_dir, remove_leftovers
 
     for name in ("checkpoint.0002", "checkpoint.0003", "checkpoint.0003.backup", "mine"):
         (tmp_path / name).mkdir()

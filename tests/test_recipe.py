@@ -13,23 +13,24 @@ from torch import nn
 
 from baseline.config import TrainConfig
 from baseline.errors import TrainingError
-from baseline.model import build_model
-from baseline.recipe import EarlyStopping, LrSchedule, check_recipe
+from baseline.lesson import build_model, lr_at
+from baseline.model import check_model
+from baseline.recipe import EarlyStopping, Plateau, check_recipe
 from tests.test_baseline import TINY, read_csv, torchrun_launcher, train
 
 
-def trace(schedule: LrSchedule, steps: int) -> list[float]:
-    return [schedule.lr_at(step) for step in range(steps)]
+def trace(cfg: TrainConfig, steps_per_epoch: int, steps: int) -> list[float]:
+    return [lr_at(step, cfg, steps_per_epoch) for step in range(steps)]
 
 
 def test_constant_lr_is_the_baseline():
-    assert trace(LrSchedule(TrainConfig(lr=0.1, epochs=2), 3), 6) == [0.1] * 6
+    assert trace(TrainConfig(lr=0.1, epochs=2), 3, 6) == [0.1] * 6
 
 
 def test_linear_warmup_then_step_decay():
     # 4 steps an epoch, warm-up 0.5 epoch = 2 steps: lr x 1/2, x 2/2; then x0.1 per epoch.
     cfg = TrainConfig(lr=1.0, epochs=3, sched="step", step_size=1, gamma=0.1, warmup_epochs=0.5)
-    assert trace(LrSchedule(cfg, 4), 12) == pytest.approx(
+    assert trace(cfg, 4, 12) == pytest.approx(
         [0.5, 1, 1, 1, 0.1, 0.1, 0.1, 0.1, 0.01, 0.01, 0.01, 0.01]
     )
 
@@ -37,24 +38,29 @@ def test_linear_warmup_then_step_decay():
 def test_exponential_decay_is_smooth_per_step():
     cfg = TrainConfig(lr=1.0, epochs=2, sched="exponential", gamma=0.25)
     # gamma^(step / steps per epoch): 0.25^(1/2) = 0.5 after half an epoch.
-    assert trace(LrSchedule(cfg, 2), 4) == pytest.approx([1, 0.5, 0.25, 0.125])
+    assert trace(cfg, 2, 4) == pytest.approx([1, 0.5, 0.25, 0.125])
 
 
 def test_cosine_decay_after_warmup():
     cfg = TrainConfig(lr=2.0, epochs=1, sched="cosine", warmup_epochs=0.25)
     # 8 steps, 2 of warm-up (1.0, 2.0), then 0.5 (1 + cos(pi k / 6)) x 2 for k = 0..5.
     expected = [1.0, 2.0] + [1 + math.cos(math.pi * k / 6) for k in range(6)]
-    assert trace(LrSchedule(cfg, 8), 8) == pytest.approx(expected)
+    assert trace(cfg, 8, 8) == pytest.approx(expected)
 
 
 def test_plateau_drops_after_patience_epochs_without_progress():
     cfg = TrainConfig(lr=1.0, sched="plateau", gamma=0.5, plateau_patience=2)
-    schedule = LrSchedule(cfg, 10)
+    plateau = Plateau()
     factors = []
     for val_loss in (2.0, 1.5, 1.6, 1.7, 1.4, 1.45, 1.5):
-        schedule.end_epoch(val_loss)
-        factors.append(schedule.lr_at(0))
+        plateau.end_epoch(val_loss, cfg)
+        factors.append(lr_at(0, cfg, 10) * plateau.factor)
     assert factors == [1, 1, 1, 0.5, 0.5, 0.5, 0.25]
+    # Other schedules never drop on a plateau.
+    other = Plateau()
+    for val_loss in (2.0, 2.5, 3.0):
+        other.end_epoch(val_loss, TrainConfig(sched="cosine", plateau_patience=1))
+    assert other.factor == 1
 
 
 def test_early_stopping_counts_epochs_without_a_better_loss():
@@ -104,7 +110,7 @@ def test_a_value_out_of_range_is_refused_by_the_config_itself(settings, message)
 
 
 def test_dropout_and_batch_norm_head():
-    net = build_model("resnet18", None, None, 10, dropout=0.3, bn_head=True)
+    net = build_model(TrainConfig(model="resnet18", dropout=0.3, bn_head=True), None)
     assert isinstance(net.fc, nn.Sequential)
     bn, drop, linear = net.fc
     assert isinstance(bn, nn.BatchNorm1d) and bn.num_features == 512
@@ -114,7 +120,7 @@ def test_dropout_and_batch_norm_head():
 
 
 def test_a_timm_backbone_by_name():
-    net = build_model("timm/resnet10t", None, None, 10, dropout=0.2)
+    net = build_model(TrainConfig(model="timm/resnet10t", weights="none", dropout=0.2), None)
     assert net.num_classes == 10 and net.drop_rate == 0.2
     assert net(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
 
@@ -269,7 +275,7 @@ def test_a_weights_file_with_a_timm_model_is_refused():
 
 def test_a_model_with_auxiliary_outputs_is_refused_in_one_line():
     with pytest.raises(TrainingError) as info:
-        build_model("googlenet", None, None, 10)
+        check_model(build_model(TrainConfig(model="googlenet"), None), "googlenet")
     assert str(info.value).startswith(
         "--model googlenet: returns auxiliary outputs while training, which the kit's loop "
         "does not combine into its loss"

@@ -1,4 +1,5 @@
-"""The device-side transforms against torchvision's own, and the crop statistics."""
+"""The batch transforms (the lesson's train and eval transforms) against torchvision's own,
+and the crop statistics."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import torch
 import torchvision.transforms.v2 as T
 from torchvision.transforms.v2 import functional as F
 
-from baseline.transforms import IMAGENET_MEAN, IMAGENET_STD, DeviceTransforms, sample_crops
+from baseline.config import TrainConfig
+from baseline.lesson import eval_transform, train_transform
+from baseline.transforms import IMAGENET_MEAN, IMAGENET_STD, sample_crops
 
 NORMALIZE = T.Normalize(IMAGENET_MEAN, IMAGENET_STD)
 
@@ -27,7 +30,7 @@ def as_float(images: torch.Tensor) -> torch.Tensor:
 
 @pytest.mark.parametrize("size", [224, 32, 16])  # up-, same- and down-sampling
 def test_eval_equals_torchvision_resize_and_normalize(images, size):
-    ours = DeviceTransforms(size, torch.device("cpu")).eval(images)
+    ours = eval_transform(images, TrainConfig(image_size=size))
     reference = NORMALIZE(F.resize(as_float(images), [size, size], antialias=True))
     assert ours.shape == (12, 3, size, size)
     assert ours.is_contiguous(memory_format=torch.channels_last)
@@ -36,9 +39,8 @@ def test_eval_equals_torchvision_resize_and_normalize(images, size):
 
 @pytest.mark.parametrize("size", [224, 20])
 def test_train_equals_torchvision_resized_crop_flip_and_normalize(images, size):
-    ours = DeviceTransforms(size, torch.device("cpu")).train(
-        images, torch.Generator().manual_seed(3)
-    )
+    ours = train_transform(images, torch.Generator().manual_seed(3), TrainConfig(image_size=size))
+    assert ours.is_contiguous(memory_format=torch.channels_last)
     # Replay the same random numbers: the boxes first, then one flip draw per image.
     replay = torch.Generator().manual_seed(3)
     top, left, h, w = sample_crops(12, 32, 32, replay)
@@ -86,7 +88,7 @@ def test_crop_boxes_follow_torchvision_random_resized_crop_statistics():
 def test_flips_are_half_of_the_images():
     images = torch.zeros(4000, 4, 4, 3, dtype=torch.uint8)
     images[:, :, 0] = 255  # a white left column: flipped images have it on the right
-    out = DeviceTransforms(4, torch.device("cpu")).train(images, torch.Generator().manual_seed(1))
+    out = train_transform(images, torch.Generator().manual_seed(1), TrainConfig(image_size=4))
     left_brighter = out[:, 0, :, 0].mean(dim=1) > out[:, 0, :, -1].mean(dim=1)
     right_brighter = out[:, 0, :, -1].mean(dim=1) > out[:, 0, :, 0].mean(dim=1)
     holds_column = left_brighter | right_brighter  # crops that include the white column

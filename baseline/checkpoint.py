@@ -1,0 +1,232 @@
+"""What survives a kill: the resumable state, checkpoints, the best epoch's weights, the EMA.
+
+A checkpoint becomes current in one atomic step. Each save writes Accelerate's
+state and progress.json into checkpoint.partial/, renames it checkpoint.NNNN/
+(the epoch) once complete, then replaces the pointer file checkpoint.current
+with one os.replace. A crash at any point leaves the previous pointer and its
+folder intact; folders no pointer names are leftovers, removed by the next
+save or resume, and only folders with the kit's own names are ever removed.
+
+`fail_point` makes the process exit at a named stage when CIFAR10_KIT_FAIL_AT
+names it: the crash tests use it to stop a run inside a save, an epoch or the
+final prediction.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from accelerate import Accelerator
+
+from baseline.config import TrainConfig
+from baseline.errors import TrainingError
+from baseline.recipe import EarlyStopping, Plateau
+
+CHECKPOINT = "checkpoint"  # out/checkpoint.NNNN folders, one complete per epoch saved
+POINTER = "checkpoint.current"  # names the checkpoint folder to resume from
+VERSION = re.compile(rf"{CHECKPOINT}\.\d{{4,}}")  # checkpoint.0001, ...
+FAIL_AT = "CIFAR10_KIT_FAIL_AT"  # crash tests: see fail_point
+BEST = "best_model.pt"  # early stopping keeps the best epoch's weights here
+# Settings a resumed run may change; any other must equal the checkpoint's.
+CHANGEABLE = {"resume", "epochs", "out", "data", "weights_file", "recipe"}
+
+
+@dataclass
+class TrainState:
+    """Everything a resumed run needs besides what Accelerate saves (weights, optimizer,
+    gradient scaler, RNG): written to progress.json with every checkpoint."""
+
+    stopper: EarlyStopping  # --patience: epochs since the best validation loss
+    history: list[dict[str, float]] = field(default_factory=list)  # a row per finished epoch
+    lr_trace: list[float] = field(default_factory=list)  # the lr of every optimizer step
+    plateau: Plateau = field(default_factory=Plateau)  # --sched plateau's lr factor
+
+    @classmethod
+    def fresh(cls, cfg: TrainConfig) -> TrainState:
+        return cls(EarlyStopping(cfg.patience))
+
+    @property
+    def epochs_done(self) -> int:
+        return len(self.history)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "history": self.history,
+            "lr_trace": self.lr_trace,
+            "plateau": asdict(self.plateau),
+            "early_stopping": asdict(self.stopper),
+            "epochs_done": self.epochs_done,
+        }
+
+    @classmethod
+    def from_dict(cls, saved: dict[str, Any], cfg: TrainConfig) -> TrainState:
+        return cls(
+            EarlyStopping(**{**saved.get("early_stopping", {}), "patience": cfg.patience}),
+            list(saved["history"]),
+            list(saved.get("lr_trace", [])),
+            Plateau(**saved.get("plateau", {})),
+        )
+
+
+def fail_point(stage: str, epoch: int | None = None) -> None:
+    """Exit at once, as a crash would, where CIFAR10_KIT_FAIL_AT names this stage
+    ("save:state", "save:renamed", "save:pointer", "epoch:middle", "predict"), optionally
+    for one epoch ("save:renamed:2"). For the crash tests; unset, it does nothing."""
+    wanted = os.environ.get(FAIL_AT)
+    if wanted and wanted in (stage, f"{stage}:{epoch}"):
+        print(f"{FAIL_AT}: stopping at {stage}", file=sys.stderr, flush=True)
+        os._exit(3)
+
+
+def _versions(out: Path) -> list[Path]:
+    """The kit's complete checkpoint folders checkpoint.NNNN, oldest first."""
+    found = [p for p in out.glob(f"{CHECKPOINT}.*") if VERSION.fullmatch(p.name)]
+    return sorted(p for p in found if (p / "progress.json").is_file())
+
+
+def checkpoint_dir(out: Path) -> Path | None:
+    """The complete checkpoint `out` holds: the folder named in out/checkpoint.current;
+    if that file is missing or damaged, the latest complete checkpoint.NNNN; for runs of
+    older kits, out/checkpoint; None when there is none."""
+    try:
+        named = out / (out / POINTER).read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        named = None
+    if named is not None and VERSION.fullmatch(named.name) and (named / "progress.json").is_file():
+        return named
+    versions = _versions(out)
+    if versions:
+        return versions[-1]
+    legacy = out / CHECKPOINT
+    return legacy if (legacy / "progress.json").is_file() else None
+
+
+def save_checkpoint(acc: Accelerator, out: Path, cfg: TrainConfig, state: TrainState) -> None:
+    """Save model, optimizer and progress after an epoch; it becomes the checkpoint in one
+    atomic step (the module docstring says how)."""
+    epoch = state.epochs_done
+    staging = out / f"{CHECKPOINT}.partial"
+    if acc.is_main_process and staging.exists():
+        shutil.rmtree(staging)
+    acc.wait_for_everyone()
+    acc.save_state(str(staging))
+    acc.wait_for_everyone()
+    if acc.is_main_process:
+        fail_point("save:state", epoch)
+        progress = {**state.to_dict(), "config": cfg.to_dict()}
+        (staging / "progress.json").write_text(json.dumps(progress, indent=2))
+        version = out / f"{CHECKPOINT}.{epoch:04d}"
+        if version.exists() and version != checkpoint_dir(out):
+            shutil.rmtree(version)  # a leftover of a crash at this epoch
+        staging.rename(version)
+        fail_point("save:renamed", epoch)
+        swap = out / f"{POINTER}.tmp"
+        with swap.open("w", encoding="ascii") as f:
+            f.write(version.name + "\n")
+            f.flush()
+            os.fsync(f.fileno())  # the pointer never names a folder it has not written
+        swap.replace(out / POINTER)
+        fail_point("save:pointer", epoch)
+        remove_leftovers(out)
+    acc.wait_for_everyone()
+
+
+def remove_leftovers(out: Path) -> None:
+    """Delete the kit's checkpoint folders other than the current one (crash leftovers):
+    checkpoint.partial, other checkpoint.NNNN, and an older kit's checkpoint and
+    checkpoint.old. Nothing else in --out is touched, and nothing without a current one."""
+    keep = checkpoint_dir(out)
+    if keep is None:
+        return
+    names = {f"{CHECKPOINT}.partial", CHECKPOINT, f"{CHECKPOINT}.old"}
+    for old in out.iterdir():
+        kit_made = old.name in names or VERSION.fullmatch(old.name)
+        if kit_made and old.is_dir() and not old.is_symlink() and old != keep:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def load_checkpoint(acc: Accelerator, out: Path, cfg: TrainConfig) -> TrainState:
+    """Restore the last checkpoint and return its state; refuse other settings."""
+    where = checkpoint_dir(out)
+    progress = json.loads((where / "progress.json").read_text())
+    saved = progress["config"]
+    differ = [k for k, v in cfg.to_dict().items() if k not in CHANGEABLE and saved.get(k) != v]
+    if differ:
+        raise TrainingError(
+            f"--resume: the checkpoint in {out} was made with other settings ("
+            + ", ".join(f"--{k.replace('_', '-')} {saved.get(k)}" for k in differ)
+            + "). Resume with the same settings, or start a new --out."
+        )
+    if cfg.sched == "cosine" and saved.get("epochs") != cfg.epochs:
+        raise TrainingError(
+            f"--resume --epochs {cfg.epochs}: the cosine schedule of this run was planned for "
+            f"{saved.get('epochs')} epochs and would jump. Resume with --epochs "
+            f"{saved.get('epochs')}, or start a new --out."
+        )
+    acc.load_state(str(where))
+    acc.wait_for_everyone()
+    if acc.is_main_process:
+        remove_leftovers(out)
+    return TrainState.from_dict(progress, cfg)
+
+
+def epochs_in_checkpoint(out: Path) -> int:
+    """How many finished epochs `out`'s checkpoint holds (0 when there is none)."""
+    where = checkpoint_dir(out)
+    if where is None:
+        return 0
+    try:
+        return int(json.loads((where / "progress.json").read_text()).get("epochs_done", 0))
+    except (OSError, ValueError, TypeError):
+        return 0
+
+
+# ----------------------------------------------------------------------------
+# The best epoch's weights (early stopping) and the moving average (--ema)
+# ----------------------------------------------------------------------------
+
+
+def save_best(acc: Accelerator, model: torch.nn.Module, out: Path) -> None:
+    """Keep the weights of the best epoch so far (the evaluated ones, EMA included)."""
+    if acc.is_main_process:
+        torch.save(acc.unwrap_model(model).state_dict(), out / f".{BEST}.tmp")
+        (out / f".{BEST}.tmp").replace(out / BEST)
+    acc.wait_for_everyone()
+
+
+def restore_best(acc: Accelerator, model: torch.nn.Module, out: Path) -> None:
+    state = torch.load(out / BEST, map_location="cpu", weights_only=True)
+    acc.unwrap_model(model).load_state_dict(state)
+
+
+def make_ema(model: torch.nn.Module, decay: float) -> torch.nn.Module:
+    """timm's ModelEmaV3 with warm-up: at optimizer step t the average keeps
+    min(decay, 1 - t ** -2/3) of itself (0 at the first step, 0.37 at the second, 0.98
+    after one baseline epoch of 351 steps), so it follows the model early instead of
+    holding the initial weights for thousands of steps."""
+    from timm.utils import ModelEmaV3
+
+    return ModelEmaV3(model, decay=decay, use_warmup=True)
+
+
+def sync_ema(acc: Accelerator, ema: torch.nn.Module | None) -> None:
+    """Give every process rank 0's moving average.
+
+    The average is kept outside DDP, and each process's BatchNorm statistics
+    follow its own images: without this, processes would evaluate (and resume)
+    with different weights.
+    """
+    if ema is None or acc.num_processes == 1:
+        return
+    import torch.distributed as dist
+
+    for tensor in ema.module.state_dict().values():
+        dist.broadcast(tensor, src=0)
