@@ -1,83 +1,224 @@
-"""Generate the Kaggle notebooks from their tested jupytext sources.
+"""Generate the Kaggle notebooks from one tested source and baseline/lesson.py.
 
 Run:
-    python -m kernels.build           # rewrite every kernels/<name>/<name>.ipynb
+    python -m kernels.build           # rewrite kernels/<name>/<name>.ipynb
     python -m kernels.build --check   # exit 1 if a committed notebook is stale
 
-Each notebook's source is the jupytext "percent" file kernels/<name>/<name>.py.
-The cell tagged "kit" is replaced by the kit's own code: grader/ and baseline/
-zipped (deterministically) and base64-embedded. So a forked notebook needs no
-internet for its code and cannot drift from the tested package: change the
-package, rebuild, and the test suite fails until the notebook is committed.
+The source is the jupytext "percent" file kernels/course.py; each notebook of
+NOTEBOOKS is built from it with its recipe (baseline.config.RECIPES). Cells
+tagged:
+
+* "only:NAME": kept in notebook NAME only;
+* "setup": becomes the first code cell: the package check (the minimum versions
+  of pyproject.toml) and the kit the notebook was built with (its sha256);
+* "settings": becomes the settings cell: SEED and a TrainConfig listing every
+  setting a student changes, one per line, with the notebook's recipe's values;
+* "lesson:PART": becomes baseline/lesson.py's cells tagged PART, copied as they
+  are: the code that decides the numbers, which the student reads and edits
+  and which the engine runs (the command line runs the module itself).
+
+In markdown, "{{line:FIELD}}" becomes the line of the settings cell that sets
+FIELD, and "{{def:NAME}}" the line of the code cell that defines NAME, so the
+"where to change what" table cannot point at a wrong line. The build refuses
+a lesson cell used twice or not at all, and a code cell over MAX_CELL_LINES.
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
 import hashlib
-import io
+import re
 import sys
-import zipfile
 from pathlib import Path
 
 import jupytext
 import nbformat
 
+from baseline.config import TrainConfig
+from baseline.notebook import kit_zip
+
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("grader", "baseline")
-KIT_TAG = "kit"
+SOURCE = ROOT / "kernels" / "course.py"
+LESSON = ROOT / "baseline" / "lesson.py"
+NOTEBOOKS = {"baseline": "baseline", "improved": "improved"}  # notebook -> recipe
+MAX_CELL_LINES = 60
+# The packages the notebooks run on, checked by their first cell (minimums: pyproject.toml).
+CHECKED = ("torch", "torchvision", "accelerate", "timm", "numpy", "pandas", "matplotlib", "tqdm")
+# What the settings cell lists, by topic (every field a student has a reason to change).
+SETTINGS = {
+    "the model": ("model", "weights", "image_size"),
+    "optimisation": (
+        "epochs",
+        "batch_size",
+        "grad_accum",
+        "optimizer",
+        "lr",
+        "momentum",
+        "nesterov",
+        "weight_decay",
+    ),
+    "learning-rate schedule": ("sched", "warmup_epochs", "step_size", "gamma", "plateau_patience"),
+    "regularisation and augmentation": (
+        "patience",
+        "dropout",
+        "bn_head",
+        "augment",
+        "mixup",
+        "cutmix",
+        "label_smoothing",
+        "ema",
+        "tta",
+    ),
+    "data and hardware": ("val_fraction", "mixed_precision"),
+}
 
 
-def kit_zip() -> bytes:
-    """The kit's Python sources and data files (the tuner's search space) as a zip whose
-    bytes depend only on their contents."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for package in PACKAGES:
-            files = [*(ROOT / package).rglob("*.py"), *(ROOT / package).rglob("*.json")]
-            for path in sorted(files):
-                info = zipfile.ZipInfo(path.relative_to(ROOT).as_posix(), (1980, 1, 1, 0, 0, 0))
-                info.compress_type = zipfile.ZIP_DEFLATED
-                info.external_attr = 0o644 << 16
-                archive.writestr(info, path.read_bytes())
-    return buffer.getvalue()
+def minimum_versions() -> dict[str, str]:
+    """The CHECKED packages' minimum versions, from pyproject.toml's dependencies."""
+    text = (ROOT / "pyproject.toml").read_text()
+    found = {
+        name.lower(): version
+        for name, version in re.findall(r'^\s*"([A-Za-z0-9_.-]+)>=([0-9.]+)', text, re.MULTILINE)
+        if name.lower() in CHECKED
+    }
+    missing = [name for name in CHECKED if name not in found]
+    if missing:
+        raise SystemExit(f"pyproject.toml: no minimum version (>=) for {', '.join(missing)}.")
+    return {name: found[name] for name in CHECKED}
 
 
-def kit_cell_source() -> str:
-    """The code of the "kit" cell: unpack the embedded package and put it on sys.path."""
-    from grader import __version__
-
-    payload = kit_zip()
-    encoded = base64.b64encode(payload).decode("ascii")
-    digest = hashlib.sha256(payload).hexdigest()[:12]
+def setup_cell() -> str:
+    """The first code cell: packages, then the kit."""
+    digest = hashlib.sha256(kit_zip(ROOT)).hexdigest()
+    minimum = [f'    "{name}": "{version}",' for name, version in minimum_versions().items()]
     return "\n".join(
         [
-            f"# The kit's tested code (grader/ and baseline/, cifar10-kit {__version__},",
-            f"# zip sha256 {digest}...), embedded by kernels/build.py: no internet needed,",
-            "# and no drift from the tested package. Do not edit this cell; change the",
-            "# package and rebuild.",
-            "import base64, io, sys, tempfile, zipfile  # noqa: E401",
+            "# Packages first: one older than the kit needs is upgraded with pip when the",
+            "# kernel has internet, else the notebook stops and says what to do. Then the",
+            "# kit's plumbing (Accelerate launch, checkpoints, the grader's validator, plots):",
+            "# the packages baseline/ and grader/ of the cifar10-kit, attached to this notebook",
+            '# as the Kaggle dataset "cifar10-kit" (Python imports them straight from its zip).',
+            "import sys",
+            "from pathlib import Path",
             "",
-            'KIT_DIR = tempfile.mkdtemp(prefix="cifar10-kit-")',
-            f'KIT_ZIP = "{encoded}"',
-            "zipfile.ZipFile(io.BytesIO(base64.b64decode(KIT_ZIP))).extractall(KIT_DIR)",
-            "sys.path.insert(0, KIT_DIR)",
+            "# The kit this notebook was built with, and the oldest packages it is tested on",
+            "# (pyproject.toml's minimums; the kit's CI runs this notebook on them).",
+            f'KIT_SHA256 = "{digest}"',
+            "MINIMUM = {",
+            *minimum,
+            "}",
+            "",
+            'for kit in sorted(Path("/kaggle/input").glob("*/cifar10_kit.zip")):',
+            "    sys.path.insert(0, str(kit))",
+            "    break",
+            "try:",
+            "    from baseline.notebook import check_kit, check_packages",
+            "except ModuleNotFoundError:",
+            "    raise SystemExit(",
+            '        "The kit is missing: add the dataset cifar10-kit to this notebook "',
+            '        "(Add Input), or run the notebook from the kit\'s folder."',
+            "    ) from None",
+            "",
+            "check_packages(MINIMUM)",
+            "check_kit(KIT_SHA256)",
         ]
     )
 
 
-def build_notebook(source: Path) -> str:
-    """The .ipynb text for a jupytext percent source, with the kit embedded."""
-    notebook = jupytext.read(source, fmt="py:percent")
-    kit_cells = [c for c in notebook.cells if KIT_TAG in c.metadata.get("tags", [])]
-    if len(kit_cells) != 1:
-        raise SystemExit(
-            f"{source}: needs exactly one cell tagged {KIT_TAG!r}, found {len(kit_cells)}."
-        )
-    kit_cells[0].source = kit_cell_source()
-    for number, cell in enumerate(notebook.cells):
+def settings_cell(recipe: str) -> str:
+    """SEED and the run's TrainConfig: every setting a student changes, with its help."""
+    cfg = TrainConfig.for_recipe(recipe)
+    helps = {f.name: f.metadata["help"] for f in TrainConfig.__dataclass_fields__.values()}
+    lines = [
+        "# Every setting of the run (the flags of `python -m baseline.train`, same names).",
+        "# Change a value, then Run All. The code that uses them is in the cells below.",
+        "SEED = 42  # fixes the validation split, the new layer's weights, shuffling, crops",
+        "",
+        "cfg = TrainConfig(",
+        f'    recipe="{recipe}",  # the defaults these values started from',
+    ]
+    for topic, names in SETTINGS.items():
+        lines.append(f"    # {topic}")
+        lines += [f"    {name}={_literal(getattr(cfg, name))},  # {helps[name]}" for name in names]
+    lines += [
+        "    seed=SEED,",
+        "    data=str(find_data()),  # the competition's files: /kaggle/input/<competition>/",
+        "    out=str(output_dir()),  # where the run writes: /kaggle/working/run on Kaggle",
+        ")",
+        "cfg = smoke_if_asked(cfg)  # CIFAR10_KIT_SMOKE=1: the tests' small CPU run",
+        "cfg",
+    ]
+    return "\n".join(lines)
+
+
+def _literal(value: object) -> str:
+    """A value as the settings cell writes it (strings in double quotes, as ruff formats)."""
+    return f'"{value}"' if isinstance(value, str) else repr(value)
+
+
+def lesson_cells() -> dict[str, str]:
+    """baseline/lesson.py's code cells by tag."""
+    cells = {}
+    for cell in jupytext.read(LESSON, fmt="py:percent").cells:
+        if cell.cell_type != "code":
+            continue
+        (tag,) = cell.metadata.get("tags", ["?"])
+        cells[tag] = cell.source
+    return cells
+
+
+def _line_of(cells: list, pattern: str, what: str) -> str:
+    """ "line N" of the one code cell with a line matching `pattern`."""
+    found = [
+        number
+        for cell in cells
+        if cell.cell_type == "code"
+        for number, line in enumerate(cell.source.splitlines(), start=1)
+        if re.match(pattern, line)
+    ]
+    if len(found) != 1:
+        raise SystemExit(f"{SOURCE}: {what} is set in {len(found)} code lines, not 1.")
+    return f"line {found[0]}"
+
+
+def build_notebook(name: str) -> str:
+    """The .ipynb text of notebook `name`."""
+    notebook = jupytext.read(SOURCE, fmt="py:percent")
+    lessons, used = lesson_cells(), []
+    cells = []
+    for cell in notebook.cells:
+        tags = cell.metadata.pop("tags", [])
+        if any(t.startswith("only:") and t != f"only:{name}" for t in tags):
+            continue
+        for tag in tags:
+            if tag == "setup":
+                cell.source = setup_cell()
+            elif tag == "settings":
+                cell.source = settings_cell(NOTEBOOKS[name])
+            elif tag.startswith("lesson:"):
+                cell.source = lessons[tag[7:]]
+                used.append(tag[7:])
+        cells.append(cell)
+    if sorted(used) != sorted(lessons):
+        raise SystemExit(f"{SOURCE}: lesson cells used {sorted(used)}, defined {sorted(lessons)}.")
+    for cell in cells:
+        if cell.cell_type == "markdown":
+            cell.source = re.sub(
+                r"\{\{line:(\w+)\}\}",
+                lambda m: _line_of(cells, rf"    {m.group(1)}=", m.group(1)),
+                cell.source,
+            )
+            cell.source = re.sub(
+                r"\{\{def:(\w+)\}\}",
+                lambda m: _line_of(cells, rf"def {m.group(1)}\(", m.group(1)),
+                cell.source,
+            )
+        elif len(cell.source.splitlines()) > MAX_CELL_LINES:
+            first = cell.source.splitlines()[0]
+            raise SystemExit(f"{SOURCE}: a code cell over {MAX_CELL_LINES} lines: {first}")
+    for number, cell in enumerate(cells):
         cell.id = f"cell-{number:02d}"  # stable ids: the same source gives the same bytes
+    notebook.cells = cells
     notebook.metadata = {
         "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
         "language_info": {"name": "python"},
@@ -86,9 +227,9 @@ def build_notebook(source: Path) -> str:
     return nbformat.writes(notebook) + "\n"
 
 
-def sources() -> list[Path]:
-    """Every notebook source: kernels/<name>/<name>.py."""
-    return sorted(p for p in ROOT.glob("kernels/*/*.py") if p.stem == p.parent.name)
+def targets() -> dict[str, Path]:
+    """Every generated notebook: kernels/<name>/<name>.ipynb."""
+    return {name: ROOT / "kernels" / name / f"{name}.ipynb" for name in NOTEBOOKS}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -100,9 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     stale = []
-    for source in sources():
-        target = source.with_suffix(".ipynb")
-        text = build_notebook(source)
+    for name, target in targets().items():
+        text = build_notebook(name)
         if target.exists() and target.read_text(encoding="utf-8") == text:
             continue
         stale.append(target.relative_to(ROOT))

@@ -1,66 +1,66 @@
-"""The Kaggle notebooks: generated from their sources, executable, correctly described."""
+"""The Kaggle notebooks: built from one source and baseline/lesson.py, readable, executable,
+equal to the command line byte for byte, and correctly described for Kaggle."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import jupytext
 import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from kernels.build import build_notebook, kit_zip, sources
+from baseline.engine import Pieces
+from kernels.build import MAX_CELL_LINES, build_notebook, minimum_versions, targets
 
 ROOT = Path(__file__).resolve().parents[1]
+ENV = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+# The course template's sections (and the kit's Set-up and Data), in order.
 SECTIONS = [
     "Description",
     "Evaluation",
+    "Set-up",
     "Random seed",
+    "Data",
     "Model summary",
     "Training",
     "Learning curves",
     "Submission",
+    "TA account (조교 계정)",
+]
+# The smoke settings the README documents for the notebooks' CPU run (baseline.notebook.SMOKE).
+SMOKE_FLAGS = [
+    *("--model", "resnet18", "--weights", "none", "--image-size", "32"),
+    *("--train-limit", "500", "--epochs", "1", "--batch-size", "64", "--seed", "42"),
 ]
 
 
-def test_every_notebook_is_built_from_its_source():
-    assert [p.relative_to(ROOT).as_posix() for p in sources()] == [
-        "kernels/baseline/baseline.py",
-        "kernels/improved/improved.py",
-    ]
+def read(name: str) -> nbformat.NotebookNode:
+    return nbformat.read(ROOT / f"kernels/{name}/{name}.ipynb", as_version=4)
 
 
-@pytest.mark.parametrize("source", sources(), ids=lambda p: p.stem)
-def test_the_committed_notebook_is_not_stale(source):
-    committed = source.with_suffix(".ipynb")
-    assert committed.exists(), f"{committed} is missing: run python -m kernels.build"
-    assert committed.read_text(encoding="utf-8") == build_notebook(source), (
+def code_cells(notebook) -> list[str]:
+    return [cell.source for cell in notebook.cells if cell.cell_type == "code"]
+
+
+@pytest.mark.parametrize("name", ["baseline", "improved"])
+def test_the_committed_notebook_is_not_stale(name):
+    committed = targets()[name]
+    assert committed.read_text(encoding="utf-8") == build_notebook(name), (
         f"{committed.name} is stale: run python -m kernels.build and commit it"
     )
 
 
-def test_the_embedded_kit_is_the_tested_package():
-    import io
-    import zipfile
-
-    archive = zipfile.ZipFile(io.BytesIO(kit_zip()))
-    names = archive.namelist()
-    assert "grader/submission.py" in names and "baseline/train.py" in names
-    assert "baseline/search_space.json" in names
-    for name in names:
-        assert archive.read(name) == (ROOT / name).read_bytes(), name
-    assert kit_zip() == kit_zip()  # deterministic bytes
-
-
 @pytest.mark.parametrize("name", ["baseline", "improved"])
 def test_the_notebook_follows_the_course_sections(name):
-    notebook = nbformat.read(ROOT / f"kernels/{name}/{name}.ipynb", as_version=4)
     headings = [
         line[3:].strip()
-        for cell in notebook.cells
+        for cell in read(name).cells
         if cell.cell_type == "markdown"
         for line in cell.source.splitlines()
         if line.startswith("## ")
@@ -69,77 +69,307 @@ def test_the_notebook_follows_the_course_sections(name):
 
 
 @pytest.mark.parametrize("name", ["baseline", "improved"])
-def test_the_notebook_runs_in_smoke_mode(name, tmp_path, request):
-    bundle = request.getfixturevalue("notebook_bundle")
-    notebook = nbformat.read(ROOT / f"kernels/{name}/{name}.ipynb", as_version=4)
-    os.environ.update(
-        CIFAR10_KIT_SMOKE="1", CIFAR10_KIT_DATA=str(bundle), CIFAR10_KIT_OUT=str(tmp_path / "run")
-    )
+def test_the_code_that_decides_the_numbers_is_in_the_notebook(name):
+    cells = code_cells(read(name))
+    # Every code cell of baseline/lesson.py, as it is, and nothing over MAX_CELL_LINES.
+    lesson = jupytext.read(ROOT / "baseline" / "lesson.py", fmt="py:percent")
+    for cell in lesson.cells:
+        if cell.cell_type == "code":
+            assert cell.source in cells, cell.source.splitlines()[0]
+    assert all(len(source.splitlines()) <= MAX_CELL_LINES == 60 for source in cells)
+    # Each function the engine calls is defined in a cell the student reads.
+    text = "\n".join(cells)
+    for piece in Pieces.__dataclass_fields__:
+        assert re.search(rf"^def {piece}\(", text, re.MULTILINE), piece
+    # No archive, no base64: the longest line a student meets is a settings comment.
+    assert not re.search(r"[A-Za-z0-9+/=]{120,}", text)
+    assert max(len(line) for line in text.splitlines()) < 160
+
+
+@pytest.mark.parametrize("name", ["baseline", "improved"])
+def test_where_to_change_what_names_the_right_lines(name):
+    notebook = read(name)
+    (table,) = [c.source for c in notebook.cells if "### Where to change what" in c.source]
+    cells = code_cells(notebook)
+    (settings,) = [source for source in cells if source.startswith("# Every setting of the run")]
+    checked = 0
+    for what, number in re.findall(r"`(\w+)`, line (\d+)", table):
+        at = int(number) - 1
+        lines = [source.splitlines() for source in cells]
+        in_settings = settings.splitlines()[at].startswith(f"    {what}=")
+        defined = any(len(ls) > at and ls[at].startswith(f"def {what}(") for ls in lines)
+        assert in_settings or defined, (what, number)
+        checked += 1
+    assert checked >= 25
+    # The table names every lecture technique.
+    for technique in ("learning rate", "momentum", "weight decay", "dropout", "batch norm"):
+        assert technique in table
+    for technique in ("early stopping", "augmentation", "lr decay", "batch size"):
+        assert technique in table
+
+
+def test_the_setup_cell_checks_pyprojects_minimums_first():
+    cells = code_cells(read("baseline"))
+    assert cells[0].startswith("# Packages first")
+    for name, version in minimum_versions().items():
+        assert f'"{name}": "{version}",' in cells[0]
+    assert minimum_versions()["accelerate"] == "0.30" and minimum_versions()["timm"] == "1.0.3"
+    assert "import torch" not in cells[0]  # torch may still be upgraded there
+
+
+# ----------------------------------------------------------------------------
+# Executed: the notebook in smoke mode equals the command line, byte for byte
+# ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def smoke_bundle(tmp_path_factory) -> Path:
+    """600 training images (60 per class), so --train-limit 500 takes a subset."""
+    from tests.cifar_fixtures import tiny_competition
+
+    return tiny_competition(tmp_path_factory.mktemp("notebook"), 60, data_seed=5, split_seed=4)
+
+
+def execute(notebook, bundle: Path, out: Path) -> str:
+    """Run the notebook as the tests' smoke run; return what its cells printed. (One CPU
+    thread, as the command line runs here: other thread counts sum in other orders.)"""
+    env = {"CIFAR10_KIT_SMOKE": "1", "CIFAR10_KIT_DATA": str(bundle), "CIFAR10_KIT_OUT": str(out)}
+    saved = os.environ.get("OMP_NUM_THREADS")
+    os.environ.update(env, OMP_NUM_THREADS="1")
     try:
         NotebookClient(
             notebook,
             timeout=600,
             kernel_name="python3",
-            resources={"metadata": {"path": str(tmp_path)}},
+            resources={"metadata": {"path": str(out.parent)}},
         ).execute()
     finally:
-        for name in ("CIFAR10_KIT_SMOKE", "CIFAR10_KIT_DATA", "CIFAR10_KIT_OUT"):
-            os.environ.pop(name)
-    outputs = [
-        o for cell in notebook.cells if cell.cell_type == "code" for o in cell.get("outputs", [])
-    ]
+        for key in env:
+            os.environ.pop(key)
+        if saved is None:
+            os.environ.pop("OMP_NUM_THREADS")
+        else:
+            os.environ["OMP_NUM_THREADS"] = saved
+    outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
-    text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
-    assert "Baseline run -> " in text
-    assert text.endswith("valid\n") and "invalid" not in text  # the validator's verdict
-    assert any("image/png" in o.get("data", {}) for o in outputs)  # the learning curves
-    assert (tmp_path / "run" / "submission.csv").read_text().count("\n") == 51
+    return "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
 
 
-@pytest.fixture(scope="module")
-def notebook_bundle(tmp_path_factory) -> Path:
-    from tests.cifar_fixtures import tiny_competition
+def command_line(bundle: Path, out: Path, *flags: str) -> bytes:
+    """submission.csv of `python -m baseline.train` with the smoke settings and `flags`."""
+    command = [sys.executable, "-m", "baseline.train", "--data", str(bundle), "--out", str(out)]
+    done = subprocess.run(
+        [*command, *SMOKE_FLAGS, *flags],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        cwd=ROOT,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return (out / "submission.csv").read_bytes()
 
-    return tiny_competition(tmp_path_factory.mktemp("notebook"), 30, data_seed=5, split_seed=4)
+
+@pytest.mark.parametrize("name", ["baseline", "improved"])
+def test_the_smoke_notebook_equals_the_command_line_byte_for_byte(name, smoke_bundle, tmp_path):
+    printed = execute(read(name), smoke_bundle, tmp_path / "notebook")
+    assert printed.startswith("Packages: torch ")
+    assert "\nKit: cifar10-kit " in printed
+    assert "Training run -> " in printed and f"  recipe     {name} " in printed
+    assert "epoch 1/1: train loss " in printed
+    assert printed.endswith("valid\n") and "invalid" not in printed  # the validator's verdict
+    cli = command_line(smoke_bundle, tmp_path / "cli", "--recipe", name)
+    assert (tmp_path / "notebook" / "submission.csv").read_bytes() == cli
+    assert cli.count(b"\n") == 51  # the header and the 50 test images
+
+
+def test_an_edited_cell_is_what_trains(smoke_bundle, tmp_path):
+    notebook = read("baseline")
+    (cell,) = [c for c in notebook.cells if c.source.startswith("# A transform takes")]
+    # A student's edit: no augmentation, whatever the settings say.
+    cell.source += (
+        "\n\n\ndef train_transform(images, generator, cfg):\n"
+        "    return eval_transform(images, cfg)\n"
+    )
+    execute(notebook, smoke_bundle, tmp_path / "edited")
+    edited = (tmp_path / "edited" / "submission.csv").read_bytes()
+    # The command line trains the same only when told to skip augmentation.
+    assert edited == command_line(smoke_bundle, tmp_path / "none", "--augment", "none")
+    assert edited != command_line(smoke_bundle, tmp_path / "lecture")
 
 
 # ----------------------------------------------------------------------------
-# kernel-metadata.json, against the fields the kaggle client reads (kernels_push)
+# The plumbing cells: packages, the kit, launching on two GPUs
 # ----------------------------------------------------------------------------
 
 
-def metadata_files() -> list[Path]:
-    return sorted(ROOT.glob("kernels/*/kernel-metadata.json"))
+def test_packages_below_the_minimum_are_upgraded_online_and_stop_offline(capsys):
+    from baseline.notebook import NotebookStop, check_packages
+
+    minimum = {"torch": "2.3", "accelerate": "0.30", "timm": "1.0.3"}
+    versions = {"torch": "2.5.1+cu121", "accelerate": "0.25.0", "timm": None}
+    installed = []
+    check_packages(minimum, versions.get, lambda: True, installed.append, loaded=())
+    assert installed == ["accelerate>=0.30", "timm>=1.0.3"]
+    assert capsys.readouterr().out == (
+        "Packages: torch 2.5.1+cu121, accelerate 0.25.0, timm missing\n"
+        "Upgrading accelerate to >= 0.30 with pip (the kernel has internet)...\n"
+        "Upgrading timm to >= 1.0.3 with pip (the kernel has internet)...\n"
+    )
+    with pytest.raises(NotebookStop) as info:
+        check_packages(minimum, versions.get, online=lambda: False, install=installed.append)
+    assert str(info.value) == (
+        "accelerate 0.25.0 (needs >= 0.30), timm (missing) (needs >= 1.0.3): too old for this "
+        "notebook, and the kernel has no internet to upgrade. Turn it on (Settings > Internet "
+        "on) and run the notebook again."
+    )
+    assert info.value._render_traceback_() == [f"Error: {info.value}"]  # one line in Jupyter
+    # Upgrading what the kernel had already imported needs a restart, and says so.
+    with pytest.raises(NotebookStop) as info:
+        check_packages(minimum, versions.get, lambda: True, installed.append, {"accelerate"})
+    assert str(info.value) == (
+        "upgraded accelerate, timm, which this kernel had already loaded: restart it (Run > "
+        "Restart & clear cell outputs) and run the notebook again."
+    )
+    # Versions compare as numbers: 0.100 is newer than 0.30, 2.10 than 2.9.
+    check_packages({"a": "0.30", "b": "2.9"}, {"a": "0.100.0", "b": "2.10.0"}.get)
 
 
-@pytest.mark.parametrize("path", metadata_files(), ids=lambda p: p.parent.name)
-def test_kernel_metadata_is_valid_for_kaggle_kernels_push(path):
+def test_a_kit_other_than_the_notebooks_is_refused(tmp_path):
+    import hashlib
+
+    from baseline.notebook import NotebookStop, check_kit, kit_zip, loaded_kit
+
+    digest, where = loaded_kit()
+    assert (digest, where) == (hashlib.sha256(kit_zip(ROOT)).hexdigest(), str(ROOT))
+    with pytest.raises(NotebookStop) as info:
+        check_kit("0" * 64)
+    assert str(info.value) == (
+        f"the kit in {ROOT} (sha256 {digest[:12]}) is not the one this notebook was built with "
+        "(000000000000). On Kaggle, attach the kit dataset the TA published with this "
+        "notebook; locally, rebuild the notebooks with `python -m kernels.build`."
+    )
+    # Imported from the dataset's zip, as on Kaggle: the zip's own bytes are checked.
+    zipped = tmp_path / "cifar10_kit.zip"
+    zipped.write_bytes(kit_zip(ROOT))
+    probe = (
+        f"import sys; sys.path.insert(0, {str(zipped)!r}); "
+        "from baseline.notebook import loaded_kit; print(*loaded_kit())"
+    )
+    env = {k: v for k, v in ENV.items() if k != "PYTHONPATH"}
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, cwd=tmp_path
+    )
+    assert done.stdout.split() == [digest, str(zipped)], done.stderr[-2000:]
+
+
+def test_cuda_used_before_a_two_gpu_launch_is_one_line_with_the_fix(monkeypatch, tmp_path):
+    import torch
+
+    from baseline.config import TrainConfig
+    from baseline.notebook import NotebookStop, launch
+
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
+    with pytest.raises(NotebookStop) as info:
+        launch(TrainConfig(out=str(tmp_path / "run")), {})
+    assert str(info.value) == (
+        "a cell above already used the GPU (.cuda(), .to('cuda'), an Accelerator...), so the "
+        "2-GPU launch cannot start its processes: Run > Restart & clear cell outputs, then "
+        "Run All, keeping GPU work inside the training functions."
+    )
+
+
+def test_a_missing_piece_is_named():
+    from baseline import lesson
+    from baseline.errors import TrainingError
+
+    namespace = {name: getattr(lesson, name) for name in Pieces.__dataclass_fields__}
+    assert Pieces.of(namespace).evaluate is lesson.evaluate
+    del namespace["evaluate"], namespace["predict"]
+    with pytest.raises(TrainingError) as info:
+        Pieces.of(namespace)
+    assert str(info.value) == (
+        "the training code defines no predict, evaluate: run the notebook's cells from the top "
+        "(Run All), or put back the cell that defined it."
+    )
+
+
+# ----------------------------------------------------------------------------
+# Publishing: kernel-metadata.json, the kit dataset, the real kaggle client
+# ----------------------------------------------------------------------------
+
+
+def check_kernel_metadata(path: Path) -> dict:
+    """What the kaggle client needs of kernel-metadata.json (kernels_push), and T4 x2."""
     meta = json.loads(path.read_text())
-    # Required by the client: an "owner/slug" id (slug of 5+ characters), a code file that
-    # exists, a known language and kernel type, a title of 5+ characters.
     owner, slug = meta["id"].split("/")
     assert owner and len(slug) >= 5
     assert (path.parent / meta["code_file"]).is_file()
     assert meta["language"] in ("python", "r", "rmarkdown")
     assert meta["kernel_type"] in ("script", "notebook")
     assert len(meta["title"]) >= 5
-    # Booleans must be JSON booleans (the client crashes on 0/1).
     for field in ("is_private", "enable_gpu", "enable_tpu", "enable_internet"):
-        assert isinstance(meta[field], bool), field
+        assert isinstance(meta[field], bool), field  # the client crashes on 0/1
     # GPU T4 x2: enable_gpu alone would give a P100.
     assert meta["enable_gpu"] is True and meta["machine_shape"] == "NvidiaTeslaT4"
-    # The client defaults internet to on while its docs say off: the file says it. On, so
-    # the ImageNet weights can be downloaded.
+    for field in ("competition_sources", "dataset_sources", "kernel_sources", "model_sources"):
+        assert all(isinstance(source, str) for source in meta[field]), field
+    return meta
+
+
+@pytest.mark.parametrize("name", ["baseline", "improved"])
+def test_the_committed_kernel_metadata_is_valid_for_kaggle_kernels_push(name):
+    meta = check_kernel_metadata(ROOT / "kernels" / name / "kernel-metadata.json")
+    # Internet on, written out (the client defaults to on, its docs say off): the ImageNet
+    # weights are downloaded.
     assert meta["enable_internet"] is True
-    assert meta["competition_sources"]
-    assert all(isinstance(source, str) for source in meta["competition_sources"])
-    for field in ("dataset_sources", "kernel_sources", "model_sources"):
-        assert isinstance(meta[field], list)
+    assert meta["competition_sources"] and meta["dataset_sources"] == [
+        "your-kaggle-username/cifar10-kit"
+    ]
 
 
-def test_the_improved_notebook_says_its_accuracy_is_not_measured_yet():
-    text = (ROOT / "kernels/improved/improved.py").read_text()
-    assert "not measured on T4 x2 yet" in text
+def test_publish_writes_the_kit_dataset_the_notebooks_and_the_gpu_check(tmp_path):
+    import hashlib
+    import zipfile
+
+    from kernels.publish import main
+
+    out = tmp_path / "kaggle"
+    assert main(["--owner", "ta-kim", "--competition", "dl-cifar10", "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["baseline", "gpu-check", "improved", "kit"]
+    kit = out / "kit" / "cifar10_kit.zip"
+    # The zip is the kit the notebooks were built with.
+    expected = re.search(r'KIT_SHA256 = "(\w+)"', code_cells(read("baseline"))[0]).group(1)
+    assert hashlib.sha256(kit.read_bytes()).hexdigest() == expected
+    names = zipfile.ZipFile(kit).namelist()
+    assert "baseline/lesson.py" in names and "grader/submission.py" in names
+    assert json.loads((out / "kit" / "dataset-metadata.json").read_text())["id"] == (
+        "ta-kim/cifar10-kit"
+    )
+    for name in ("baseline", "improved"):
+        meta = check_kernel_metadata(out / name / "kernel-metadata.json")
+        assert meta["id"].startswith("ta-kim/cifar-10-class-")
+        assert meta["competition_sources"] == ["dl-cifar10"]
+        assert meta["dataset_sources"] == ["ta-kim/cifar10-kit"]
+        assert meta["is_private"] is True
+        assert (out / name / f"{name}.ipynb").read_bytes() == targets()[name].read_bytes()
+    gpu = check_kernel_metadata(out / "gpu-check" / "kernel-metadata.json")
+    assert (gpu["kernel_type"], gpu["code_file"]) == ("script", "gpu_check.py")
+    assert gpu["dataset_sources"] == ["ta-kim/cifar10-kit"] and gpu["enable_internet"] is False
+    # Publishing again replaces its own folders; a stranger's file makes it refuse.
+    assert main(["--owner", "ta-kim", "--competition", "dl-cifar10", "--out", str(out)]) == 0
+    (out / "kit" / "notes.txt").write_text("mine")
+    with pytest.raises(SystemExit) as info:
+        main(["--owner", "ta-kim", "--competition", "dl-cifar10", "--out", str(out)])
+    assert str(info.value) == (
+        f"Error: {out / 'kit'} holds files this command does not write (notes.txt); choose "
+        "another --out, or move them."
+    )
+    assert (out / "kit" / "notes.txt").read_text() == "mine"
+    with pytest.raises(SystemExit) as info:
+        main(["--owner", "ta kim", "--competition", "dl-cifar10", "--out", str(tmp_path / "x")])
+    assert "--owner 'ta kim': a Kaggle name is 2-50 letters" in str(info.value)
 
 
 def test_the_kaggle_client_pushes_the_notebook_as_a_t4_x2_kernel(tmp_path):
@@ -176,6 +406,7 @@ def test_the_kaggle_client_pushes_the_notebook_as_a_t4_x2_kernel(tmp_path):
     assert pushed["machineShape"] == "NvidiaTeslaT4" and pushed["enableGpu"] is True
     assert pushed["enableInternet"] is True and pushed["isPrivate"] is True
     assert pushed["competitionDataSources"] == ["cifar10-class"]
+    assert pushed["datasetDataSources"] == ["your-kaggle-username/cifar10-kit"]
     sent = json.loads(pushed["text"])
     assert [c["source"] for c in sent["cells"]][:2] == [
         "".join(c["source"])
