@@ -142,3 +142,28 @@ def tiny_competition(root: Path, train_per_class: int, data_seed: int, split_see
     )
     prepare(str(source), root / "competition", seed=split_seed, progress=False)
     return root / "competition" / "public"
+
+
+def make_learnable_cifar(train_per_class: int, test_per_class: int, seed: int = 0) -> TinyCifar:
+    """Images a small network learns in a few dozen steps: each class has its own colour
+    (ten hues around the colour wheel), under per-pixel noise."""
+    rng = np.random.default_rng(seed)
+    hues = np.linspace(0, 2 * np.pi, len(CIFAR10_CLASSES), endpoint=False)
+    colours = 128 + 90 * np.stack([np.cos(hues + k * 2 * np.pi / 3) for k in range(3)], axis=1)
+
+    def part(per_class: int) -> tuple[np.ndarray, np.ndarray]:
+        labels = np.repeat(np.arange(len(CIFAR10_CLASSES)), per_class)
+        noise = rng.normal(0, 40, size=(len(labels), 32, 32, 3))
+        images = np.clip(colours[labels][:, None, None, :] + noise, 0, 255).astype(np.uint8)
+        return images, labels
+
+    return TinyCifar(*part(train_per_class), *part(test_per_class))
+
+
+def learnable_competition(root: Path, train_per_class: int, split_seed: int) -> Path:
+    """A competition bundle of make_learnable_cifar images; returns its public folder."""
+    from grader.prepare import prepare
+
+    source = write_imagefolder_zip(make_learnable_cifar(train_per_class, 5), root / "colours.zip")
+    prepare(str(source), root / "competition", seed=split_seed, progress=False)
+    return root / "competition" / "public"
