@@ -115,9 +115,9 @@ def gradebook(students: list[Student], grading: Grading) -> Gradebook:
             book.rows.append(_row(student, 0, "", "", "", [note], g))
             continue
         i = index[participant]
-        notes = [f"matched participant {participant!r} by letter case"] * (
-            participant != student.participant
-        )
+        notes = []
+        if participant != student.participant:
+            notes.append(f"matched participant {participant!r} by letter case")
         graded, kept, p_value, late_notes = _graded(g, i, own[participant], base_entry, base)
         notes += late_notes
         book.late_changed += graded is not g.board[i].entry or kept < 1

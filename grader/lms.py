@@ -59,11 +59,14 @@ _CANVAS = re.compile(
 _CANVAS_ANON = re.compile(
     r"^anon_(?P<anon>[A-Za-z0-9]+)(?P<late>_LATE)?_(?P<attachment>\d+)_(?P<rest>.+)$"
 )
+# The LMS writes its part of a name first and the student's file name last: every
+# pattern takes the *first* match (non-greedy), so a file named like another
+# student's export name cannot pass for theirs.
 _MOODLE = re.compile(
-    r"^(?P<name>.+)_(?P<id>\d+)_assignsubmission_(?P<plugin>[a-z]+)(?:_(?P<rest>.*))?$"
+    r"^(?P<name>.+?)_(?P<id>\d+)_assignsubmission_(?P<plugin>[a-z]+)(?:_(?P<rest>.*))?$"
 )
 _BLACKBOARD = re.compile(
-    r"^(?P<head>.+)_attempt_(?P<time>\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2})(?P<rest>.*)$"
+    r"^(?P<head>.+?)_attempt_(?P<time>\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2})(?P<rest>.*)$"
 )
 
 

@@ -36,7 +36,7 @@ from pathlib import Path
 
 from grader import names
 from grader.errors import UsageError
-from grader.text import csv_cell, csv_text
+from grader.text import csv_cell, csv_text, terminal_text
 
 TOLERANCE = 0.5e-5 + 1e-12  # half a unit of Kaggle's 5th decimal (plus float slack)
 MAX_BYTES = 64 << 20  # a leaderboard of 100,000 teams is about 10 MB
@@ -383,11 +383,10 @@ def reconciliation_csv(result: Reconciliation) -> str:
 
 def reconciliation_text(result: Reconciliation, path: Path) -> str:
     """The terminal summary: what reproduces, what does not, and who is missing."""
-    from grader.text import terminal_text as t
-
+    t = terminal_text
     with_entry = len(result.reproduced) + len(result.not_reproduced)
     lines = [
-        f"Kaggle reconciliation ({t(str(result.board.path))}: {len(result.board.teams)} teams, "
+        f"Kaggle reconciliation ({t(str(result.board.path))}: {len(result.board.teams)} team(s), "
         f"{result.board.layout} column layout; compared on the {result.split} split's "
         f"{result.rank_by} at 5 decimals): {len(result.reproduced)} of {with_entry} "
         "participants with a Kaggle entry reproduce its score with a file handed in."

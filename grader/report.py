@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from grader.answers import SPLITS
 from grader.constants import BOARD_MARKER
 from grader.html import leaderboard_html
+from grader.reconcile import reconciliation_text
 from grader.score import BoardRow, Entry, board_split
 from grader.text import (
     INTERVAL_METHOD,
@@ -422,8 +423,6 @@ def score_summary(run: ScoringRun) -> str:
             "mark (collected.csv), so --deadline could not be applied to them."
         )
     if run.reconciliation is not None:
-        from grader.reconcile import reconciliation_text
-
         parts.append(
             reconciliation_text(run.reconciliation, options.review_dir / "reconciliation.csv")
         )

@@ -631,3 +631,41 @@ def test_copies_whose_manifest_was_lost_are_found_again(canvas, tmp_path):
         {k: v for k, v in r.items() if k != "collected_at"} for r in rows
     ]
     assert len(tree(into)) == 4  # nothing copied twice
+
+
+def test_a_file_named_like_another_students_export_name_stays_its_owners(tmp_path):
+    """The student names only the end of an export name: a file called like another
+    student's entry, or with a later attempt time, cannot pass for it."""
+    moodle = write_zip(
+        tmp_path / "moodle.zip",
+        [("Eve Evil_7_assignsubmission_file_Bob Good_8_assignsubmission_file_x.csv", CSV)],
+    )
+    blackboard = write_zip(
+        tmp_path / "bb.zip",
+        [
+            (
+                "HW_eve_attempt_2026-11-20-10-00-00__attempt_2020-01-01-00-00-00_x.csv",
+                CSV + b"1,dog\n",
+            )
+        ],
+    )
+    roster = tmp_path / "roster.csv"
+    roster.write_text("student_id,moodle_id,username\neve,7,eve\nbob,8,bob\n")
+    into = tmp_path / "subs"
+    for export in (moodle, blackboard):
+        result = grader(
+            "collect",
+            str(export),
+            "--into",
+            str(into),
+            "--roster",
+            str(roster),
+            "--timezone",
+            "UTC",
+        )
+        assert result.returncode == 0, result.stdout
+    assert tree(into) == [
+        "collected.csv",
+        "eve/2026-11-20T10-00-00__attempt_2020-01-01-00-00-00_x.csv",
+        "eve/2026-11-30T12-00-00_Bob Good_8_assignsubmission_file_x.csv",
+    ]

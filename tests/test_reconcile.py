@@ -109,7 +109,7 @@ def test_the_newer_leaderboard_reconciled_end_to_end(handed_in, competition, tmp
     review = review_of(out)
     summary = result.stdout.split("\n\nKaggle reconciliation", 1)[1].split("\n\nHistory:")[0]
     assert summary == (
-        f" ({NEWER}: 5 teams, newer column layout; compared on the public split's accuracy "
+        f" ({NEWER}: 5 team(s), newer column layout; compared on the public split's accuracy "
         "at 5 decimals): 3 of 4 participants with a Kaggle entry reproduce its score with a "
         "file handed in.\n"
         "  No file reproduces the Kaggle score (the file handed in is not the file "
