@@ -607,3 +607,70 @@ def test_a_damaged_pointer_falls_back_and_leftovers_spare_the_users_folders(tmp_
         "checkpoint.current",
         "mine",
     ]
+
+
+# ----------------------------------------------------------------------------
+# Older packages (Kaggle's image): the code paths that do without newer attributes
+# ----------------------------------------------------------------------------
+
+
+def test_out_of_memory_is_caught_on_a_torch_without_out_of_memory_error(monkeypatch):
+    import torch
+
+    from baseline.engine import guard_memory
+
+    monkeypatch.delattr(torch, "OutOfMemoryError", raising=False)  # torch < 2.5
+
+    class Acc:
+        num_processes = 1
+        device = type("D", (), {"type": "cuda"})()
+
+    def step():
+        raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    with pytest.raises(TrainingError) as info:
+        guard_memory(step, TrainConfig(), Acc())
+    assert str(info.value).startswith("out of memory while training, with 128 images per ")
+
+
+def test_an_accelerate_without_non_blocking_copies_still_gets_a_global_batch(monkeypatch):
+    import dataclasses
+
+    import baseline.devices as devices
+
+    @dataclasses.dataclass
+    class OldConfiguration:  # accelerate 0.28-0.29: no non_blocking
+        split_batches: bool = False
+
+    monkeypatch.setattr(devices, "DataLoaderConfiguration", OldConfiguration)
+    assert devices.loader_config() == OldConfiguration(split_batches=True)
+
+
+def test_the_nan_check_finds_the_first_bad_step_of_any_process_without_reduce_max():
+    import torch
+
+    from baseline.engine import Training
+
+    class TwoProcesses:  # what gather returns on 2 processes; no reduce(..., "max") needed
+        def __init__(self, steps):
+            self.steps = steps
+
+        def gather(self, tensor):
+            return torch.tensor(self.steps)
+
+        def reduce(self, *args, **kwargs):
+            raise AssertionError("accelerate < 1.0 only sums")
+
+    t = Training.__new__(Training)
+    t.optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.5)
+    t._epoch, t._first_bad = 1, torch.tensor(-1)
+    t.accelerator = TwoProcesses([-1, -1])
+    t._stop_if_diverged()  # finite everywhere: nothing happens
+    for steps, first in (([-1, 6], 7), ([4, 2], 3)):
+        t.accelerator = TwoProcesses(steps)
+        with pytest.raises(TrainingError) as info:
+            t._stop_if_diverged()
+        assert str(info.value) == (
+            f"the loss became NaN or infinite at epoch 2, step {first} (lr 0.5). Lower --lr "
+            "(e.g. by 10x), or try --mixed-precision no."
+        )

@@ -412,3 +412,20 @@ def test_the_kaggle_client_pushes_the_notebook_as_a_t4_x2_kernel(tmp_path):
         "".join(c["source"])
         for c in json.loads((folder / "baseline.ipynb").read_text())["cells"][:2]
     ]
+
+
+@pytest.mark.skipif(
+    os.environ.get("CIFAR10_KIT_MINIMUMS") != "1", reason=".ci/run's minimum-versions leg only"
+)
+def test_the_minimum_versions_leg_imports_the_minimums():
+    import importlib.metadata
+
+    from baseline.notebook import version_tuple
+
+    minimum = minimum_versions()
+    for name in ("accelerate", "timm", "numpy", "pandas", "matplotlib"):
+        found = version_tuple(importlib.metadata.version(name))
+        wanted = version_tuple(minimum[name])
+        assert found[: len(wanted)] == wanted and not any(found[len(wanted) :]), (name, found)
+        module = __import__(name)
+        assert version_tuple(module.__version__) == found, name  # not a newer copy from .venv
