@@ -157,10 +157,21 @@ def random_flip(x: torch.Tensor, generator: torch.Generator, p: float = 0.5) -> 
     return torch.where(flip[:, None, None, None], x.flip(-1), x)
 
 
+@functools.lru_cache(maxsize=16)
+def _channel_stats(
+    mean: tuple[float, ...], std: tuple[float, ...], device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and std as (1, C, 1, 1) tensors on the device, made once: a tensor built from
+    Python numbers on a GPU is a blocking copy, which the training step must not make."""
+    return (
+        torch.tensor(mean, device=device).view(1, -1, 1, 1),
+        torch.tensor(std, device=device).view(1, -1, 1, 1),
+    )
+
+
 def normalize(
     x: torch.Tensor, mean: tuple[float, ...] = IMAGENET_MEAN, std: tuple[float, ...] = IMAGENET_STD
 ) -> torch.Tensor:
     """v2's Normalize(mean, std), per channel; the result is channels_last, as the model."""
-    m = torch.tensor(mean, device=x.device).view(1, -1, 1, 1)
-    s = torch.tensor(std, device=x.device).view(1, -1, 1, 1)
+    m, s = _channel_stats(tuple(mean), tuple(std), x.device)
     return ((x - m) / s).contiguous(memory_format=torch.channels_last)

@@ -26,7 +26,8 @@ one JSON object (and writes it to --out; on Kaggle, by default, to
   (torchrun, the same global batch: half per GPU) and its speed-up over one (with
   --dry-run, two CPU processes over gloo, so that this path is tested too);
 * the seconds of one baseline epoch (45,000 training images) estimated from the kit's
-  measured images/s on this device (on two processes when there are two GPUs).
+  measured images/s on this device (on two processes when there are two GPUs);
+* the kit measured: its sha256 and where it was imported from.
 """
 
 from __future__ import annotations
@@ -43,8 +44,9 @@ import warnings
 from pathlib import Path
 
 # On Kaggle the kit comes from its dataset (cifar10_kit.zip, imported from the zip);
-# elsewhere from this checkout.
-_KIT = sorted(Path("/kaggle/input").glob("*/cifar10_kit.zip"))
+# elsewhere from this checkout. (CIFAR10_KIT_KAGGLE_INPUT: where Kaggle's inputs are.)
+_INPUT = Path(os.environ.get("CIFAR10_KIT_KAGGLE_INPUT", "/kaggle/input"))
+_KIT = sorted(_INPUT.glob("*/cifar10_kit.zip"))
 sys.path.insert(0, str(_KIT[0] if _KIT else Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
@@ -53,6 +55,7 @@ import torch  # noqa: E402
 from baseline import lesson  # noqa: E402
 from baseline.config import TrainConfig  # noqa: E402
 from baseline.devices import make_accelerator, precision_for, precision_reason  # noqa: E402
+from baseline.notebook import loaded_kit  # noqa: E402
 from baseline.throughput import ceiling, kit_training, naive, sync  # noqa: E402
 
 BASELINE_TRAIN_IMAGES = 45_000  # 50,000 minus the 10% validation split
@@ -167,6 +170,7 @@ def check(mode: str) -> dict:
         "baseline_epoch_s_estimated": round(BASELINE_TRAIN_IMAGES / (pair or ours), 1),
         "seconds": round(time.perf_counter() - started, 1),
         "versions": {"torch": torch.__version__, "python": sys.version.split()[0]},
+        "kit": dict(zip(("sha256", "from"), loaded_kit(), strict=True)),
     }
 
 

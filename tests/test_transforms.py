@@ -94,3 +94,17 @@ def test_flips_are_half_of_the_images():
     holds_column = left_brighter | right_brighter  # crops that include the white column
     assert holds_column.sum() > 1000
     assert abs(right_brighter[holds_column].float().mean() - 0.5) < 0.04
+
+
+def test_the_constants_are_built_once_per_device(images):
+    # On a GPU, building them from Python numbers would be a blocking copy every step.
+    from baseline.transforms import _channel_stats, _whole_image_weights
+
+    cfg = TrainConfig(image_size=24)
+    eval_transform(images, cfg)
+    before = (_channel_stats.cache_info().misses, _whole_image_weights.cache_info().misses)
+    for seed in range(3):
+        eval_transform(images, cfg)
+        train_transform(images, torch.Generator().manual_seed(seed), cfg)
+    after = (_channel_stats.cache_info().misses, _whole_image_weights.cache_info().misses)
+    assert after == before
