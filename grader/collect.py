@@ -222,6 +222,11 @@ class _Run:
 
     def _export(self, export: Export) -> None:
         options, zone = self.result.options, self.result.zone
+        if not export.items:
+            self.result.exports.append(
+                (export.label, "empty", "no files in it: download it again?")
+            )
+            return
         paths = [item.parts for item in export.items if not item.problem]
         if options.format == "auto":
             fmt, count = detect(paths, zone, export.stem)
@@ -495,9 +500,13 @@ def collect_summary(result: Collection) -> str:
     parts.append(_table(result))
     copied = [o for o in result.outcomes if o.kind == "copied"]
     already = [o for o in result.outcomes if o.kind == "already"]
-    parts.append(
-        f"{len(copied)} new file(s) copied, {len(already)} already there; "
+    listing = (
         f"{into / MANIFEST_NAME} lists {len(result.manifest)} collected file(s)."
+        if result.manifest
+        else "nothing collected, so no manifest was written."
+    )
+    parts.append(
+        f"{len(copied)} new file(s) copied, {len(already)} already there; {listing}"
         + (
             " Interrupted: the files above were copied; run again for the rest."
             if result.interrupted

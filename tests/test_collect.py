@@ -669,3 +669,17 @@ def test_a_file_named_like_another_students_export_name_stays_its_owners(tmp_pat
         "eve/2026-11-20T10-00-00__attempt_2020-01-01-00-00-00_x.csv",
         "eve/2026-11-30T12-00-00_Bob Good_8_assignsubmission_file_x.csv",
     ]
+
+
+def test_an_empty_export_is_said_to_be_empty(tmp_path):
+    export = write_zip(tmp_path / "empty.zip", [])
+    result = grader("collect", str(export), "--into", str(tmp_path / "subs"))
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout == (
+        f"Collected from 1 export(s) into {tmp_path / 'subs'}/:\n"
+        "  empty.zip: empty (no files in it: download it again?)\n"
+        "\n"
+        "No file collected yet.\n"
+        "\n"
+        "0 new file(s) copied, 0 already there; nothing collected, so no manifest was written.\n"
+    )
