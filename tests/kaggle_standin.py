@@ -6,8 +6,8 @@ http://localhost), so tests run it with KAGGLE_API_ENVIRONMENT=LOCALHOST and
 HTTP_PROXY naming this server: every request, the file upload included,
 arrives here in proxy form. Requests are answered the way Kaggle's
 competitions service does for the calls of a submission and for a leaderboard
-download (the zip's bytes, as a file download), and as its kernels service
-does for a push.
+download (the zip's bytes, as a file download), as its kernels service does
+for a push, and as its datasets and blobs services do for a new dataset.
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ class KaggleStandIn:
         self.uploads: dict[str, bytes] = {}
         self.submissions: list[dict] = []
         self.kernels: list[dict] = []  # SaveKernel requests (kaggle kernels push)
+        self.blob_names: dict[str, str] = {}  # upload token -> file name (StartBlobUpload)
+        self.datasets: dict[str, dict] = {}  # "owner/slug" -> CreateDataset request and files
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -100,6 +102,28 @@ class KaggleStandIn:
                     if competition not in standin.leaderboards:
                         return self._reply(404, {"code": 404, "message": "Competition not found"})
                     return self._reply_file(standin.leaderboards[competition], "application/zip")
+                if method == "GetDatasetStatus":  # 404: a new dataset may be created
+                    ref = f"{request.get('ownerSlug')}/{request.get('datasetSlug')}"
+                    if ref not in standin.datasets:
+                        return self._reply(404, {"code": 404, "message": "Dataset not found"})
+                    return self._reply(200, {"status": "ready"})
+                if method == "StartBlobUpload":
+                    token = f"blob-{len(standin.blob_names) + 1}"
+                    standin.blob_names[token] = request.get("name", "")
+                    return self._reply(
+                        200, {"token": token, "createUrl": f"http://localhost/upload/{token}"}
+                    )
+                if method == "CreateDataset":
+                    ref = f"{request.get('ownerSlug')}/{request.get('slug')}"
+                    tokens = [f.get("token") for f in request.get("files", [])]
+                    if any(token not in standin.uploads for token in tokens):
+                        return self._reply(400, {"code": 400, "message": "unknown upload"})
+                    files = {standin.blob_names[t]: standin.uploads[t] for t in tokens}
+                    standin.datasets[ref] = {"request": request, "files": files}
+                    return self._reply(
+                        200,
+                        {"ref": ref, "url": f"http://localhost/datasets/{ref}", "status": "ok"},
+                    )
                 if method == "SaveKernel":
                     standin.kernels.append(request)
                     return self._reply(

@@ -429,3 +429,47 @@ def test_the_minimum_versions_leg_imports_the_minimums():
         assert found[: len(wanted)] == wanted and not any(found[len(wanted) :]), (name, found)
         module = __import__(name)
         assert version_tuple(module.__version__) == found, name  # not a newer copy from .venv
+
+
+def test_the_kaggle_client_uploads_the_published_kit_and_gpu_check(tmp_path):
+    """`kaggle datasets create` and `kaggle kernels push` of what publish wrote, with the
+    real client: the dataset holds the kit's zip, the GPU check is a T4 x2 script kernel."""
+    from kernels.publish import main as publish
+    from tests.kaggle_standin import KaggleStandIn
+
+    out = tmp_path / "kaggle"
+    assert publish(["--owner", "ta-kim", "--competition", "dl-cifar10", "--out", str(out)]) == 0
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KAGGLE_")}
+    with KaggleStandIn(set()) as kaggle:
+        env.update(
+            HOME=str(tmp_path),
+            KAGGLE_USERNAME="ta-kim",
+            KAGGLE_KEY="abc",
+            KAGGLE_API_ENVIRONMENT="LOCALHOST",
+            HTTP_PROXY=kaggle.proxy,
+            http_proxy=kaggle.proxy,
+        )
+        printed = []
+        for command in (
+            ["datasets", "create", "-p", str(out / "kit"), "--public"],
+            ["kernels", "push", "-p", str(out / "gpu-check")],
+        ):
+            done = subprocess.run(
+                [sys.executable, "-m", "kaggle.cli", *command],
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=120,
+            )
+            assert done.returncode == 0, done.stdout + done.stderr
+            printed.append(done.stdout)
+    assert "Your public Dataset is being created" in printed[0]
+    dataset = kaggle.datasets["ta-kim/cifar10-kit"]
+    assert dataset["files"] == {"cifar10_kit.zip": (out / "kit" / "cifar10_kit.zip").read_bytes()}
+    assert dataset["request"]["title"] == "cifar10-kit"
+    assert dataset["request"].get("isPrivate", False) is False  # false fields are left out
+    (pushed,) = kaggle.kernels
+    assert (pushed["slug"], pushed["kernelType"]) == ("ta-kim/cifar10-kit-gpu-check", "script")
+    assert pushed["machineShape"] == "NvidiaTeslaT4" and pushed["enableInternet"] is False
+    assert pushed["datasetDataSources"] == ["ta-kim/cifar10-kit"]
+    assert pushed["text"] == (out / "gpu-check" / "gpu_check.py").read_text()
