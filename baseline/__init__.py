@@ -1,5 +1,7 @@
 """The course baseline: fixed-seed ResNet50 training with Hugging Face Accelerate.
 
-Training arrives with issue 4; it reads the competition bundle through
-`grader.bundle.load_bundle` (the baseline may import the grader, never the reverse).
+`python -m baseline.train` (train.py) runs it; lesson.py is the code that decides the
+numbers, which the Kaggle notebooks show; the engine reads the competition bundle
+through `grader.bundle.load_bundle` (the baseline may import the grader, never the
+reverse).
 """

@@ -26,8 +26,9 @@ from typing import Any
 import torch
 from accelerate import Accelerator
 
-from baseline.config import TrainConfig
+from baseline.config import TrainConfig, flag_text
 from baseline.errors import TrainingError
+from baseline.outputs import OUTPUT_FILES
 from baseline.recipe import EarlyStopping, Plateau
 
 CHECKPOINT = "checkpoint"  # out/checkpoint.NNNN folders, one complete per epoch saved
@@ -153,6 +154,22 @@ def remove_leftovers(out: Path) -> None:
             shutil.rmtree(old, ignore_errors=True)
 
 
+def remove_run(out: Path) -> None:
+    """Remove the files a run writes in `out` (its outputs, checkpoints and best weights),
+    and nothing else: a run started over in the same folder."""
+    if not out.is_dir():
+        return
+    names = {*OUTPUT_FILES, BEST, f".{BEST}.tmp", POINTER, f"{POINTER}.tmp"}
+    folders = {f"{CHECKPOINT}.partial", CHECKPOINT, f"{CHECKPOINT}.old"}
+    for path in out.iterdir():
+        if path.is_symlink():
+            continue
+        if path.is_file() and path.name in names:
+            path.unlink()
+        elif path.is_dir() and (path.name in folders or VERSION.fullmatch(path.name)):
+            shutil.rmtree(path)
+
+
 def load_checkpoint(acc: Accelerator, out: Path, cfg: TrainConfig) -> TrainState:
     """Restore the last checkpoint and return its state; refuse other settings."""
     where = checkpoint_dir(out)
@@ -162,8 +179,9 @@ def load_checkpoint(acc: Accelerator, out: Path, cfg: TrainConfig) -> TrainState
     if differ:
         raise TrainingError(
             f"--resume: the checkpoint in {out} was made with other settings ("
-            + ", ".join(f"--{k.replace('_', '-')} {saved.get(k)}" for k in differ)
-            + "). Resume with the same settings, or start a new --out."
+            + ", ".join(flag_text(k, saved.get(k)) for k in differ)
+            + "). Resume with the same settings (leave the flags out: --resume takes the "
+            "checkpoint's), or start a new --out."
         )
     if cfg.sched == "cosine" and saved.get("epochs") != cfg.epochs:
         raise TrainingError(
@@ -178,15 +196,30 @@ def load_checkpoint(acc: Accelerator, out: Path, cfg: TrainConfig) -> TrainState
     return TrainState.from_dict(progress, cfg)
 
 
-def epochs_in_checkpoint(out: Path) -> int:
-    """How many finished epochs `out`'s checkpoint holds (0 when there is none)."""
+def _progress(out: Path) -> dict[str, Any]:
+    """progress.json of `out`'s checkpoint ({} when there is none or it cannot be read)."""
     where = checkpoint_dir(out)
     if where is None:
-        return 0
+        return {}
     try:
-        return int(json.loads((where / "progress.json").read_text()).get("epochs_done", 0))
-    except (OSError, ValueError, TypeError):
+        progress = json.loads((where / "progress.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return progress if isinstance(progress, dict) else {}
+
+
+def epochs_in_checkpoint(out: Path) -> int:
+    """How many finished epochs `out`'s checkpoint holds (0 when there is none)."""
+    try:
+        return int(_progress(out).get("epochs_done", 0))
+    except (ValueError, TypeError):
         return 0
+
+
+def saved_config(out: Path) -> dict[str, Any] | None:
+    """The settings `out`'s checkpoint was made with, or None."""
+    config = _progress(out).get("config")
+    return config if isinstance(config, dict) else None
 
 
 # ----------------------------------------------------------------------------

@@ -26,8 +26,11 @@ import argparse
 import dataclasses
 import math
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from baseline.errors import OneLineError
 
 # Allowed values of numeric flags: (low, high, low included, high included).
 RANGES: dict[str, tuple[float, float, bool, bool]] = {
@@ -69,8 +72,18 @@ RECIPES: dict[str, dict[str, Any]] = {
 }
 
 
-class ConfigError(ValueError):
-    """A flag value outside its range; the message names the flag and the range."""
+class ConfigError(OneLineError, ValueError):
+    """A setting of the wrong kind, not among its choices or outside its range; the
+    message names the flag and what it must be."""
+
+
+# What a value of each field type must be, and how the message says it.
+KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "int": (lambda v: isinstance(v, int) and not isinstance(v, bool), "a whole number"),
+    "float": (lambda v: isinstance(v, int | float) and not isinstance(v, bool), "a number"),
+    "str": (lambda v: isinstance(v, str), "text"),
+    "bool": (lambda v: isinstance(v, bool), "True or False"),
+}
 
 
 def _range_text(low: float, high: float, low_in: bool, high_in: bool) -> str:
@@ -160,6 +173,19 @@ class TrainConfig:
     resume: bool = _f(False, "continue from the last checkpoint in --out")
 
     def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value, flag = getattr(self, f.name), "--" + f.name.replace("_", "-")
+            kind = str(f.type)  # "int", "str | None", ...
+            if value is None and kind.endswith("| None"):
+                continue
+            fits, noun = KINDS[kind.split(" |")[0]]
+            if not fits(value):
+                raise ConfigError(f"{flag} {value!r}: must be {noun}.")
+            choices = f.metadata.get("choices")
+            if choices and value not in choices:
+                raise ConfigError(f"{flag} {value}: must be one of {', '.join(choices)}.")
+            if kind == "float":
+                object.__setattr__(self, f.name, float(value))  # 1 and 1.0 record alike
         for name, (low, high, low_in, high_in) in RANGES.items():
             value = getattr(self, name)
             if value is None:
@@ -211,12 +237,24 @@ def get_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def parse_config(argv: list[str] | None = None) -> TrainConfig:
+def flag_text(name: str, value: Any) -> str:
+    """A setting as the flag that gives it: "--lr 0.01", "--tta", "--no-tta"."""
+    flag = name.replace("_", "-")
+    if isinstance(value, bool):
+        return f"--{flag}" if value else f"--no-{flag}"
+    return f"--{flag} {value}"
+
+
+def parse_config(argv: list[str] | None = None, saved: dict[str, Any] | None = None) -> TrainConfig:
     """Parse command-line flags into a TrainConfig; a value out of range is one `Error:`
-    line and exit 2."""
+    line and exit 2. `saved` (a checkpoint's settings, for --resume) gives the defaults
+    instead of the recipe, so a resumed run needs no flag repeated."""
     parser = get_parser()
     chosen = parser.parse_known_args(argv)[0].recipe  # its values become the defaults
     parser.set_defaults(**RECIPES[chosen])
+    if saved:
+        names = {f.name for f in dataclasses.fields(TrainConfig)} - {"out", "resume"}
+        parser.set_defaults(**{k: v for k, v in saved.items() if k in names})
     try:
         return TrainConfig(**vars(parser.parse_args(argv)))
     except ConfigError as exc:

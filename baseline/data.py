@@ -32,12 +32,21 @@ def load_competition(path: str) -> Bundle:
 
 
 def check_split(train_rows: np.ndarray, val_rows: np.ndarray, val_fraction: float) -> None:
-    """Refuse a split that leaves no image to train on or none to validate with."""
+    """Refuse a split (the lesson's split_data, code a student may change) that leaves no
+    image to train on or none to validate with, or validates on training images."""
     if len(train_rows) == 0 or len(val_rows) == 0:
         raise TrainingError(
             f"--val-fraction {val_fraction}: leaves no training or no validation image out of "
             f"{len(train_rows) + len(val_rows)}; raise --train-limit or choose a fraction "
             "nearer 0.1."
+        )
+    both = np.intersect1d(train_rows, val_rows)
+    if len(both):
+        shown = ", ".join(str(row) for row in both[:5])
+        raise TrainingError(
+            f"split_data puts {len(both)} image(s) in both the training and the validation "
+            f"rows (rows {shown}{', ...' if len(both) > 5 else ''}): validation images must "
+            "never be trained on."
         )
 
 

@@ -11,9 +11,10 @@ plateau and early stopping, records, checkpoints).
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ import torch
 from accelerate import Accelerator
 from tqdm.auto import tqdm
 
+from baseline import lesson as default_lesson
 from baseline.checkpoint import (
     BEST,
     TrainState,
@@ -42,37 +44,61 @@ from grader.progress import bars
 NAN_CHECK_EVERY = 25  # steps between host syncs that check the loss is finite
 
 
+# Every function the lesson defines: the engine calls split_data, cpu_augmentation,
+# build_model, build_optimizer, train_one_epoch, predict, evaluate and write_submission,
+# and those call the others by name.
+LESSON_FUNCTIONS = tuple(
+    name
+    for name, value in vars(default_lesson).items()
+    if inspect.isfunction(value) and value.__module__ == default_lesson.__name__
+)
+
+
+def _source(function: Callable) -> str | None:
+    try:
+        return inspect.getsource(function).strip()
+    except (OSError, TypeError):
+        return None
+
+
 @dataclass(frozen=True)
 class Pieces:
-    """The lesson's functions the engine calls (baseline/lesson.py has each one's contract).
+    """The lesson's functions for one run, and which of them differ from baseline/lesson.py.
 
     The lesson's functions call one another by name (train_one_epoch calls
     train_transform, loss_fn, lr_at, ...), so in a notebook the versions its
     cells define are the ones that run.
     """
 
-    split_data: Callable
-    cpu_augmentation: Callable
-    build_model: Callable
-    build_optimizer: Callable
-    train_one_epoch: Callable
-    predict: Callable
-    evaluate: Callable
-    write_submission: Callable
+    functions: dict[str, Callable]
+    edited: dict[str, str]  # name -> source, for the functions that differ from the lesson's
+
+    def __getattr__(self, name: str) -> Callable:  # pieces.evaluate(...), ...
+        functions = self.__dict__.get("functions", {})
+        if name in functions:
+            return functions[name]
+        raise AttributeError(name)
 
     @classmethod
     def of(cls, lesson: Any) -> Pieces:
-        """The pieces of a module (baseline.lesson) or of a namespace (a notebook's
-        globals()); a missing one is one line naming it."""
+        """The lesson's functions from a module (baseline.lesson) or a namespace (a
+        notebook's globals()); missing ones are one line naming them."""
         get = lesson.get if isinstance(lesson, Mapping) else lambda n: getattr(lesson, n, None)
-        names = [f.name for f in fields(cls)]
-        missing = [name for name in names if not callable(get(name))]
+        missing = [name for name in LESSON_FUNCTIONS if not callable(get(name))]
         if missing:
             raise TrainingError(
                 f"the training code defines no {', '.join(missing)}: run the notebook's "
-                "cells from the top (Run All), or put back the cell that defined it."
+                "cells from the top (Run All), or put back the cells that defined them "
+                "(baseline/lesson.py has the originals)."
             )
-        return cls(**{name: get(name) for name in names})
+        functions = {name: get(name) for name in LESSON_FUNCTIONS}
+        edited = {
+            name: _source(function) or f"# {name}: its source could not be read"
+            for name, function in functions.items()
+            if function is not getattr(default_lesson, name)
+            and _source(function) != _source(getattr(default_lesson, name))
+        }
+        return cls(functions, edited)
 
 
 @dataclass
@@ -257,14 +283,16 @@ def fit(
     for epoch in range(state.epochs_done, cfg.epochs):
         if state.stopper.should_stop:
             break
-        row = {
-            "epoch": epoch + 1,
-            **guard_memory(lambda e=epoch: pieces.train_one_epoch(t, e), cfg, acc),
-        }
+        steps_before = t.steps_done
+        summary = guard_memory(lambda e=epoch: pieces.train_one_epoch(t, e), cfg, acc)
+        check_epoch(summary, t.steps_done - steps_before)
+        row = {"epoch": epoch + 1, **summary}
         sync_ema(acc, t.ema)
-        val, _ = guard_memory(lambda: pieces.evaluate(t, t.loaders.val), cfg, acc, "evaluating")
-        seen, _ = guard_memory(
-            lambda: pieces.evaluate(t, t.loaders.train_eval), cfg, acc, "evaluating"
+        val = evaluated(
+            guard_memory(lambda: pieces.evaluate(t, t.loaders.val), cfg, acc, "evaluating")
+        )
+        seen = evaluated(
+            guard_memory(lambda: pieces.evaluate(t, t.loaders.train_eval), cfg, acc, "evaluating")
         )
         row.update(train_eval_loss=seen["loss"], train_eval_acc=seen["acc"])
         row.update(val_loss=val["loss"], val_acc=val["acc"], val_macro_f1=val["f1"])
@@ -285,6 +313,36 @@ def fit(
             )
     if cfg.patience and (out / BEST).is_file():
         restore_best(acc, t.eval_model, out)
+
+
+EPOCH_KEYS = ("train_loss", "train_acc", "seconds", "images_per_s")
+EVALUATION_KEYS = ("loss", "acc", "f1")
+
+
+def check_epoch(summary: Any, steps: int) -> None:
+    """Refuse, in one line, an epoch that broke the loop's contract with the engine (the
+    lesson's train_one_epoch is code a student may change)."""
+    if steps == 0:
+        raise TrainingError(
+            "train_one_epoch took no optimizer step that the engine saw: it must call "
+            "t.note(loss, logits, labels) after each batch (cell The training loop)."
+        )
+    if not isinstance(summary, Mapping) or any(key not in summary for key in EPOCH_KEYS):
+        raise TrainingError(
+            "train_one_epoch must return t.epoch_summary() (a dict of "
+            f"{', '.join(EPOCH_KEYS)}), not {type(summary).__name__}."
+        )
+
+
+def evaluated(result: Any) -> dict[str, float]:
+    """evaluate()'s metrics, after checking it returned (metrics, confusion matrix)."""
+    ok = isinstance(result, tuple) and len(result) == 2 and isinstance(result[0], Mapping)
+    if not ok or any(key not in result[0] for key in EVALUATION_KEYS):
+        raise TrainingError(
+            "evaluate must return (a dict of loss, acc and f1, the confusion matrix), "
+            f"not {type(result).__name__}."
+        )
+    return result[0]
 
 
 def report_epoch(out: Path, state: TrainState, cfg: TrainConfig) -> None:

@@ -30,7 +30,6 @@ import importlib.metadata
 import io
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -41,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from baseline.config import TrainConfig
-from baseline.errors import TrainingError
+from baseline.errors import OneLineError, TrainingError
 
 KAGGLE_INPUT = Path("/kaggle/input")
 KAGGLE_WORKING = Path("/kaggle/working")
@@ -57,11 +56,8 @@ SMOKE = {
 }
 
 
-class NotebookStop(Exception):
+class NotebookStop(OneLineError):
     """A problem the student can fix, shown in a notebook as its one line (no traceback)."""
-
-    def _render_traceback_(self) -> list[str]:  # IPython shows this instead of a traceback
-        return [f"Error: {self}"]
 
 
 # ----------------------------------------------------------------------------
@@ -135,18 +131,42 @@ def check_packages(
 # ----------------------------------------------------------------------------
 
 
+def kit_files(root: Path) -> list[Path]:
+    """The kit's files under `root`: grader/ and baseline/ Python files and the tuner's
+    search space; in a git checkout only the tracked ones (a TA's scratch file is not
+    published), elsewhere (the kit unpacked on Kaggle) all of them."""
+    found = [
+        path
+        for package in KIT_PACKAGES
+        for pattern in ("*.py", "*.json")
+        for path in (root / package).rglob(pattern)
+    ]
+    if (root / ".git").exists():
+        try:
+            listed = subprocess.run(
+                ["git", "ls-files", "-z", *KIT_PACKAGES],
+                cwd=root,
+                capture_output=True,
+                check=True,
+                timeout=30,
+            ).stdout
+        except (OSError, subprocess.SubprocessError):
+            return sorted(found)
+        tracked = {root / name for name in listed.decode().split("\0") if name}
+        found = [path for path in found if path in tracked]
+    return sorted(found)
+
+
 def kit_zip(root: Path) -> bytes:
-    """The kit (grader/ and baseline/: Python files and the tuner's search space) as a zip
-    whose bytes depend only on the files' contents: what Kaggle's kit dataset holds."""
+    """The kit (kit_files) as a zip whose bytes depend only on the files' contents: what
+    Kaggle's kit dataset holds, and what the notebooks check by its sha256."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for package in KIT_PACKAGES:
-            files = [*(root / package).rglob("*.py"), *(root / package).rglob("*.json")]
-            for path in sorted(files):
-                info = zipfile.ZipInfo(path.relative_to(root).as_posix(), (1980, 1, 1, 0, 0, 0))
-                info.compress_type = zipfile.ZIP_DEFLATED
-                info.external_attr = 0o644 << 16
-                archive.writestr(info, path.read_bytes())
+        for path in kit_files(root):
+            info = zipfile.ZipInfo(path.relative_to(root).as_posix(), (1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, path.read_bytes())
     return buffer.getvalue()
 
 
@@ -222,34 +242,41 @@ def smoke_if_asked(cfg: TrainConfig) -> TrainConfig:
 # ----------------------------------------------------------------------------
 
 
-def _clear_previous(out: Path) -> None:
-    """Running the notebook again starts the run over: remove the previous run's folder,
-    only when it holds a run of the kit (run.json or a checkpoint)."""
-    from baseline.checkpoint import checkpoint_dir
+def _reset_accelerate() -> None:
+    """Forget the previous run's Accelerate state in this process, so that a run with
+    other settings (mixed precision, gradient accumulation) can start: Accelerate keeps
+    it per process, and refuses to change it."""
+    from accelerate.state import AcceleratorState, GradientState
 
-    if out.is_dir() and ((out / "run.json").is_file() or checkpoint_dir(out) is not None):
-        shutil.rmtree(out)
+    AcceleratorState._reset_state(reset_partial_state=True)
+    GradientState._reset_state()
 
 
-def launch(cfg: TrainConfig, lesson: Mapping[str, Any]) -> Path:
+def launch(cfg: TrainConfig, lesson: Mapping[str, Any], processes: int | None = None) -> Path:
     """Train with the notebook's own functions (`lesson`: its globals()), one process per
-    GPU through Accelerate's notebook_launcher; return the run's folder."""
+    GPU (or `processes`) through Accelerate's notebook_launcher; return the run's folder.
+
+    Running it again starts the run over in the same folder: the earlier run's files are
+    replaced once the new run's set-up has passed every check. With resume=True in the
+    settings, it continues the earlier run from its last finished epoch instead.
+    """
     import torch
     from accelerate import notebook_launcher
 
     from baseline.train import run
 
-    processes = max(torch.cuda.device_count(), 1) if not cfg.cpu else 1
+    if processes is None:
+        processes = max(torch.cuda.device_count(), 1) if not cfg.cpu else 1
     if processes > 1 and torch.cuda.is_initialized():
         raise NotebookStop(
             "a cell above already used the GPU (.cuda(), .to('cuda'), an Accelerator...), so "
             f"the {processes}-GPU launch cannot start its processes: Run > Restart & clear "
             "cell outputs, then Run All, keeping GPU work inside the training functions."
         )
-    out = Path(cfg.out)
-    _clear_previous(out)
+    if processes == 1:
+        _reset_accelerate()
     try:
-        notebook_launcher(run, (cfg, dict(lesson)), num_processes=processes)
+        notebook_launcher(run, (cfg, dict(lesson), None, True), num_processes=processes)
     except TrainingError as exc:
         raise NotebookStop(str(exc)) from None
     except Exception as exc:  # a child process's error arrives wrapped, with its traceback
@@ -257,4 +284,4 @@ def launch(cfg: TrainConfig, lesson: Mapping[str, Any]) -> Path:
         if found is None:
             raise
         raise NotebookStop(found.group(1)) from None
-    return out
+    return Path(cfg.out)

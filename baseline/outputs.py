@@ -18,6 +18,20 @@ from grader.bundle import Bundle
 from grader.fileio import write_text_atomically
 from grader.submission import SubmissionChecker
 
+EDITED_CODE = "edited_code.py"  # a notebook's edited lesson functions, as they ran
+# The files a run writes in --out besides its checkpoints (baseline.checkpoint).
+OUTPUT_FILES = (
+    EDITED_CODE,
+    "metrics.csv",
+    "lr.csv",
+    "learning_curves.png",
+    "model_summary.txt",
+    "submission.csv",
+    ".submission.csv.tmp",
+    "confusion_matrix.csv",
+    "confusion_matrix.png",
+    "run.json",
+)
 METRIC_COLUMNS = (
     "epoch",
     "train_loss",  # on the augmented batches, during the epoch
@@ -103,14 +117,23 @@ def write_confusion(folder: Path, confusion: np.ndarray, classes: tuple[str, ...
     plt.close(fig)
 
 
-def check_submission(path: Path, bundle: Bundle) -> None:
-    """Refuse a submission file the grader would refuse, listing its problems: the
-    lesson's write_submission is code a student may change."""
-    checked = SubmissionChecker(AnswerKey(bundle.test_ids, bundle.classes)).check_file(path)
+def check_submission(staged: Path, bundle: Bundle, final: Path) -> None:
+    """Refuse the file that write_submission (code a student may change) wrote at `staged`
+    for `final` when the grader would refuse it, in one line, removing it; the trained
+    weights stay in the checkpoint, so a fixed write_submission needs no new training."""
+    again = (
+        "Fix write_submission, then run again with --resume (resume=True in a notebook): "
+        "the checkpoint holds the trained weights, so only the prediction is redone."
+    )
+    if not staged.is_file():
+        raise TrainingError(f"write_submission wrote no file for {final}. {again}")
+    checker = SubmissionChecker(AnswerKey(bundle.test_ids, bundle.classes))
+    checked = checker.check_file(staged, name=final.name)
     if not checked.valid:
+        staged.unlink()
         raise TrainingError(
-            f"write_submission wrote a file the grader refuses ({path}): "
-            + " ".join(checked.problems)
+            f"write_submission wrote a file for {final} that the grader refuses: "
+            f"{' '.join(checked.problems)} {again}"
         )
 
 

@@ -51,6 +51,8 @@ from baseline.checkpoint import (
     fail_point,
     load_checkpoint,
     make_ema,
+    remove_run,
+    saved_config,
 )
 from baseline.config import TrainConfig, parse_config
 from baseline.data import check_split, load_competition
@@ -60,10 +62,11 @@ from baseline.devices import (
     precision_reason,
     seed_everything,
 )
-from baseline.engine import Pieces, Training, fit, guard_memory, make_loaders
+from baseline.engine import Pieces, Training, evaluated, fit, guard_memory, make_loaders
 from baseline.errors import TrainingError
 from baseline.model import check_model, load_pretrained, resolve_weights, summary
 from baseline.outputs import (
+    EDITED_CODE,
     check_submission,
     git_commit,
     library_versions,
@@ -109,8 +112,9 @@ def check_batch(cfg: TrainConfig, processes: int) -> None:
         )
 
 
-def prepare_out(cfg: TrainConfig) -> Path:
-    """Refuse to overwrite another run; with --resume, require its checkpoint."""
+def prepare_out(cfg: TrainConfig, replace: bool = False) -> Path:
+    """Refuse to overwrite another run (unless `replace`: set_up removes it once every
+    check has passed); with --resume, require its checkpoint."""
     out = Path(cfg.out)
     has_checkpoint = checkpoint_dir(out) is not None
     if cfg.resume and not has_checkpoint:
@@ -118,7 +122,7 @@ def prepare_out(cfg: TrainConfig) -> Path:
             f"--resume: {out} holds no checkpoint of a finished epoch to continue from. Run "
             "without --resume to start."
         )
-    if not cfg.resume and (has_checkpoint or (out / "run.json").is_file()):
+    if not cfg.resume and not replace and (has_checkpoint or (out / "run.json").is_file()):
         raise TrainingError(
             f"--out {out}: holds an earlier run. Pass --resume to continue it, or choose "
             "another --out."
@@ -135,6 +139,7 @@ class Setup:
     out: Path
     sizes: dict[str, int]  # images in the train / val / test splits
     started: float  # time.perf_counter() at the start
+    edited: list[str]  # the lesson's functions this run's code changed (a notebook's edits)
 
 
 def build_network(cfg: TrainConfig, pieces: Pieces, acc: Accelerator) -> torch.nn.Module:
@@ -152,14 +157,15 @@ def build_network(cfg: TrainConfig, pieces: Pieces, acc: Accelerator) -> torch.n
     return model.to(memory_format=torch.channels_last)
 
 
-def set_up(cfg: TrainConfig, pieces: Pieces) -> Setup:
+def set_up(cfg: TrainConfig, pieces: Pieces, replace: bool = False) -> Setup:
     """Check the settings, load and split the data, build and prepare the model, the
-    optimizer and the loaders, and restore a checkpoint with --resume."""
+    optimizer and the loaders, and restore a checkpoint with --resume. With `replace`,
+    the files of an earlier run in --out are removed, once all of that has worked."""
     started = time.perf_counter()
     acc = make_accelerator(cfg)
     check_batch(cfg, acc.num_processes)
     check_recipe(cfg, cfg.batch_size // acc.num_processes // cfg.grad_accum)
-    out = prepare_out(cfg)
+    out = prepare_out(cfg, replace)
     seed_everything(cfg.seed, cfg.deterministic)  # before the split and the model
     bundle = load_competition(cfg.data)
     train_rows, val_rows = pieces.split_data(bundle.train_labels, cfg)
@@ -183,17 +189,28 @@ def set_up(cfg: TrainConfig, pieces: Pieces) -> Setup:
     training = Training(acc, cfg, model, optimizer, loaders, shuffle, state, ema)
     sizes = {"train": len(train_rows), "val": len(val_rows), "test": len(bundle.test_ids)}
     if acc.is_main_process:
+        if replace and not cfg.resume:
+            remove_run(out)  # only the files a run writes; nothing else in --out
         out.mkdir(parents=True, exist_ok=True)
-        acc.print(banner(cfg, acc, sizes, training.steps_per_epoch))
+        acc.print(banner(cfg, acc, sizes, training.steps_per_epoch, sorted(pieces.edited)))
+        if pieces.edited:  # the code that trained, for whoever reads or re-runs the run
+            write_text(out / EDITED_CODE, "\n\n\n".join(pieces.edited.values()) + "\n")
         if state.history:
             acc.print(f"Resuming after epoch {state.epochs_done} from {checkpoint_dir(out)}")
         weights = resolve_weights(cfg.model, cfg.weights)
         write_text(out / "model_summary.txt", summary(acc.unwrap_model(model), cfg.model, weights))
-    return Setup(training, bundle, out, sizes, started)
+    return Setup(training, bundle, out, sizes, started, sorted(pieces.edited))
 
 
-def banner(cfg: TrainConfig, acc: Accelerator, sizes: dict[str, int], steps: int) -> str:
-    """The start-of-run summary: every setting that decides the numbers."""
+def banner(
+    cfg: TrainConfig,
+    acc: Accelerator,
+    sizes: dict[str, int],
+    steps: int,
+    edited: list[str] | None = None,
+) -> str:
+    """The start-of-run summary: every setting that decides the numbers, and which of the
+    lesson's functions the run's code changed (the rows below describe the settings)."""
     if acc.device.type == "cuda":
         device = f"{acc.num_processes} x cuda ({device_name(acc)})"
     else:
@@ -202,6 +219,10 @@ def banner(cfg: TrainConfig, acc: Accelerator, sizes: dict[str, int], steps: int
     micro = f", in {cfg.grad_accum} micro-batches" if cfg.grad_accum > 1 else ""
     rows = {
         "recipe": f"{cfg.recipe} (baseline.config.RECIPES; flags override it)",
+        "code": f"edited: {', '.join(edited)} (in {EDITED_CODE}; the rows below describe "
+        "the settings, not that code)"
+        if edited
+        else "baseline/lesson.py as shipped",
         "model": (
             f"{cfg.model}, timm's {'pretrained' if cfg.weights != 'none' else 'no'} weights"
             if cfg.model.startswith("timm/")
@@ -268,17 +289,21 @@ def _augment_text(cfg: TrainConfig) -> str:
 
 
 def run(
-    cfg: TrainConfig, lesson: Any = None, on_epoch: Callable[[dict], None] | None = None
+    cfg: TrainConfig,
+    lesson: Any = None,
+    on_epoch: Callable[[dict], None] | None = None,
+    replace: bool = False,
 ) -> dict:
     """Train, evaluate every epoch, checkpoint, and write the submission and records.
 
     `lesson` gives the functions that decide the numbers (baseline/lesson.py, the
     default; a notebook passes its globals(), so its edited cells are what trains).
     `on_epoch` gets each epoch's metrics row after its checkpoint is saved (the tuner
-    reports it to Optuna there and may stop the run by raising).
+    reports it to Optuna there and may stop the run by raising). `replace`: an earlier
+    run in --out is replaced rather than refused (the notebook's Run cell, run again).
     """
     pieces = Pieces.of(default_lesson if lesson is None else lesson)
-    setup = set_up(cfg, pieces)
+    setup = set_up(cfg, pieces, replace)
     fit(setup.training, pieces, setup.out, on_epoch)
     return predict_and_write(setup, pieces)
 
@@ -288,9 +313,8 @@ def predict_and_write(setup: Setup, pieces: Pieces) -> dict:
     the grader's validator), the confusion matrix and run.json."""
     t, out, bundle = setup.training, setup.out, setup.bundle
     acc, cfg = t.accelerator, t.cfg
-    final_val, confusion = guard_memory(
-        lambda: pieces.evaluate(t, t.loaders.val), cfg, acc, "evaluating"
-    )
+    final = guard_memory(lambda: pieces.evaluate(t, t.loaders.val), cfg, acc, "evaluating")
+    final_val, confusion = evaluated(final), final[1]
     predict_start = time.perf_counter()
     rows, predicted, _, _ = guard_memory(
         lambda: pieces.predict(t, t.loaders.test), cfg, acc, "predicting the test set"
@@ -298,10 +322,10 @@ def predict_and_write(setup: Setup, pieces: Pieces) -> dict:
     record = {}
     if acc.is_main_process:
         fail_point("predict")
-        staged = out / ".submission.csv.tmp"
+        staged, final = out / ".submission.csv.tmp", out / "submission.csv"
         pieces.write_submission(staged, bundle.test_ids[rows], predicted, bundle.classes)
-        check_submission(staged, bundle)  # every test id once, known labels
-        staged.replace(out / "submission.csv")
+        check_submission(staged, bundle, final)  # every test id once, known labels
+        staged.replace(final)
         write_confusion(out, confusion, bundle.classes)
         record = run_record(setup, predict_start)
         record["validation"] = {  # of the weights that made the submission
@@ -343,6 +367,7 @@ def run_record(setup: Setup, predict_start: float) -> dict:
         },
         "data": setup.sizes,
         "steps_per_epoch": t.steps_per_epoch,
+        "edited_code": setup.edited,
         "versions": library_versions(),
         "git_commit": git_commit(),
         "timings_s": {
@@ -371,6 +396,8 @@ def interrupted_text(out: Path) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: parse flags, run, and print expected failures as one line."""
     cfg = parse_config(argv)
+    if cfg.resume:  # the checkpoint's settings are the defaults: no flag need be repeated
+        cfg = parse_config(argv, saved_config(Path(cfg.out)))
     try:
         run(cfg)
     except TrainingError as exc:

@@ -255,8 +255,26 @@ def test_resume_refuses_other_settings(single_run, bundle):
     assert result.returncode == 1
     assert result.stderr == (
         f"Error: --resume: the checkpoint in {single_run} was made with other settings (--lr "
-        "0.001). Resume with the same settings, or start a new --out.\n"
+        "0.001). Resume with the same settings (leave the flags out: --resume takes the "
+        "checkpoint's), or start a new --out.\n"
     )
+
+
+def test_resume_takes_the_checkpoints_settings(single_run, bundle, tmp_path):
+    import shutil
+
+    copy = Path(shutil.copytree(single_run, tmp_path / "copy"))
+    (copy / "submission.csv").unlink()
+    # No flag but --out and --resume: model, image size, batch, data... come from the
+    # checkpoint, and the finished run predicts again, as it did.
+    result = train(copy, "--resume")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Resuming after epoch 2 from " in result.stdout
+    assert (copy / "submission.csv").read_bytes() == (single_run / "submission.csv").read_bytes()
+    # A bool setting that differs is named as its flag.
+    refused = train(copy, "--resume", "--tta")
+    assert refused.returncode == 1
+    assert "was made with other settings (--no-tta). " in refused.stderr
 
 
 def test_two_processes_over_gloo_predict_every_test_id_once(bundle, tmp_path):
@@ -631,19 +649,6 @@ def test_out_of_memory_is_caught_on_a_torch_without_out_of_memory_error(monkeypa
     with pytest.raises(TrainingError) as info:
         guard_memory(step, TrainConfig(), Acc())
     assert str(info.value).startswith("out of memory while training, with 128 images per ")
-
-
-def test_an_accelerate_without_non_blocking_copies_still_gets_a_global_batch(monkeypatch):
-    import dataclasses
-
-    import baseline.devices as devices
-
-    @dataclasses.dataclass
-    class OldConfiguration:  # accelerate 0.28-0.29: no non_blocking
-        split_batches: bool = False
-
-    monkeypatch.setattr(devices, "DataLoaderConfiguration", OldConfiguration)
-    assert devices.loader_config() == OldConfiguration(split_batches=True)
 
 
 def test_the_nan_check_finds_the_first_bad_step_of_any_process_without_reduce_max():

@@ -15,7 +15,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from baseline.engine import Pieces
+from baseline.engine import LESSON_FUNCTIONS, Pieces
 from kernels.build import MAX_CELL_LINES, build_notebook, minimum_versions, targets
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,7 +79,7 @@ def test_the_code_that_decides_the_numbers_is_in_the_notebook(name):
     assert all(len(source.splitlines()) <= MAX_CELL_LINES == 60 for source in cells)
     # Each function the engine calls is defined in a cell the student reads.
     text = "\n".join(cells)
-    for piece in Pieces.__dataclass_fields__:
+    for piece in LESSON_FUNCTIONS:
         assert re.search(rf"^def {piece}\(", text, re.MULTILINE), piece
     # No archive, no base64: the longest line a student meets is a settings comment.
     assert not re.search(r"[A-Za-z0-9+/=]{120,}", text)
@@ -134,8 +134,9 @@ def execute(notebook, bundle: Path, out: Path) -> str:
     """Run the notebook as the tests' smoke run; return what its cells printed. (One CPU
     thread, as the command line runs here: other thread counts sum in other orders.)"""
     env = {"CIFAR10_KIT_SMOKE": "1", "CIFAR10_KIT_DATA": str(bundle), "CIFAR10_KIT_OUT": str(out)}
-    saved = os.environ.get("OMP_NUM_THREADS")
-    os.environ.update(env, OMP_NUM_THREADS="1")
+    saved = {key: os.environ.get(key) for key in ("OMP_NUM_THREADS", "PYTHONPATH")}
+    # The kernel imports this checkout's kit, as the command line it is compared with does.
+    os.environ.update(env, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
     try:
         NotebookClient(
             notebook,
@@ -146,10 +147,11 @@ def execute(notebook, bundle: Path, out: Path) -> str:
     finally:
         for key in env:
             os.environ.pop(key)
-        if saved is None:
-            os.environ.pop("OMP_NUM_THREADS")
-        else:
-            os.environ["OMP_NUM_THREADS"] = saved
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key)
+            else:
+                os.environ[key] = value
     outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     return "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
@@ -183,7 +185,7 @@ def test_the_smoke_notebook_equals_the_command_line_byte_for_byte(name, smoke_bu
     assert cli.count(b"\n") == 51  # the header and the 50 test images
 
 
-def test_an_edited_cell_is_what_trains(smoke_bundle, tmp_path):
+def test_an_edited_cell_is_what_trains_and_the_run_cell_runs_again(smoke_bundle, tmp_path):
     notebook = read("baseline")
     (cell,) = [c for c in notebook.cells if c.source.startswith("# A transform takes")]
     # A student's edit: no augmentation, whatever the settings say.
@@ -191,11 +193,36 @@ def test_an_edited_cell_is_what_trains(smoke_bundle, tmp_path):
         "\n\n\ndef train_transform(images, generator, cfg):\n"
         "    return eval_transform(images, cfg)\n"
     )
-    execute(notebook, smoke_bundle, tmp_path / "edited")
-    edited = (tmp_path / "edited" / "submission.csv").read_bytes()
+    # Then, in the same kernel: keep the first submission, put a file of their own in the
+    # run's folder, run again with other Accelerate settings, then resume.
+    again = [
+        "import dataclasses\n"
+        "(out.parent / 'first.csv').write_bytes((out / 'submission.csv').read_bytes())\n"
+        "(out / 'notes.txt').write_text('mine')\n"
+        "cfg = dataclasses.replace(cfg, mixed_precision='bf16')\n"
+        "out = launch(cfg, globals())",
+        "cfg = dataclasses.replace(cfg, resume=True)\nout = launch(cfg, globals())",
+        "print('kept:', (out / 'notes.txt').read_text(), sorted(p.name for p in out.iterdir()))",
+    ]
+    notebook.cells += [nbformat.v4.new_code_cell(source) for source in again]
+    printed = execute(notebook, smoke_bundle, tmp_path / "edited")
     # The command line trains the same only when told to skip augmentation.
-    assert edited == command_line(smoke_bundle, tmp_path / "none", "--augment", "none")
-    assert edited != command_line(smoke_bundle, tmp_path / "lecture")
+    first = (tmp_path / "first.csv").read_bytes()
+    assert first == command_line(smoke_bundle, tmp_path / "none", "--augment", "none")
+    assert first != command_line(smoke_bundle, tmp_path / "lecture")
+    # The run says what was edited, and keeps the code that ran.
+    assert "  code       edited: train_transform (in edited_code.py; " in printed
+    kept = (tmp_path / "edited" / "edited_code.py").read_text()
+    assert "def train_transform(images, generator, cfg):\n    return eval_transform" in kept
+    assert json.loads((tmp_path / "edited" / "run.json").read_text())["edited_code"] == [
+        "train_transform"
+    ]
+    # Run again in the same kernel with another precision, then resume; a student's file
+    # in the folder survives both.
+    assert "mixed precision bf16 (bf16: set by --mixed-precision)" in printed
+    assert "Resuming after epoch 1 from " in printed
+    assert printed.count("Training run -> ") == 3
+    assert "kept: mine ['checkpoint.0001', 'checkpoint.current', 'confusion_matrix.csv'," in printed
 
 
 # ----------------------------------------------------------------------------
@@ -263,6 +290,25 @@ def test_a_kit_other_than_the_notebooks_is_refused(tmp_path):
     assert done.stdout.split() == [digest, str(zipped)], done.stderr[-2000:]
 
 
+def test_the_kit_is_the_tracked_files_only(tmp_path):
+    from baseline.notebook import kit_files
+
+    for name in ("grader/a.py", "grader/scratch.py", "baseline/b.py", "baseline/space.json"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text("x = 1\n")
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    subprocess.run(
+        ["git", "add", "grader/a.py", "baseline/b.py", "baseline/space.json"],
+        cwd=tmp_path,
+        check=True,
+    )
+    names = [p.relative_to(tmp_path).as_posix() for p in kit_files(tmp_path)]
+    assert names == ["baseline/b.py", "baseline/space.json", "grader/a.py"]  # no scratch.py
+    # Unpacked from the dataset (no git): every file there.
+    (tmp_path / ".git").rename(tmp_path / "git-was-here")
+    assert len(kit_files(tmp_path)) == 4
+
+
 def test_cuda_used_before_a_two_gpu_launch_is_one_line_with_the_fix(monkeypatch, tmp_path):
     import torch
 
@@ -280,18 +326,172 @@ def test_cuda_used_before_a_two_gpu_launch_is_one_line_with_the_fix(monkeypatch,
     )
 
 
+def broken(name: str):
+    """A lesson namespace with one student's mistake, by name."""
+    import numpy as np
+
+    from baseline import lesson
+
+    namespace = dict(vars(lesson))
+    if name == "no t.note":
+
+        def train_one_epoch(t, epoch):
+            for images, _labels, generator in t.batches(epoch):
+                t.model(lesson.train_transform(images, generator, t.cfg))
+            return t.epoch_summary()
+
+        namespace["train_one_epoch"] = train_one_epoch
+    elif name == "returns None":
+        namespace["train_one_epoch"] = lambda t, epoch: lesson.train_one_epoch(t, epoch) and None
+    elif name == "evaluate returns a dict":
+        namespace["evaluate"] = lambda t, loader: lesson.evaluate(t, loader)[0]
+    elif name == "overlapping split":
+
+        def split_data(labels, cfg):
+            train, val = lesson.split_data(labels, cfg)
+            return np.concatenate([train, val[:3]]), val
+
+        namespace["split_data"] = split_data
+    elif name == "no submission file":
+        namespace["write_submission"] = lambda path, ids, predicted, classes: None
+    elif name == "bad submission":
+        namespace["write_submission"] = lambda path, ids, predicted, classes: path.write_text(
+            "id,label\n0,cat\n"
+        )
+    return namespace
+
+
+def small(bundle: Path, out: Path, **changes):
+    from baseline.config import TrainConfig
+
+    return TrainConfig(
+        data=str(bundle),
+        out=str(out),
+        model="resnet18",
+        weights="none",
+        image_size=32,
+        train_limit=200,
+        epochs=1,
+        batch_size=32,
+        **changes,
+    )
+
+
+@pytest.mark.parametrize(
+    ("mistake", "message"),
+    [
+        (
+            "no t.note",
+            "train_one_epoch took no optimizer step that the engine saw: it must call "
+            "t.note(loss, logits, labels) after each batch (cell The training loop).",
+        ),
+        (
+            "returns None",
+            "train_one_epoch must return t.epoch_summary() (a dict of train_loss, train_acc, "
+            "seconds, images_per_s), not NoneType.",
+        ),
+        (
+            "evaluate returns a dict",
+            "evaluate must return (a dict of loss, acc and f1, the confusion matrix), not dict.",
+        ),
+        (
+            "overlapping split",
+            "split_data puts 3 image(s) in both the training and the validation rows (rows ",
+        ),
+        ("no submission file", "write_submission wrote no file for "),
+        (
+            "bad submission",
+            "write_submission wrote a file for {out}/submission.csv that the grader refuses: ",
+        ),
+    ],
+)
+def test_a_students_broken_contract_with_the_engine_is_one_line(
+    mistake, message, smoke_bundle, tmp_path
+):
+    from baseline.notebook import NotebookStop, launch
+
+    out = tmp_path / "run"
+    with pytest.raises(NotebookStop) as info:
+        launch(small(smoke_bundle, out), broken(mistake))
+    assert str(info.value).startswith(message.format(out=out)), str(info.value)
+    assert "\n" not in str(info.value)
+    assert not (out / "submission.csv").exists()
+    assert not (out / ".submission.csv.tmp").exists()
+
+
+def test_a_fixed_write_submission_resumes_without_training_again(smoke_bundle, tmp_path, capsys):
+    from baseline import lesson
+    from baseline.notebook import NotebookStop, launch
+
+    out = tmp_path / "run"
+    with pytest.raises(NotebookStop) as info:
+        launch(small(smoke_bundle, out), broken("no submission file"))
+    assert str(info.value).endswith(
+        "Fix write_submission, then run again with --resume (resume=True in a notebook): the "
+        "checkpoint holds the trained weights, so only the prediction is redone."
+    )
+    launch(small(smoke_bundle, out, resume=True), vars(lesson))
+    assert "Resuming after epoch 1 from " in capsys.readouterr().out
+    assert (out / "submission.csv").read_text().count("\n") == 51
+
+
+TWO_PROCESSES = """
+import sys
+from baseline import lesson
+from baseline.config import TrainConfig
+from baseline.notebook import NotebookStop, launch
+data, out, lr = sys.argv[1], sys.argv[2], float(sys.argv[3])
+cfg = TrainConfig(data=data, out=out, model="resnet18", weights="none", image_size=32,
+                  train_limit=200, epochs=1, batch_size=32, cpu=True, lr=lr)
+try:
+    out = launch(cfg, vars(lesson), processes=2)
+    print("rows:", (out / "submission.csv").read_text().count(chr(10)))
+except NotebookStop as stop:
+    print("stop:", stop)
+"""
+
+
+def test_the_two_process_launch_trains_and_brings_a_childs_error_back_as_one_line(
+    smoke_bundle, tmp_path
+):
+    """The T4 x2 path of the Run cell (Accelerate's notebook_launcher forking two
+    processes), on two CPU processes."""
+    results = []
+    for lr in ("0.001", "1e30"):
+        done = subprocess.run(
+            [sys.executable, "-c", TWO_PROCESSES, str(smoke_bundle), str(tmp_path / lr), lr],
+            capture_output=True,
+            text=True,
+            env=ENV,
+            cwd=ROOT,
+            timeout=600,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        results.append(done.stdout.splitlines()[-1])
+    assert results[0] == "rows: 51"  # every test id once, from two processes
+    # The first step's loss is finite; the step it takes with lr 1e30 is not.
+    assert results[1] == (
+        "stop: the loss became NaN or infinite at epoch 1, step 2 (lr 1e+30). Lower --lr "
+        "(e.g. by 10x), or try --mixed-precision no."
+    )
+
+
 def test_a_missing_piece_is_named():
     from baseline import lesson
     from baseline.errors import TrainingError
 
-    namespace = {name: getattr(lesson, name) for name in Pieces.__dataclass_fields__}
-    assert Pieces.of(namespace).evaluate is lesson.evaluate
-    del namespace["evaluate"], namespace["predict"]
+    namespace = {name: getattr(lesson, name) for name in LESSON_FUNCTIONS}
+    pieces = Pieces.of(namespace)
+    assert pieces.evaluate is lesson.evaluate and pieces.edited == {}
+    # The engine calls eight of them; the others are called by name, so all are needed.
+    assert len(LESSON_FUNCTIONS) == 15 and "loss_fn" in LESSON_FUNCTIONS
+    del namespace["evaluate"], namespace["loss_fn"]
     with pytest.raises(TrainingError) as info:
         Pieces.of(namespace)
     assert str(info.value) == (
-        "the training code defines no predict, evaluate: run the notebook's cells from the top "
-        "(Run All), or put back the cell that defined it."
+        "the training code defines no loss_fn, evaluate: run the notebook's cells from the top "
+        "(Run All), or put back the cells that defined them (baseline/lesson.py has the "
+        "originals)."
     )
 
 
@@ -357,16 +557,26 @@ def test_publish_writes_the_kit_dataset_the_notebooks_and_the_gpu_check(tmp_path
     gpu = check_kernel_metadata(out / "gpu-check" / "kernel-metadata.json")
     assert (gpu["kernel_type"], gpu["code_file"]) == ("script", "gpu_check.py")
     assert gpu["dataset_sources"] == ["ta-kim/cifar10-kit"] and gpu["enable_internet"] is False
-    # Publishing again replaces its own folders; a stranger's file makes it refuse.
+    # Publishing again replaces its own folders; a stranger's file in any of them makes it
+    # refuse before anything is written.
     assert main(["--owner", "ta-kim", "--competition", "dl-cifar10", "--out", str(out)]) == 0
-    (out / "kit" / "notes.txt").write_text("mine")
+    (out / "kit" / "cifar10_kit.zip").write_bytes(b"an older kit")
+    (out / "improved" / "notes.txt").write_text("mine")
     with pytest.raises(SystemExit) as info:
         main(["--owner", "ta-kim", "--competition", "dl-cifar10", "--out", str(out)])
     assert str(info.value) == (
-        f"Error: {out / 'kit'} holds files this command does not write (notes.txt); choose "
-        "another --out, or move them."
+        f"Error: {out / 'improved'} holds files this command does not write (notes.txt); "
+        "choose another --out, or move them."
     )
-    assert (out / "kit" / "notes.txt").read_text() == "mine"
+    assert (out / "improved" / "notes.txt").read_text() == "mine"
+    assert (out / "kit" / "cifar10_kit.zip").read_bytes() == b"an older kit"
+    # Never into the kit's own sources (it would overwrite kernels/*/kernel-metadata.json).
+    with pytest.raises(SystemExit) as info:
+        main(["--owner", "ta-kim", "--competition", "dl-cifar10", "--out", str(ROOT / "kernels")])
+    assert str(info.value) == (
+        f"Error: --out {ROOT / 'kernels'}: inside the kit's own sources; choose a folder of "
+        "its own (the default is dist/kaggle)."
+    )
     with pytest.raises(SystemExit) as info:
         main(["--owner", "ta kim", "--competition", "dl-cifar10", "--out", str(tmp_path / "x")])
     assert "--owner 'ta kim': a Kaggle name is 2-50 letters" in str(info.value)

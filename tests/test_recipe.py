@@ -99,6 +99,17 @@ def test_settings_that_cannot_work_together(settings, message):
         ({"ema": 1.5}, "--ema 1.5: must be in [0, 1)."),
         ({"warmup_epochs": -1.0}, "--warmup-epochs -1.0: must be at least 0."),
         ({"step_size": 0}, "--step-size 0: must be at least 1."),
+        # A notebook's settings cell is plain Python: kinds and choices are checked too.
+        ({"optimizer": "rmsprop"}, "--optimizer rmsprop: must be one of sgd, adam, adamw."),
+        ({"optimizer": "SGD"}, "--optimizer SGD: must be one of sgd, adam, adamw."),
+        ({"epochs": 3.5}, "--epochs 3.5: must be a whole number."),
+        ({"lr": "0.01"}, "--lr '0.01': must be a number."),
+        ({"tta": "yes"}, "--tta 'yes': must be True or False."),
+        ({"train_limit": True}, "--train-limit True: must be a whole number."),
+        (
+            {"augment": "cutout"},
+            "--augment cutout: must be one of lecture, none, randaugment, trivialaugment.",
+        ),
     ],
 )
 def test_a_value_out_of_range_is_refused_by_the_config_itself(settings, message):
@@ -107,6 +118,13 @@ def test_a_value_out_of_range_is_refused_by_the_config_itself(settings, message)
     with pytest.raises(ConfigError) as info:
         TrainConfig(**settings)
     assert str(info.value) == message
+    assert info.value._render_traceback_() == [f"Error: {message}"]  # one line in Jupyter
+
+
+def test_a_whole_number_is_a_number_and_is_recorded_as_one():
+    cfg = TrainConfig(lr=1, warmup_epochs=2)
+    assert (cfg.lr, cfg.warmup_epochs) == (1.0, 2.0)
+    assert isinstance(cfg.lr, float) and isinstance(cfg.warmup_epochs, float)
 
 
 def test_dropout_and_batch_norm_head():
