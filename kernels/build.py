@@ -34,7 +34,7 @@ from pathlib import Path
 import jupytext
 import nbformat
 
-from baseline.config import TrainConfig
+from baseline.config import RECIPES, TrainConfig
 from baseline.notebook import kit_zip
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,6 +70,20 @@ SETTINGS = {
         "tta",
     ),
     "data and hardware": ("val_fraction", "mixed_precision"),
+    "this run": ("resume",),
+}
+# The improved notebook's table of what its recipe changes: technique and why, per setting
+# (the values come from RECIPES, so the table cannot disagree with the run).
+RECIPE_NOTES = {
+    "momentum": ("momentum", "faster, steadier descent than plain SGD"),
+    "nesterov": ("Nesterov momentum", "looks ahead before it steps"),
+    "lr": ("learning rate", "momentum and the schedule allow a larger peak"),
+    "warmup_epochs": ("lr warm-up, in epochs", "no large steps while the new head is random"),
+    "sched": ("lr schedule", "big steps early, fine steps late"),
+    "weight_decay": ("L2 (weight decay)", "keeps weights small: less over-fitting"),
+    "label_smoothing": ("label smoothing", "less over-confident predictions"),
+    "tta": ("test-time augmentation (flip)", "often a free point of accuracy"),
+    "epochs": ("epochs", "the baseline's 3 stop while it is still learning"),
 }
 
 
@@ -156,6 +170,19 @@ def _literal(value: object) -> str:
     return f'"{value}"' if isinstance(value, str) else repr(value)
 
 
+def recipe_table(recipe: str) -> str:
+    """The markdown table of what `recipe` sets, from RECIPES and RECIPE_NOTES."""
+    baseline = TrainConfig()
+    rows = ["| technique | baseline | this notebook | why |", "| --- | --- | --- | --- |"]
+    for name, value in RECIPES[recipe].items():
+        if value == getattr(baseline, name):
+            continue  # the baseline's value, restated
+        technique, why = RECIPE_NOTES[name]
+        was = _literal(getattr(baseline, name))
+        rows.append(f"| {technique} | `{name}={was}` | `{name}={_literal(value)}` | {why} |")
+    return "\n".join(rows)
+
+
 def lesson_cells() -> dict[str, str]:
     """baseline/lesson.py's code cells by tag."""
     cells = {}
@@ -203,6 +230,8 @@ def build_notebook(name: str) -> str:
         raise SystemExit(f"{SOURCE}: lesson cells used {sorted(used)}, defined {sorted(lessons)}.")
     for cell in cells:
         if cell.cell_type == "markdown":
+            if "{{recipe_table}}" in cell.source:
+                cell.source = cell.source.replace("{{recipe_table}}", recipe_table(NOTEBOOKS[name]))
             cell.source = re.sub(
                 r"\{\{line:(\w+)\}\}",
                 lambda m: _line_of(cells, rf"    {m.group(1)}=", m.group(1)),

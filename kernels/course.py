@@ -37,16 +37,10 @@
 # flips, ImageNet normalisation. Its accuracy on T4 x2: not measured yet.
 
 # %% [markdown] tags=["only:improved"]
-# Same model and data as the baseline (ResNet50, ImageNet weights, 224 px), with:
+# Same model and data as the baseline (ResNet50, ImageNet weights, 224 px), with
+# these settings changed (`python -m baseline.train --recipe improved` runs the same):
 #
-# | technique | setting | why |
-# | --- | --- | --- |
-# | momentum | SGD, momentum 0.9, Nesterov | faster, steadier descent than plain SGD |
-# | lr schedule | 1 epoch warm-up, then cosine decay to 0 | big steps early, fine steps late |
-# | L2 | weight decay 5e-4 | keeps weights small: less over-fitting |
-# | label smoothing | 0.1 | less over-confident predictions |
-# | test-time augmentation | average each image with its mirror | often a free point |
-# | epochs | 10 | the baseline's 3 stop while it is still learning |
+# {{recipe_table}}
 #
 # Its accuracy on T4 x2: **not measured on T4 x2 yet** (target: 97% within an
 # hour). Measure it and write it here.
@@ -61,11 +55,15 @@
 # | momentum, Nesterov; Adam, AdamW | `momentum`, {{line:momentum}}; `optimizer`, {{line:optimizer}} | *Optimizer and learning-rate schedule*: `build_optimizer`, {{def:build_optimizer}} |
 # | weight decay (L2) | `weight_decay`, {{line:weight_decay}} | `build_optimizer` |
 # | batch size, epochs | `batch_size`, {{line:batch_size}}; `epochs`, {{line:epochs}} | |
-# | early stopping | `patience`, {{line:patience}} | |
+# | early stopping | `patience`, {{line:patience}} | the kit's engine (`baseline/recipe.py`: `EarlyStopping`) |
+# | lr drop on a plateau | `sched="plateau"`, `plateau_patience`, {{line:plateau_patience}} | the engine (`baseline/recipe.py`: `Plateau`), times `lr_at` |
 # | dropout, batch normalisation | `dropout`, {{line:dropout}}; `bn_head`, {{line:bn_head}} | *Model summary*: `new_head`, {{def:new_head}} |
 # | the model, pretrained weights | `model`, {{line:model}}; `weights`, {{line:weights}} | *Model summary*: `build_model`, {{def:build_model}} |
 # | augmentation | `augment`, {{line:augment}}; `mixup`, `cutmix` | *Transforms*: `train_transform`, {{def:train_transform}} |
 # | loss, label smoothing | `label_smoothing`, {{line:label_smoothing}} | *Loss*: `loss_fn`, {{def:loss_fn}} |
+# | mixup, cutmix | `mixup`, {{line:mixup}}; `cutmix`, {{line:cutmix}} | *Loss*: `mix_batch`, {{def:mix_batch}} |
+# | weight averaging (EMA) | `ema`, {{line:ema}} | the engine (`baseline/checkpoint.py`: `make_ema`) |
+# | test-time augmentation | `tta`, {{line:tta}} | *Evaluation*: `predict`, {{def:predict}} |
 # | image size (resize) | `image_size`, {{line:image_size}} | *Transforms*: `eval_transform`, {{def:eval_transform}} |
 # | the training loop | | *The training loop*: `train_one_epoch`, {{def:train_one_epoch}} |
 # | validation split | `val_fraction`, {{line:val_fraction}} | *Data*: `split_data`, {{def:split_data}} |
@@ -87,10 +85,11 @@
 #
 # The first cell prints the versions this notebook runs on and checks them;
 # then it loads the kit's plumbing, code you have no reason to change: the
-# engine (`baseline/engine.py`: the Accelerate launch on both GPUs, seeded
-# batches on the GPU, checkpoints, early stopping, the records),
-# `grader/` (the course's validator and metrics) and the plots. Its source:
-# the `baseline/` and `grader/` folders of the course kit.
+# launch on both GPUs (`baseline/notebook.py`), the engine around your
+# functions (`baseline/engine.py`: seeded batches on the GPU, evaluation
+# after each epoch, early stopping, checkpoints, the records), `grader/`
+# (the course's validator and metrics) and the plots. Its source: the
+# `baseline/` and `grader/` folders of the course kit.
 
 # %% tags=["setup"]
 # Replaced by kernels/build.py: the package check and the kit.
@@ -197,7 +196,11 @@ print(summary(build_model(cfg, None), cfg.model, cfg.weights))
 # trains with the functions defined above (`globals()`): each epoch it prints
 # one line, writes the learning curves and a checkpoint; at the end it predicts
 # the test images and writes `submission.csv`. The first lines settle every
-# choice (batch per GPU, mixed precision, crop). Running it again starts over.
+# choice (batch per GPU, mixed precision, crop) and name the functions you
+# edited. Running it again starts the run over (the earlier run's files are
+# replaced once the new one has passed its checks); with `resume=True` it
+# continues the earlier run from its last finished epoch. Errors name the
+# settings as the command line's flags: `--lr` is `lr=` in *Random seed*.
 
 # %%
 out = launch(cfg, globals())

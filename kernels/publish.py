@@ -20,8 +20,10 @@ It writes, under --out (default dist/kaggle):
   internet, the kit attached): its log and /kaggle/working/gpu_check.json are
   the T4 x2 measurements.
 
-A committed notebook that is stale is refused (rebuild first), and a folder
-under --out is replaced only when it holds nothing but what this command writes.
+A committed notebook that is stale is refused (rebuild first); so is an --out
+inside the kit's own sources. Every folder is checked before anything is
+written, and one is replaced only when it holds nothing but what this command
+writes.
 """
 
 from __future__ import annotations
@@ -80,25 +82,35 @@ def dataset_metadata(owner: str) -> dict:
     }
 
 
-def _fresh_folder(folder: Path, files: set[str]) -> None:
-    """Make `folder` empty for `files`, refusing one that holds anything else."""
-    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
-        raise SystemExit(f"Error: {folder}: not a folder; choose another --out.")
-    if folder.is_dir():
-        others = sorted(p.name for p in folder.iterdir() if p.name not in files)
+SOURCE_FOLDERS = ("baseline", "grader", "kernels", "benchmarks", "tests", "submissions", ".git")
+
+
+def _check_out(out: Path, folders: dict[str, dict[str, bytes]]) -> None:
+    """Refuse, before writing anything, an --out inside the kit's own source folders and a
+    folder under it that is not a folder or holds files this command does not write."""
+    where = out.resolve()
+    for name in SOURCE_FOLDERS:
+        if where == ROOT / name or (ROOT / name) in where.parents or where == ROOT:
+            raise SystemExit(
+                f"Error: --out {out}: inside the kit's own sources; choose a folder of its own "
+                "(the default is dist/kaggle)."
+            )
+    if out.exists() and not out.is_dir():
+        raise SystemExit(f"Error: --out {out}: not a folder; choose another --out.")
+    for name, files in folders.items():
+        folder = out / name
+        if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+            raise SystemExit(f"Error: {folder}: not a folder; choose another --out.")
+        others = (
+            sorted(p.name for p in folder.iterdir() if p.name not in files)
+            if (folder.is_dir())
+            else []
+        )
         if others:
             raise SystemExit(
                 f"Error: {folder} holds files this command does not write ({', '.join(others)}); "
                 "choose another --out, or move them."
             )
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
-
-
-def _write(folder: Path, files: dict[str, bytes]) -> None:
-    _fresh_folder(folder, set(files))
-    for name, data in files.items():
-        (folder / name).write_bytes(data)
 
 
 def publish(owner: str, competition: str, out: Path, public: bool) -> list[Path]:
@@ -118,27 +130,31 @@ def publish(owner: str, competition: str, out: Path, public: bool) -> list[Path]
     def as_json(data: dict) -> bytes:
         return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode()
 
-    folders = [out / "kit"]
-    _write(
-        out / "kit",
-        {KIT_ZIP: kit_zip(ROOT), "dataset-metadata.json": as_json(dataset_metadata(owner))},
-    )
+    folders = {
+        "kit": {KIT_ZIP: kit_zip(ROOT), "dataset-metadata.json": as_json(dataset_metadata(owner))}
+    }
     for name, notebook in targets().items():
-        folders.append(out / name)
         meta = notebook_metadata(name, owner, competition, public)
-        _write(
-            out / name,
-            {notebook.name: notebook.read_bytes(), "kernel-metadata.json": as_json(meta)},
-        )
-    folders.append(out / "gpu-check")
-    _write(
-        out / "gpu-check",
-        {
-            "gpu_check.py": (ROOT / "benchmarks" / "gpu_check.py").read_bytes(),
-            "kernel-metadata.json": as_json(gpu_check_metadata(owner, public)),
-        },
-    )
-    return folders
+        folders[name] = {
+            notebook.name: notebook.read_bytes(),
+            "kernel-metadata.json": as_json(meta),
+        }
+    folders["gpu-check"] = {
+        "gpu_check.py": (ROOT / "benchmarks" / "gpu_check.py").read_bytes(),
+        "kernel-metadata.json": as_json(gpu_check_metadata(owner, public)),
+    }
+    _check_out(out, folders)
+    try:
+        for name, files in folders.items():
+            folder = out / name
+            if folder.is_dir():
+                shutil.rmtree(folder)  # holds only this command's files (checked above)
+            folder.mkdir(parents=True)
+            for file, data in files.items():
+                (folder / file).write_bytes(data)
+    except OSError as exc:
+        raise SystemExit(f"Error: cannot write under {out} ({exc.strerror or exc}).") from None
+    return [out / name for name in folders]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -160,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     folders = publish(args.owner, args.competition, args.out, args.public)
     print(f"Wrote {', '.join(str(f) for f in folders)}. Next:")
-    print(f"  kaggle datasets create -p {folders[0]} --public")
+    print(f"  kaggle datasets create -p {folders[0]} --public      # the first time; after that:")
+    print(f'  kaggle datasets version -p {folders[0]} -m "kit update"')
     for folder in folders[1:]:
         print(f"  kaggle kernels push -p {folder}")
     return 0
