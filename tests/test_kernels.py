@@ -582,31 +582,29 @@ def test_publish_writes_the_kit_dataset_the_notebooks_and_the_gpu_check(tmp_path
     assert "--owner 'ta kim': a Kaggle name is 2-50 letters" in str(info.value)
 
 
+def kaggle_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    """The real kaggle command line, reaching the stand-in through `env` (client_env)."""
+    return subprocess.run(
+        [sys.executable, "-m", "kaggle.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+
+
 def test_the_kaggle_client_pushes_the_notebook_as_a_t4_x2_kernel(tmp_path):
     """`kaggle kernels push` with the real client: what it sends is what Kaggle gets."""
     import shutil
 
     from tests.kaggle_standin import KaggleStandIn
+    from tests.test_submit import client_env
 
     folder = tmp_path / "kernel"
     shutil.copytree(ROOT / "kernels" / "baseline", folder)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KAGGLE_")}
     with KaggleStandIn(set()) as kaggle:
-        env.update(
-            HOME=str(tmp_path),
-            KAGGLE_USERNAME="student",
-            KAGGLE_KEY="abc",
-            KAGGLE_API_ENVIRONMENT="LOCALHOST",
-            HTTP_PROXY=kaggle.proxy,
-            http_proxy=kaggle.proxy,
-        )
-        result = subprocess.run(
-            [sys.executable, "-m", "kaggle.cli", "kernels", "push", "-p", str(folder)],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=120,
-        )
+        env = client_env(tmp_path / "home", kaggle.proxy)
+        result = kaggle_cli(env, "kernels", "push", "-p", str(folder))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "successfully pushed" in result.stdout
     assert "does not resolve" not in result.stdout  # the title matches the id's slug
@@ -646,31 +644,18 @@ def test_the_kaggle_client_uploads_the_published_kit_and_gpu_check(tmp_path):
     real client: the dataset holds the kit's zip, the GPU check is a T4 x2 script kernel."""
     from kernels.publish import main as publish
     from tests.kaggle_standin import KaggleStandIn
+    from tests.test_submit import client_env
 
     out = tmp_path / "kaggle"
     assert publish(["--owner", "ta-kim", "--competition", "dl-cifar10", "--out", str(out)]) == 0
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KAGGLE_")}
     with KaggleStandIn(set()) as kaggle:
-        env.update(
-            HOME=str(tmp_path),
-            KAGGLE_USERNAME="ta-kim",
-            KAGGLE_KEY="abc",
-            KAGGLE_API_ENVIRONMENT="LOCALHOST",
-            HTTP_PROXY=kaggle.proxy,
-            http_proxy=kaggle.proxy,
-        )
+        env = client_env(tmp_path / "home", kaggle.proxy)
         printed = []
         for command in (
             ["datasets", "create", "-p", str(out / "kit"), "--public"],
             ["kernels", "push", "-p", str(out / "gpu-check")],
         ):
-            done = subprocess.run(
-                [sys.executable, "-m", "kaggle.cli", *command],
-                capture_output=True,
-                text=True,
-                env=env,
-                timeout=120,
-            )
+            done = kaggle_cli(env, *command)
             assert done.returncode == 0, done.stdout + done.stderr
             printed.append(done.stdout)
     assert "Your public Dataset is being created" in printed[0]
