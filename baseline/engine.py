@@ -92,12 +92,14 @@ class Pieces:
                 "(baseline/lesson.py has the originals)."
             )
         functions = {name: get(name) for name in LESSON_FUNCTIONS}
-        edited = {
-            name: _source(function) or f"# {name}: its source could not be read"
-            for name, function in functions.items()
-            if function is not getattr(default_lesson, name)
-            and _source(function) != _source(getattr(default_lesson, name))
-        }
+        edited = {}
+        for name, function in functions.items():
+            shipped = getattr(default_lesson, name)
+            if function is shipped:
+                continue
+            source = _source(function)  # a notebook's copy: the same text is not an edit
+            if source is None or source != _source(shipped):
+                edited[name] = source or f"# {name}: its source could not be read"
         return cls(functions, edited)
 
 

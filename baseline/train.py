@@ -313,8 +313,8 @@ def predict_and_write(setup: Setup, pieces: Pieces) -> dict:
     the grader's validator), the confusion matrix and run.json."""
     t, out, bundle = setup.training, setup.out, setup.bundle
     acc, cfg = t.accelerator, t.cfg
-    final = guard_memory(lambda: pieces.evaluate(t, t.loaders.val), cfg, acc, "evaluating")
-    final_val, confusion = evaluated(final), final[1]
+    result = guard_memory(lambda: pieces.evaluate(t, t.loaders.val), cfg, acc, "evaluating")
+    final_val, confusion = evaluated(result), result[1]
     predict_start = time.perf_counter()
     rows, predicted, _, _ = guard_memory(
         lambda: pieces.predict(t, t.loaders.test), cfg, acc, "predicting the test set"
