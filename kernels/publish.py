@@ -166,7 +166,10 @@ def main(argv: list[str] | None = None) -> int:
         "--competition", required=True, help="the competition's URL name (its data is attached)"
     )
     parser.add_argument(
-        "--out", type=Path, default=Path("dist/kaggle"), help="(default: dist/kaggle)"
+        "--out",
+        type=Path,
+        default=Path("dist/kaggle"),
+        help="where to write the folders to push (default: dist/kaggle)",
     )
     parser.add_argument(
         "--public",
