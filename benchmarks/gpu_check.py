@@ -43,10 +43,12 @@ import time
 import warnings
 from pathlib import Path
 
-# On Kaggle the kit comes from its dataset (cifar10_kit.zip, imported from the zip);
-# elsewhere from this checkout. (CIFAR10_KIT_KAGGLE_INPUT: where Kaggle's inputs are.)
+# On Kaggle the kit comes from its dataset (cifar10_kit.zip, imported from the zip, or
+# the folder Kaggle unpacked it into); elsewhere from this checkout. (The notebooks'
+# first cell finds it the same way; CIFAR10_KIT_KAGGLE_INPUT: where Kaggle's inputs are.)
 _INPUT = Path(os.environ.get("CIFAR10_KIT_KAGGLE_INPUT", "/kaggle/input"))
-_KIT = sorted(_INPUT.glob("*/cifar10_kit.zip"))
+_UNPACKED = [*_INPUT.glob("*/baseline/lesson.py"), *_INPUT.glob("*/*/baseline/lesson.py")]
+_KIT = [*_INPUT.glob("*/cifar10_kit.zip"), *(path.parents[1] for path in _UNPACKED)]
 sys.path.insert(0, str(_KIT[0] if _KIT else Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402

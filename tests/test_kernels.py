@@ -309,6 +309,35 @@ def test_the_kit_is_the_tracked_files_only(tmp_path):
     assert len(kit_files(tmp_path)) == 4
 
 
+@pytest.mark.parametrize("layout", ["zip", "unpacked", "unpacked in a folder"])
+def test_the_first_cell_finds_the_kit_dataset_as_kaggle_attaches_it(layout, tmp_path):
+    """Kaggle keeps the dataset's cifar10_kit.zip, or unpacks it: the first cell imports
+    the kit either way (away from the checkout) and checks it is the one it was built for."""
+    import zipfile
+
+    from baseline.notebook import kit_zip
+
+    dataset = tmp_path / "input" / "cifar10-kit"
+    dataset.mkdir(parents=True)
+    (dataset / "cifar10_kit.zip").write_bytes(kit_zip(ROOT))
+    where = dataset / "cifar10_kit.zip"
+    if layout != "zip":
+        where = dataset / "cifar10_kit" if layout == "unpacked in a folder" else dataset
+        with zipfile.ZipFile(dataset / "cifar10_kit.zip") as archive:
+            archive.extractall(where)
+        (dataset / "cifar10_kit.zip").unlink()
+    env = {k: v for k, v in ENV.items() if k != "PYTHONPATH"}
+    env["CIFAR10_KIT_KAGGLE_INPUT"] = str(tmp_path / "input")
+    first = code_cells(read("baseline"))[0]
+    done = subprocess.run(
+        [sys.executable, "-c", first], capture_output=True, text=True, env=env, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    printed = done.stdout.splitlines()
+    assert printed[0].startswith("Packages: torch ")
+    assert printed[1].startswith("Kit: cifar10-kit ") and printed[1].endswith(f"from {where}")
+
+
 def test_cuda_used_before_a_two_gpu_launch_is_one_line_with_the_fix(monkeypatch, tmp_path):
     import torch
 
