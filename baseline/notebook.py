@@ -8,8 +8,9 @@ The same notebook runs on Kaggle and locally:
   kernel has internet, and otherwise the notebook stops with one line;
 * the kit (this package and `grader`): on Kaggle, the dataset the TA publishes
   with `python -m kernels.publish` (cifar10_kit.zip, imported straight from the
-  zip or from the folder Kaggle unpacks it into); locally, the checked-out or installed package. `check_kit` refuses a kit
-  other than the one the notebook was built with (its sha256);
+  zip or from the folder Kaggle unpacks it into); locally, the checked-out or
+  installed package. `check_kit` refuses a kit other than the one the notebook
+  was built with (its sha256);
 * data: `$CIFAR10_KIT_DATA`, else the competition's files under /kaggle/input
   (the folder holding classes.txt), else ./competition/public;
 * outputs: `$CIFAR10_KIT_OUT`, else /kaggle/working/run on Kaggle, else
