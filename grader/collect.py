@@ -39,7 +39,17 @@ from grader.errors import UsageError
 from grader.exports import Export, Item, TooLarge, open_export
 from grader.fileio import exclusive_lock, file_digest, write_bytes_atomically, write_text_atomically
 from grader.layout import participant_of, timestamp_text
-from grader.lms import FORMATS, ID_COLUMN, LABEL, Parsed, Zone, detect, parse, settle_users
+from grader.lms import (
+    FORMATS,
+    ID_COLUMN,
+    LABEL,
+    Parsed,
+    Zone,
+    classroom_top,
+    detect,
+    parse,
+    settle_users,
+)
 from grader.manifest import MANIFEST_NAME, ManifestError, Row, manifest_text, read_manifest
 from grader.roster import Roster, Student, key_problem, read_roster
 from grader.text import columns, pad, terminal_text, time_text
@@ -240,7 +250,8 @@ class _Run:
         if fmt == "blackboard":
             note += f"; attempt times read in {zone} (--timezone)"
         self.result.exports.append((export.label, LABEL[fmt], note))
-        parsed = {id(item): parse(fmt, item.parts, zone) for item in export.items}
+        top = classroom_top(paths, export.stem) or 0
+        parsed = {id(item): parse(fmt, item.parts, zone, top) for item in export.items}
         users = self._users(fmt, [p for p in parsed.values() if p is not None])
         for item in export.items:
             outcome = self._item(export, item, parsed[id(item)], users)

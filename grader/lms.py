@@ -19,7 +19,11 @@
   attempt time is the submission time, in the Blackboard server's timezone.
   Matched by `username`.
 * **GitHub Classroom**: `<assignment>-submissions/<prefix>-<github user>/...`
-  (every file of the student's repository); the user is the longest roster
+  (every file of the student's repository). The repositories are the folders at
+  the top of the export when its own name ends in `-submissions` (the folder, or a
+  zip of it), else the folders inside its top-level `...-submissions` folder; a
+  folder of that name deeper down is inside a student's repository and names no
+  one. The user is the longest roster
   `github` that ends the folder name, else what follows the prefix all the
   folders share. Matched by `github`.
 * **folder**: the submissions layout itself, `<participant>.csv` or
@@ -126,10 +130,13 @@ class Parsed:
     id_column: str = ""  # where lms_id is looked up ('' : ID_COLUMN[format])
 
 
-def parse(fmt: str, parts: list[str], tz: Zone) -> Parsed | None:
+def parse(fmt: str, parts: list[str], tz: Zone, top: int = 0) -> Parsed | None:
     """The file at `parts` (its path inside the export) under `fmt`'s naming; None when
-    it does not follow it. Blackboard's and GitHub Classroom's user names are settled
-    later, with the whole export (`settle_users`)."""
+    it does not follow it. `top` (GitHub Classroom only): the export's own folders above
+    the repositories (`classroom_top`). Blackboard's and GitHub Classroom's user names
+    are settled later, with the whole export (`settle_users`)."""
+    if fmt == "classroom":
+        return _classroom(parts, top)
     return _PARSERS[fmt](parts, tz)
 
 
@@ -184,12 +191,29 @@ def _blackboard(parts: list[str], tz: Zone) -> Parsed | None:
     return Parsed("blackboard", "", m["head"], original, when, None, receipt)
 
 
-def _classroom(parts: list[str], tz: Zone) -> Parsed | None:
-    at = next((i for i, p in enumerate(parts[:-1]) if p.endswith("-submissions")), None)
-    start = 0 if at is None else at + 1
-    if len(parts) - start < 2:
+def _classroom(parts: list[str], top: int) -> Parsed | None:
+    """The repository is the first folder below the export's own `...-submissions` folder;
+    a folder of that name deeper down is the student's (it names no one)."""
+    if top and not parts[0].endswith("-submissions"):
         return None
-    return Parsed("classroom", "", parts[start], "_".join(parts[start + 1 :]))
+    if len(parts) - top < 2:
+        return None
+    return Parsed("classroom", "", parts[top], "_".join(parts[top + 1 :]))
+
+
+def classroom_top(paths: list[list[str]], export_stem: str) -> int | None:
+    """How many folders of the export lie above GitHub Classroom's repositories: 0 when the
+    export is the `<assignment>-submissions` folder (or a zip of what it holds), 1 when
+    it holds that folder at its top (every file must then be inside one); None when it
+    is not GitHub Classroom's layout. Only the top counts: a student chooses every name
+    inside their repository."""
+    if export_stem.endswith("-submissions"):
+        # A zip of the folder itself: every file inside the one folder of that name.
+        wrapped = bool(paths) and all(len(p) > 1 and p[0] == export_stem for p in paths)
+        return 1 if wrapped else 0
+    if any(len(p) > 1 and p[0].endswith("-submissions") for p in paths):
+        return 1
+    return None
 
 
 def _folder(parts: list[str], tz: Zone) -> Parsed | None:
@@ -206,7 +230,6 @@ _PARSERS = {
     "canvas": _canvas,
     "moodle": _moodle,
     "blackboard": _blackboard,
-    "classroom": _classroom,
     "folder": _folder,
 }
 
@@ -223,20 +246,14 @@ def detect(paths: list[list[str]], tz: Zone, export_stem: str) -> tuple[str, int
     """The LMS whose naming most files follow, and how many do; `folder` when none of
     them follows an LMS's naming."""
     best, count = "folder", 0
+    top = classroom_top(paths, export_stem)
     for fmt in ("classroom", "blackboard", "moodle", "canvas"):
-        if fmt == "classroom" and not _classroom_layout(paths, export_stem):
+        if fmt == "classroom" and top is None:
             continue
-        n = sum(1 for parts in paths if parse(fmt, parts, tz) is not None)
+        n = sum(1 for parts in paths if parse(fmt, parts, tz, top or 0) is not None)
         if n > count:
             best, count = fmt, n
     return best, count
-
-
-def _classroom_layout(paths: list[list[str]], export_stem: str) -> bool:
-    """GitHub Classroom's layout: an `...-submissions` folder (or the export is one)."""
-    return export_stem.endswith("-submissions") or any(
-        p.endswith("-submissions") for parts in paths for p in parts[:-1]
-    )
 
 
 def settle_users(parsed: list[Parsed], usernames: set[str], separator: str) -> dict[str, str]:

@@ -683,3 +683,41 @@ def test_an_empty_export_is_said_to_be_empty(tmp_path):
         "\n"
         "0 new file(s) copied, 0 already there; nothing collected, so no manifest was written.\n"
     )
+
+
+@pytest.mark.parametrize("shape", ["folder", "zip of its contents", "zip of the folder", "inside"])
+def test_a_classroom_repository_cannot_hold_another_students_folder(tmp_path, shape):
+    """Only the export's own `...-submissions` folder names repositories: a folder of that
+    name inside alice's repository is alice's, whatever it holds."""
+    files = {
+        "hw1-alice/submission.csv": CSV,
+        "hw1-bob/submission.csv": CSV + b"1,dog\n",
+        "hw1-alice/x-submissions/hw1-bob/forged.selected.csv": CSV + b"2,cat\n",
+    }
+    root = tmp_path / "hw1-submissions"
+    for name, data in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(data)
+    if shape == "folder":
+        export = root
+    elif shape == "zip of its contents":
+        export = write_zip(tmp_path / "hw1-submissions.zip", list(files.items()))
+    elif shape == "zip of the folder":
+        entries = [(f"hw1-submissions/{name}", data) for name, data in files.items()]
+        export = write_zip(tmp_path / "hw1-submissions.zip", entries)
+    else:
+        entries = [(f"hw1-submissions/{name}", data) for name, data in files.items()]
+        export = write_zip(tmp_path / "download.zip", entries)
+    roster = tmp_path / "roster.csv"
+    roster.write_text("student_id,kaggle_name,github\ns1,alice,alice\ns2,bob,bob\n")
+    into = tmp_path / "subs"
+    result = grader(
+        "collect", str(export), "--into", str(into), "--roster", str(roster), "--timezone", "UTC"
+    )
+    assert result.returncode == 0, result.stdout
+    assert "GitHub Classroom (detected: 3 of 3 file(s) follow its naming)" in result.stdout
+    assert [p.split("_", 1)[1] for p in tree(into / "alice")] == [
+        "submission.csv",
+        "x-submissions_hw1-bob_forged.selected.csv",
+    ]
+    assert [p.split("_", 1)[1] for p in tree(into / "bob")] == ["submission.csv"]
