@@ -142,20 +142,24 @@ def _is_manifest(item: Path) -> bool:
 
 def apply_manifest(entries: list[Entry], folder: Path) -> str:
     """Mark the files grader collect copied with what it learned: whether the time is
-    known and the LMS's late mark. Returns a warning ('' when none): an unreadable
-    manifest is ignored, never fatal."""
+    known and the LMS's late mark. A row applies to the file at its path, else to the
+    participant's file with its sha256 (a copy renamed since, e.g. to .selected.csv),
+    so `entries` must have been read (check_entry). Returns a warning ('' when none):
+    an unreadable manifest is ignored, never fatal."""
     path = folder / MANIFEST_NAME
     if not _is_manifest(path):
         return ""
     try:
-        rows = {row.file: row for row in read_manifest(path)}
+        read = read_manifest(path)
     except (ManifestError, OSError) as exc:
         return (
             f"{path}: {exc}; it was ignored, so every file's time is read from its name "
             "and LMS late marks are not used. Run grader collect again to rewrite it."
         )
+    rows = {row.file: row for row in read}
+    by_content = {(names.identity(row.participant), row.sha256): row for row in read}
     for e in entries:
-        row = rows.get(e.file)
+        row = rows.get(e.file) or by_content.get((e.participant, e.sha256))
         if row is not None and e.identified:
             e.time_known = row.time_known == "yes"
             e.lms_late = {"yes": True, "no": False}.get(row.lms_late)

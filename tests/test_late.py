@@ -295,3 +295,31 @@ def test_an_extension_moves_the_deadline(competition, tmp_path):
         "submitted 2026-11-26T10:00:00+00:00, after the deadline 2026-11-25T23:59:00+00:00 "
         "extended by 6 h for this student (2026-11-26T05:59:00+00:00)"
     ]
+
+
+def test_a_collected_file_renamed_to_select_it_keeps_what_collect_learned(competition, tmp_path):
+    """submissions/README.md tells the TA to rename a file to .selected.csv: its manifest row
+    still applies (found by participant and content), so its export time is not judged."""
+    rows = solution_rows(competition)
+    write_predictions(tmp_path / "x.csv", rows, set())
+    canvas = write_zip(
+        tmp_path / "canvas.zip", [("annk_101_1_sub.csv", (tmp_path / "x.csv").read_bytes())]
+    )
+    into = tmp_path / "subs"
+    roster = tmp_path / "roster.csv"
+    roster.write_text("student_id,kaggle_name,canvas_id\ns1,ann,101\n")
+    collected = run_grader("collect", str(canvas), "--into", str(into), "--roster", str(roster),
+                           "--timezone", "UTC")  # fmt: skip
+    assert collected.returncode == 0, collected.stdout
+    copy = into / "ann" / "2026-11-30T12-00-00_sub.csv"
+    copy.rename(copy.with_name("2026-11-30T12-00-00_sub.selected.csv"))
+    baseline = into / "baseline" / "2026-11-01T00-00-00_b.csv"
+    write_predictions(baseline, rows, {int(r["id"]) for r in rows[:5]})
+    out = tmp_path / "b"
+    result = score_cli(into, competition, out, "--roster", str(roster), "--baseline", "baseline",
+                       "--staff", "baseline", "--deadline", DEADLINE,
+                       "--late-policy", "zero")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    with (review_of(out) / "flags.csv").open(newline="") as f:
+        assert [r["files"] for r in csv.DictReader(f) if r["kind"] == "late"] == []
+    assert gradebook_rows(out)[0][:2] == ("s1", "6")  # valid, on time (not zeroed as late)
