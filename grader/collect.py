@@ -367,7 +367,7 @@ class _Run:
             file = self._write(folder, name, data)
         outcome.file = file
         self.have[(participant, digest)] = file
-        if found and (file in self.listed or file != f"{participant}/{name}"):
+        if found and (file in self.listed or not _own_copy(file, f"{participant}/{name}")):
             return _set(outcome, "already", f"the same file is already there as {file}.")
         self.rows.append(
             Row(
@@ -404,13 +404,36 @@ class _Run:
 
     def _write(self, folder: Path, name: str, data: bytes) -> str:
         """Write `data` as `name` in `folder`, never over an existing file: a taken name
-        gets -2, -3, ... before .csv."""
-        stem, suffix = name[: -len(".csv")], name[-len(".csv") :]
-        for n in range(1, 10_000):
-            candidate = name if n == 1 else f"{stem}-{n}{suffix}"
+        gets -2, -3, ... before .csv (`numbered`)."""
+        for n in range(1, MAX_NUMBER + 1):
+            candidate = numbered(name, n)
             if write_bytes_atomically(folder / candidate, data, replace=False):
                 return f"{folder.name}/{candidate}"
         raise OSError(f"{folder}: no free name for {name}")
+
+
+MAX_NUMBER = 9_999  # copies of one name in one folder
+
+
+def numbered(name: str, n: int) -> str:
+    """The name of the n-th copy of `name` (a .csv name): itself, then <stem>-2.csv, ..."""
+    stem, suffix = name[: -len(".csv")], name[-len(".csv") :]
+    return name if n == 1 else f"{stem}-{n}{suffix}"
+
+
+def _own_copy(file: str, name: str) -> bool:
+    """Whether `file` is a name collect gives a copy of `name` (both <participant>/<name>):
+    so a copy whose manifest row was lost (a kill, a full disk) is listed again, and a
+    file of other name, placed by hand, is not."""
+    if file == name:
+        return True
+    number = file[len(name) - len(".csv") + 1 : len(file) - len(".csv")]
+    return (
+        number.isascii()
+        and number.isdigit()
+        and 2 <= int(number) <= MAX_NUMBER
+        and file == numbered(name, int(number))
+    )
 
 
 def _set(outcome: Outcome, kind: str, reason: str) -> Outcome:

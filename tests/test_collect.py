@@ -721,3 +721,28 @@ def test_a_classroom_repository_cannot_hold_another_students_folder(tmp_path, sh
         "x-submissions_hw1-bob_forged.selected.csv",
     ]
     assert [p.split("_", 1)[1] for p in tree(into / "bob")] == ["submission.csv"]
+
+
+def test_numbered_copies_whose_manifest_was_lost_are_listed_again(tmp_path):
+    """Two files of one name get <name>.csv and <name>-2.csv; after a lost manifest (or a
+    kill -9) the next run lists both again, with their late marks."""
+    export = write_zip(
+        tmp_path / "c.zip",
+        [("annk_LATE_101_1_sub.csv", CSV), ("annk_LATE_101_2_sub.csv", CSV + b"1,dog\n")],
+    )
+    into = tmp_path / "subs"
+    args = ("--into", str(into), "--timezone", "UTC")
+    assert grader("collect", str(export), *args).returncode == 0
+    rows = manifest(into)
+    assert [r["file"] for r in rows] == [
+        "annk/2026-11-30T12-00-00_sub.csv",
+        "annk/2026-11-30T12-00-00_sub-2.csv",
+    ]
+    (into / "collected.csv").unlink()
+    again = grader("collect", str(export), *args)
+    assert "0 new file(s) copied, 2 already there;" in again.stdout
+    assert f"{into}/collected.csv lists 2 collected file(s)." in again.stdout
+    assert [(r["file"], r["lms_late"]) for r in manifest(into)] == [
+        ("annk/2026-11-30T12-00-00_sub.csv", "yes"),
+        ("annk/2026-11-30T12-00-00_sub-2.csv", "yes"),
+    ]
