@@ -205,8 +205,11 @@ def is_internal_name(name: str) -> bool:
 
 
 def lock_path(out: Path) -> Path:
-    """The lock file of a folder the kit replaces: beside it, never inside."""
-    return out.parent / f".{out.name}.lock"
+    """The lock file of a folder the kit writes: beside it, never inside. Named from the
+    folder's resolved path, so every spelling of one folder (`.`, `../subs`, a path
+    through a link) locks the same file."""
+    place = out.absolute().resolve()
+    return place.parent / f".{place.name}.lock"
 
 
 @contextlib.contextmanager

@@ -746,3 +746,18 @@ def test_numbered_copies_whose_manifest_was_lost_are_listed_again(tmp_path):
         ("annk/2026-11-30T12-00-00_sub.csv", "yes"),
         ("annk/2026-11-30T12-00-00_sub-2.csv", "yes"),
     ]
+
+
+@pytest.mark.parametrize("spelled", [".", "../subs", "sub2/.."])
+def test_the_lock_is_the_folders_however_it_is_spelled(canvas, tmp_path, spelled):
+    export, roster = canvas
+    into = tmp_path / "subs"
+    (into / "sub2").mkdir(parents=True)
+    with exclusive_lock(into, "--into", "grader collect"):
+        result = grader(
+            "collect", str(export), "--into", spelled, "--roster", str(roster), cwd=into
+        )
+    assert result.returncode == 2, result.stdout
+    assert "another grader collect run" in result.stderr
+    assert f"(lock file {tmp_path}/.subs.lock)" in result.stderr
+    assert tree(into) == []
