@@ -44,6 +44,7 @@ from grader.lms import (
     ID_COLUMN,
     LABEL,
     Parsed,
+    User,
     Zone,
     classroom_top,
     detect,
@@ -257,7 +258,7 @@ class _Run:
             outcome = self._item(export, item, parsed[id(item)], users)
             self.result.outcomes.append(outcome)
 
-    def _users(self, fmt: str, parsed: list[Parsed]) -> dict[str, str]:
+    def _users(self, fmt: str, parsed: list[Parsed]) -> dict[str, User]:
         """Blackboard's and GitHub Classroom's user names, settled over the export."""
         if fmt not in ("blackboard", "classroom"):
             return {}
@@ -265,7 +266,7 @@ class _Run:
         column = ID_COLUMN[fmt]
         known = {s.ids[column] for s in roster.students if column in s.ids} if roster else set()
         files = [p for p in parsed if not p.receipt]
-        return settle_users(files or parsed, known, "_" if fmt == "blackboard" else "-")
+        return settle_users(files or parsed, known, fmt)
 
     def _item(self, export: Export, item: Item, parsed: Parsed | None, users) -> Outcome:
         outcome = Outcome(export.label, names.shown(item.path), "")
@@ -304,7 +305,10 @@ class _Run:
     def _student(self, parsed: Parsed, users) -> tuple[Student | None, str, str]:
         """(roster student, participant key, '') or (None, '', why not)."""
         roster = self.result.roster
-        user = users.get(parsed.display, "")
+        reading = users.get(parsed.display, User(""))
+        if reading.problem:
+            return None, "", reading.problem + "; not copied."
+        user = reading.name
         if roster is None:
             name = {"blackboard": user, "classroom": user}.get(parsed.format, parsed.display)
             if not name:

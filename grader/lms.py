@@ -13,19 +13,16 @@
   roster's `moodle_id`, else by the full name (`name`), which is reported.
 * **Blackboard**: `<Assignment>_<username>_attempt_<YYYY-MM-DD-HH-MM-SS>[_<original file name>]`,
   plus one `.txt` receipt per attempt (`..._attempt_<time>.txt`). Names are
-  anchored on `_attempt_` (user names may hold underscores); the user name is
-  the longest roster `username` that ends the part before it, else what
-  follows the prefix every name of the export shares (the assignment). The
-  attempt time is the submission time, in the Blackboard server's timezone.
-  Matched by `username`.
+  anchored on `_attempt_` (user names may hold underscores); the user name ends
+  the part before it and is read by `settle_users`. The attempt time is the
+  submission time, in the Blackboard server's timezone. Matched by `username`.
 * **GitHub Classroom**: `<assignment>-submissions/<prefix>-<github user>/...`
   (every file of the student's repository). The repositories are the folders at
   the top of the export when its own name ends in `-submissions` (the folder, or a
   zip of it), else the folders inside its top-level `...-submissions` folder; a
   folder of that name deeper down is inside a student's repository and names no
-  one. The user is the longest roster
-  `github` that ends the folder name, else what follows the prefix all the
-  folders share. Matched by `github`.
+  one. The user name ends the repository's name and is read by `settle_users`.
+  Matched by `github`.
 * **folder**: the submissions layout itself, `<participant>.csv` or
   `<participant>/<file>.csv`, matched by participant key or student id.
 
@@ -256,31 +253,73 @@ def detect(paths: list[list[str]], tz: Zone, export_stem: str) -> tuple[str, int
     return best, count
 
 
-def settle_users(parsed: list[Parsed], usernames: set[str], separator: str) -> dict[str, str]:
-    """For Blackboard (`separator` '_') and GitHub Classroom ('-'): the user name in each
-    `display` (assignment or prefix, the separator, the user name).
+@dataclass(frozen=True)
+class User:
+    """A Blackboard or GitHub Classroom user name as the export gives it."""
 
-    The longest roster user name that ends the display after a separator wins;
-    without one, the user is what follows the prefix that all the export's
-    displays share (cut at a separator). A display that fits neither maps to ''.
+    name: str  # '' when it cannot be told
+    problem: str = ""  # why not, when the readings of the name disagree
+
+
+SEPARATOR = {"blackboard": "_", "classroom": "-"}
+_BY_HAND = "copy the file by hand into the right student's folder"
+
+
+def settle_users(parsed: list[Parsed], usernames: set[str], fmt: str) -> dict[str, User]:
+    """For Blackboard and GitHub Classroom: the user name in each `display` (assignment or
+    prefix, a separator, the user name), read two ways, never guessed between.
+
+    The export's reading: what follows the longest prefix all its displays share (cut
+    at a separator). That prefix holds at least the assignment, so the user name ends
+    with what follows it and is no shorter. The roster's reading: the roster user
+    names (`usernames`, casefolded) that end the display after a separator. One
+    roster name that fits the export's reading wins; several that fit, or only
+    shorter ones (`Contest_wei_li` with the roster's `li`, where the export reads
+    `wei_li`), make the file nobody's, with the reason (`User.problem`). Without a
+    roster match the export's reading stands; a display alone in its export is read
+    as the assignment, a separator and the user name.
     """
+    separator = SEPARATOR[fmt]
     displays = sorted({p.display for p in parsed})
     shared = _shared_prefix(displays, separator) if len(displays) > 1 else ""
-    users = {}
-    for display in displays:
-        folded = display.casefold()
-        fits = [u for u in usernames if folded.endswith(separator + u) and len(folded) > len(u) + 1]
-        if fits:
-            users[display] = max(fits, key=len)
-        elif shared and len(display) > len(shared):
-            users[display] = display[len(shared) :].casefold()
-        elif len(displays) == 1 and separator in display.strip(separator):
-            # One student alone: the assignment part cannot be told apart; assignment
-            # names hold the separator less often than user names do.
-            users[display] = display.split(separator, 1)[1].casefold()
-        else:
-            users[display] = ""
-    return users
+    return {d: _user(d, shared, usernames, fmt, len(displays) == 1) for d in displays}
+
+
+def _user(display: str, shared: str, usernames: set[str], fmt: str, alone: bool) -> User:
+    separator, column = SEPARATOR[fmt], ID_COLUMN[fmt]
+    folded = display.casefold()
+    fits = sorted(
+        (u for u in usernames if folded.endswith(separator + u) and len(folded) > len(u) + 1),
+        key=lambda u: (-len(u), u),
+    )
+    after = display[len(shared) :].casefold() if shared and len(display) > len(shared) else ""
+    if after:
+        fits_after = [u for u in fits if len(u) >= len(after)]  # each ends with `after`
+        if len(fits_after) == 1:
+            return User(fits_after[0])
+        if not fits_after and fits:
+            return User(
+                "",
+                f"after {shared!r}, which every name of the export shares, the user name "
+                f"is {after!r}, which is no {column} of the roster, though the roster's "
+                f"{fits[0]!r} ends it: {_BY_HAND}",
+            )
+        if not fits:
+            return User(after)
+    elif len(fits) == 1:
+        return User(fits[0])
+    if len(fits) > 1:
+        return User(
+            "",
+            f"{display!r} ends with the roster's {column} {fits[0]!r} and with "
+            f"{' and with '.join(repr(u) for u in fits[1:])}, and the export's names cannot "
+            f"tell which: {_BY_HAND}",
+        )
+    if alone and separator in display.strip(separator):
+        # One student alone: the assignment part cannot be told apart; assignment
+        # names hold the separator less often than user names do.
+        return User(display.split(separator, 1)[1].casefold())
+    return User("")
 
 
 def _shared_prefix(displays: list[str], separator: str) -> str:

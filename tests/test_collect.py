@@ -761,3 +761,56 @@ def test_the_lock_is_the_folders_however_it_is_spelled(canvas, tmp_path, spelled
     assert "another grader collect run" in result.stderr
     assert f"(lock file {tmp_path}/.subs.lock)" in result.stderr
     assert tree(into) == []
+
+
+def test_a_user_name_the_export_and_the_roster_read_differently_is_not_guessed(tmp_path):
+    """'Contest_wei_li' ends with the roster's 'li', but after the 'Contest_' every name
+    shares it reads 'wei_li': the file is nobody's until the TA decides."""
+    export = write_zip(
+        tmp_path / "bb.zip",
+        [
+            ("Contest_li_attempt_2026-11-24-10-00-00_a.csv", CSV),
+            ("Contest_wei_li_attempt_2026-11-24-11-00-00_b.csv", CSV + b"1,dog\n"),
+            ("Contest_bo_attempt_2026-11-24-11-00-00_c.csv", CSV + b"2,dog\n"),
+        ],
+    )
+    repos = tmp_path / "hw1-submissions"
+    for repo in ("hw1-li", "hw1-wei-li", "hw1-bo"):
+        (repos / repo).mkdir(parents=True)
+        (repos / repo / "s.csv").write_bytes(repo.encode())
+    roster = tmp_path / "roster.csv"
+    roster.write_text(
+        "student_id,kaggle_name,username,github\ns1,li,li,li\ns2,wei,weili,weili\ns3,bo,bo,bo\n"
+    )
+    into = tmp_path / "subs"
+    args = ("--into", str(into), "--roster", str(roster), "--timezone", "UTC")
+    result = grader("collect", str(export), str(repos), *args)
+    assert result.returncode == 1
+    assert result.stdout.split("Matched to no student (2):\n")[1].splitlines()[:2] == [
+        "  bb.zip: Contest_wei_li_attempt_2026-11-24-11-00-00_b.csv: after 'Contest_', which "
+        "every name of the export shares, the user name is 'wei_li', which is no username of "
+        "the roster, though the roster's 'li' ends it: copy the file by hand into the right "
+        "student's folder; not copied.",
+        "  hw1-submissions: hw1-wei-li/s.csv: after 'hw1-', which every name of the export "
+        "shares, the user name is 'wei-li', which is no github of the roster, though the "
+        "roster's 'li' ends it: copy the file by hand into the right student's folder; not "
+        "copied.",
+    ]
+    assert [p.split("/")[0] for p in tree(into)] == ["bo", "bo", "collected.csv", "li", "li"]
+
+
+def test_one_student_alone_whose_name_two_roster_users_end_is_not_guessed(tmp_path):
+    export = write_zip(
+        tmp_path / "bb.zip", [("Project 1_j_smith_attempt_2026-11-20-14-03-05_a.csv", CSV)]
+    )
+    roster = tmp_path / "roster.csv"
+    roster.write_text("student_id,username\n10,j_smith\n11,smith\n")
+    into = tmp_path / "subs"
+    result = grader("collect", str(export), "--into", str(into), "--roster", str(roster))
+    assert result.returncode == 1
+    assert (
+        "bb.zip: Project 1_j_smith_attempt_2026-11-20-14-03-05_a.csv: 'Project 1_j_smith' "
+        "ends with the roster's username 'j_smith' and with 'smith', and the export's names "
+        "cannot tell which: copy the file by hand into the right student's folder; not "
+        "copied."
+    ) in result.stdout
