@@ -483,6 +483,12 @@ def _match(roster: Roster, parsed: Parsed, user: str) -> tuple[Student | None, s
         "github": f"the GitHub user {value or '?'} ({parsed.display})",
     }[column]
     student = roster.by(column, value) if column in roster.columns and value else None
+    if student is not None and fmt == "moodle" and not roster.same_name(student, parsed.display):
+        return None, (
+            f"{what} is the moodle_id of roster student {student.student_id}, whose name is "
+            f"{student.name!r}: is the roster's moodle_id from another assignment (Moodle "
+            "numbers participants per assignment)? Not copied."
+        )
     if student is not None:
         return student, ""
     if column not in roster.columns:

@@ -10,7 +10,8 @@
   `<Full Name>_<participant id>_assignsubmission_file_<file>`; online text
   appears as `..._assignsubmission_onlinetext_/onlinetext.html`. The participant
   id is numbered per assignment (it is not the Moodle user id). Matched by the
-  roster's `moodle_id`, else by the full name (`name`), which is reported.
+  roster's `moodle_id` when the roster's `name` (if any) is the full name, else
+  by the full name (`name`), which is reported.
 * **Blackboard**: `<Assignment>_<username>_attempt_<YYYY-MM-DD-HH-MM-SS>[_<original file name>]`,
   plus one `.txt` receipt per attempt (`..._attempt_<time>.txt`). Names are
   anchored on `_attempt_` (user names may hold underscores); the user name ends

@@ -9,7 +9,8 @@ Columns (header names are compared ignoring case and surrounding spaces):
 * `canvas_id`: the Canvas user id in Canvas's export names;
 * `canvas_anon_id`: the `anon_<id>` of a Canvas export made with anonymous grading;
 * `moodle_id`: the *participant* id in Moodle's export names, which Moodle numbers
-  per assignment (it is not the Moodle user id);
+  per assignment (it is not the Moodle user id); with `name`, the export's full
+  name must agree with it (`Roster.same_name`);
 * `username`: the Blackboard user name;
 * `github`: the GitHub user name (GitHub Classroom);
 * `extension_hours`: extra hours past `--deadline` for this student (default 0).
@@ -77,7 +78,7 @@ class Roster:
         self._by_name: dict[str, list[Student]] = {}
         for s in self.students:
             if s.name:
-                self._by_name.setdefault(name_key(s.name), []).append(s)
+                self._by_name.setdefault(names.clash_key(s.name), []).append(s)
 
     def by(self, column: str, value: str) -> Student | None:
         """The student whose `column` (one of ID_COLUMNS) is `value`, compared as the
@@ -88,9 +89,15 @@ class Roster:
         return self._by_id.get(column, {}).get(value)
 
     def by_name(self, full_name: str) -> list[Student]:
-        """The students whose `name` equals `full_name`, ignoring case, spaces and
-        Unicode normalisation (several when names repeat)."""
-        return self._by_name.get(name_key(full_name), [])
+        """The students whose `name` equals `full_name`, ignoring case, runs of spaces and
+        Unicode normalisation (names.clash_key; several when names repeat)."""
+        return self._by_name.get(names.clash_key(full_name), [])
+
+    def same_name(self, student: Student, full_name: str) -> bool:
+        """Whether `full_name` (as an LMS writes it in a file name) is the student's `name`,
+        ignoring case, Unicode normalisation, punctuation and runs of spaces (Moodle
+        writes `O'Neil` as `O_Neil`); True when the roster gives no name."""
+        return not student.name or _letters(student.name) == _letters(full_name)
 
     def by_student_id(self, student_id: str) -> Student | None:
         """The student with this student_id (exactly)."""
@@ -101,9 +108,9 @@ class Roster:
         return self._by_key.get(names.identity(key))
 
 
-def name_key(text: str) -> str:
-    """How full names are compared: NFKC, case-folded, runs of spaces as one."""
-    return names.clash_key(text)
+def _letters(text: str) -> str:
+    """The letters and digits of a name, words apart, compared by `Roster.same_name`."""
+    return " ".join("".join(c if c.isalnum() else " " for c in names.clash_key(text)).split())
 
 
 def read_roster(

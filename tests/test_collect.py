@@ -814,3 +814,33 @@ def test_one_student_alone_whose_name_two_roster_users_end_is_not_guessed(tmp_pa
         "cannot tell which: copy the file by hand into the right student's folder; not "
         "copied."
     ) in result.stdout
+
+
+def test_a_moodle_id_whose_roster_name_is_another_students_is_refused(tmp_path):
+    """Moodle numbers participants per assignment: a roster filled from another
+    assignment's export would swap students. The full name must agree with the id's."""
+    export = write_zip(
+        tmp_path / "m.zip",
+        [
+            ("Ann Lee_502_assignsubmission_file_/a.csv", CSV),
+            ("Bob Ray_501_assignsubmission_file_/b.csv", CSV + b"1,dog\n"),
+            ("CY CHEN_503_assignsubmission_file_/c.csv", CSV + b"2,dog\n"),
+        ],
+    )
+    roster = tmp_path / "roster.csv"
+    roster.write_text(
+        "student_id,kaggle_name,name,moodle_id\n"
+        "s1,ann,Ann Lee,501\ns2,bob,Bob Ray,502\ns3,cy,Cy  Chen,503\n"
+    )
+    into = tmp_path / "subs"
+    result = grader("collect", str(export), "--into", str(into), "--roster", str(roster))
+    assert result.returncode == 1
+    assert result.stdout.split("Matched to no student (2):\n")[1].splitlines()[:2] == [
+        "  m.zip: Ann Lee_502_assignsubmission_file_/a.csv: participant id 502 (Ann Lee) is the "
+        "moodle_id of roster student s2, whose name is 'Bob Ray': is the roster's moodle_id "
+        "from another assignment (Moodle numbers participants per assignment)? Not copied.",
+        "  m.zip: Bob Ray_501_assignsubmission_file_/b.csv: participant id 501 (Bob Ray) is the "
+        "moodle_id of roster student s1, whose name is 'Ann Lee': is the roster's moodle_id "
+        "from another assignment (Moodle numbers participants per assignment)? Not copied.",
+    ]
+    assert [p.split("/")[0] for p in tree(into)] == ["collected.csv", "cy"]  # case, spaces
