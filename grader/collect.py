@@ -189,6 +189,7 @@ class _Run:
         self.have = {(r.participant, r.sha256): r.file for r in self.rows}
         self.listed = set(r.file for r in self.rows)
         self.on_disk: dict[str, dict[str, str]] = {}  # participant -> sha256 -> file
+        self.shared_names: dict[str, list[str]] = {}  # see _shared_names
         self.spelled = {names.clash_key(p): p for p in _top_participants(self.into)}
         self.now = datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -210,8 +211,12 @@ class _Run:
         """Place every file of every export; the manifest is written even on Ctrl-C."""
         before = len(self.rows)
         try:
-            for export in exports:
-                self._export(export)
+            readings = [self._read_export(export) for export in exports]
+            if self.result.roster is None:
+                self.shared_names = self._shared_names(readings)
+            for export, reading in zip(exports, readings, strict=True):
+                if reading is not None:
+                    self._place_export(export, reading)
         except KeyboardInterrupt:
             self.result.interrupted = True
         finally:
@@ -231,13 +236,14 @@ class _Run:
                 "copies and lists them."
             )
 
-    def _export(self, export: Export) -> None:
+    def _read_export(self, export: Export) -> _Reading | None:
+        """The export's format and what each file's name says (None for an empty export)."""
         options, zone = self.result.options, self.result.zone
         if not export.items:
             self.result.exports.append(
                 (export.label, "empty", "no files in it: download it again?")
             )
-            return
+            return None
         paths = [item.parts for item in export.items if not item.problem]
         if options.format == "auto":
             fmt, count = detect(paths, zone, export.stem)
@@ -254,9 +260,26 @@ class _Run:
         top = classroom_top(paths, export.stem) or 0
         parsed = {id(item): parse(fmt, item.parts, zone, top) for item in export.items}
         users = self._users(fmt, [p for p in parsed.values() if p is not None])
+        return _Reading(LABEL[fmt], parsed, users)
+
+    def _place_export(self, export: Export, reading: _Reading) -> None:
         for item in export.items:
-            outcome = self._item(export, item, parsed[id(item)], users)
+            outcome = self._item(export, item, reading.parsed[id(item)], reading)
             self.result.outcomes.append(outcome)
+
+    def _shared_names(self, readings: list[_Reading | None]) -> dict[str, list[str]]:
+        """Without a roster, a Canvas or Moodle name is the student's folder: the names
+        (names.clash_key) that stand for several LMS ids, in this run's exports or in
+        the manifest's rows, with those ids."""
+        found = [p for r in readings if r is not None for p in r.parsed.values() if p]
+        for row in self.rows:
+            if not row.student_id and row.format in ("canvas", "moodle"):
+                found.append(parse(row.format, row.entry.split("/"), self.result.zone))
+        ids: dict[str, set[str]] = {}
+        for p in found:
+            if p is not None and p.format in ("canvas", "moodle") and not p.id_column:
+                ids.setdefault(names.clash_key(p.display), set()).add(p.lms_id)
+        return {key: sorted(v, key=lambda i: (len(i), i)) for key, v in ids.items() if len(v) > 1}
 
     def _users(self, fmt: str, parsed: list[Parsed]) -> dict[str, User]:
         """Blackboard's and GitHub Classroom's user names, settled over the export."""
@@ -268,7 +291,7 @@ class _Run:
         files = [p for p in parsed if not p.receipt]
         return settle_users(files or parsed, known, fmt)
 
-    def _item(self, export: Export, item: Item, parsed: Parsed | None, users) -> Outcome:
+    def _item(self, export: Export, item: Item, parsed: Parsed | None, reading) -> Outcome:
         outcome = Outcome(export.label, names.shown(item.path), "")
         if item.problem:
             return _set(outcome, "refused", item.problem)
@@ -280,9 +303,9 @@ class _Run:
                 what = "a zip inside the export: unpack it and collect the folder if it holds CSVs"
             return _set(outcome, "listed", f"{what}; not copied.")
         if parsed is None:
-            fmt = self.result.exports[-1][1]
-            return _set(outcome, "unmatched", f"does not follow {fmt}'s naming; not copied.")
-        student, participant, problem = self._student(parsed, users)
+            reason = f"does not follow {reading.label}'s naming; not copied."
+            return _set(outcome, "unmatched", reason)
+        student, participant, problem = self._student(parsed, reading.users)
         if problem:
             return _set(outcome, "unmatched", problem)
         outcome.participant = participant
@@ -310,6 +333,8 @@ class _Run:
             return None, "", reading.problem + "; not copied."
         user = reading.name
         if roster is None:
+            if ids := self.shared_names.get(names.clash_key(parsed.display)):
+                return None, "", _shared_name(parsed, ids)
             name = {"blackboard": user, "classroom": user}.get(parsed.format, parsed.display)
             if not name:
                 return None, "", f"cannot tell the user name in {parsed.display!r}; pass --roster."
@@ -437,6 +462,24 @@ def _own_copy(file: str, name: str) -> bool:
         and number.isdigit()
         and 2 <= int(number) <= MAX_NUMBER
         and file == numbered(name, int(number))
+    )
+
+
+@dataclass(frozen=True)
+class _Reading:
+    """An export's naming (LABEL) and what it says of each file (by id of the item)."""
+
+    label: str
+    parsed: dict[int, Parsed | None]
+    users: dict[str, User]  # Blackboard's and GitHub Classroom's (lms.settle_users)
+
+
+def _shared_name(parsed: Parsed, ids: list[str]) -> str:
+    what = "participant ids" if parsed.format == "moodle" else "Canvas user ids"
+    return (
+        f"the {LABEL[parsed.format]} name {parsed.display!r} stands for {len(ids)} students "
+        f"({what} {', '.join(ids)}): without --roster they would share one folder. Pass "
+        f"--roster with their {ID_COLUMN[parsed.format]}; not copied."
     )
 
 

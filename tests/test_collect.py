@@ -844,3 +844,33 @@ def test_a_moodle_id_whose_roster_name_is_another_students_is_refused(tmp_path):
         "from another assignment (Moodle numbers participants per assignment)? Not copied.",
     ]
     assert [p.split("/")[0] for p in tree(into)] == ["collected.csv", "cy"]  # case, spaces
+
+
+def test_without_a_roster_two_students_of_one_name_are_never_merged(tmp_path):
+    moodle = write_zip(
+        tmp_path / "m.zip",
+        [
+            ("Wei Zhang_11_assignsubmission_file_/a.csv", CSV),
+            ("Wei Zhang_12_assignsubmission_file_/a.csv", CSV + b"1,dog\n"),
+            ("José Ruiz_13_assignsubmission_file_/x.csv", CSV + b"2,dog\n"),
+        ],
+    )
+    canvas = write_zip(tmp_path / "c.zip", [("smithjohn_101_1_sub.csv", CSV)])
+    later = write_zip(tmp_path / "later.zip", [("smithjohn_102_2_sub.csv", CSV + b"3,dog\n")])
+    into = tmp_path / "subs"
+    args = ("--into", str(into), "--timezone", "UTC")
+    assert grader("collect", str(canvas), *args).returncode == 0
+    result = grader("collect", str(moodle), str(later), *args)
+    assert result.returncode == 1
+    assert result.stdout.split("Matched to no student (3):\n")[1].splitlines() == [
+        "  m.zip: Wei Zhang_11_assignsubmission_file_/a.csv: the Moodle name 'Wei Zhang' "
+        "stands for 2 students (participant ids 11, 12): without --roster they would share "
+        "one folder. Pass --roster with their moodle_id; not copied.",
+        "  m.zip: Wei Zhang_12_assignsubmission_file_/a.csv: the Moodle name 'Wei Zhang' "
+        "stands for 2 students (participant ids 11, 12): without --roster they would share "
+        "one folder. Pass --roster with their moodle_id; not copied.",
+        "  later.zip: smithjohn_102_2_sub.csv: the Canvas name 'smithjohn' stands for 2 "
+        "students (Canvas user ids 101, 102): without --roster they would share one folder. "
+        "Pass --roster with their canvas_id; not copied.",
+    ]
+    assert [p.split("/")[0] for p in tree(into)] == ["José Ruiz", "collected.csv", "smithjohn"]
