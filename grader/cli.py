@@ -416,7 +416,7 @@ def _add_score(commands: argparse._SubParsersAction) -> None:
         metavar="POLICY",
         help="what the gradebook does with a file after the student's deadline: ignore, "
         "zero (it does not count) or penalty:P%%/day (P%% off per started day); the student "
-        "gets the better of that and their best on-time file (default: ignore)",
+        "gets the most points any of their files keeps (default: ignore)",
     )
     p.add_argument(
         "--staff",

@@ -12,11 +12,13 @@ board's ranking metric (accuracy, or macro-F1 with --rank-by macro_f1):
   macro-F1) below 0.05 with the higher score, which is a one-sided test at
   the 2.5% level.
 
-The graded file is the participant's ranked file on the board, except under
-a late policy (grader.late): with `zero` a late ranked file gives way to the
-participant's best on-time file (by the board's own rule); with `penalty` the
-student gets the better of the late file's reduced points and their best
-on-time file's points. The note says which file was graded and why.
+The graded file is the participant's ranked file on the board, except when it
+is late under a late policy (grader.late): then every file of the student the
+board could rank (on the final board: the selected ones, else the 2 best
+public, of those that keep any points) earns its points times the share the
+policy leaves it (`zero`: 1 on time, 0 late; `penalty`: less per started
+day), and the most points count; on equal points the on-time file, then the
+board's order. The note says which file was graded and why.
 
 Without --final the grades rest on the Public split, which students can probe
 with their submissions: every row's note says the grade is provisional.
@@ -38,7 +40,7 @@ from dataclasses import dataclass, field
 from grader import names
 from grader.late import IGNORE, Lateness, Policy, factor, penalty_text
 from grader.roster import Student, match_participants
-from grader.score import Entry, leaderboard
+from grader.score import Entry, board_candidates, board_order
 from grader.text import csv_cell, csv_text, p_text
 from grader.uncertainty import paired_p
 
@@ -86,6 +88,10 @@ class Grading:
     late: dict[str, Lateness] = field(default_factory=dict)  # by file (grader.late.judge)
     policy: Policy = IGNORE
     staff: frozenset[str] = frozenset()
+
+    @property
+    def final(self) -> bool:
+        return self.split == "private"
 
 
 def gradebook(students: list[Student], grading: Grading) -> Gradebook:
@@ -157,7 +163,8 @@ def _row(student: Student, pts: float, rank, score: str, p: str, notes: list[str
 
 def _graded(g: Grading, i: int, own: list[Entry], base_entry: Entry, base: float):
     """(graded file, share of points kept, its p vs the baseline, notes) under the late
-    policy: the ranked file, or the better of it (penalised) and the best on-time file."""
+    policy: the ranked file, or, when it is late, the file that earns the most points
+    after the policy (the module docstring's rule)."""
     ranked = g.board[i].entry
     lateness = g.late.get(ranked.file)
     if lateness is None:
@@ -166,32 +173,26 @@ def _graded(g: Grading, i: int, own: list[Entry], base_entry: Entry, base: float
         what = "late" if lateness.late else "undecided"
         extra = f"; {penalty_text(g.policy, lateness)}" if lateness.late else ""
         return ranked, 1.0, g.stats[i].p_vs_baseline, [f"{what}: {lateness.reason}{extra}"]
-    on_time = [e for e in own if not (g.late.get(e.file) and g.late[e.file].late)]
     late_note = (
         f"ranked file {ranked.file} is late: {lateness.reason}; {penalty_text(g.policy, lateness)}"
     )
-    options = []
-    if on_time:
-        best = leaderboard(on_time, g.rank_by, g.split == "private")[0].entry
-        p = _p(best, base_entry, g)
-        options.append(
-            (
-                points(_value(best, g), base, p),
-                best,
-                1.0,
-                p,
-                [late_note, f"graded the on-time file {best.file}"],
-            )
-        )
-    if g.policy.kind == "penalty":
-        kept = factor(g.policy, lateness)
-        p = g.stats[i].p_vs_baseline
-        options.append((points(_value(ranked, g), base, p) * kept, ranked, kept, p, [late_note]))
-    if not options:
+    kept = {e.file: factor(g.policy, g.late.get(e.file)) for e in own}
+    candidates = board_candidates([e for e in own if kept[e.file] > 0], g.rank_by, g.final)
+    if not candidates:
         return ranked, 0.0, g.stats[i].p_vs_baseline, [late_note + "; no file was on time"]
-    # The best grade wins; on equal points the on-time file (listed first).
-    _, graded, kept, p, notes = max(options, key=lambda o: o[0])
-    return graded, kept, p, notes
+    options = []
+    for e in sorted(candidates, key=lambda e: board_order(e, g.split, g.rank_by)):
+        p = g.stats[i].p_vs_baseline if e is ranked else _p(e, base_entry, g)
+        options.append((points(_value(e, g), base, p) * kept[e.file], kept[e.file], e, p))
+    # The most points win; on equal points the on-time file, then the board's order.
+    _, share, graded, p = max(options, key=lambda o: o[:2])
+    notes = [late_note]
+    if graded is not ranked and share == 1.0:
+        notes.append(f"graded the on-time file {graded.file}")
+    elif graded is not ranked:
+        other = g.late[graded.file]
+        notes.append(f"graded {graded.file}, late: {other.reason}; {penalty_text(g.policy, other)}")
+    return graded, share, p, notes
 
 
 def _p(entry: Entry, base_entry: Entry, g: Grading) -> float | None:

@@ -15,12 +15,14 @@ A file is judged late in one of two ways:
 `--late-policy` says what the gradebook does with a late file:
 
 * `ignore` (default): nothing; late files are only flagged in flags.csv;
-* `zero`: late files do not count: the grade comes from the student's best file
-  that was on time (0 points when there is none);
+* `zero`: late files do not count: the grade comes from the student's files that
+  were on time (0 points when there is none);
 * `penalty:P%/day`: a late file's points lose P% per started day after the
   student's deadline (floored at 0); a file late by the LMS's mark alone counts
-  as one day late. The student gets the better of that and their best on-time
-  file's points.
+  as one day late.
+
+When the student's ranked file is late, the gradebook takes the most points any
+of their files keeps under the policy (grader.gradebook).
 
 Undecided files (an LMS mark against an extension) count as on time.
 """

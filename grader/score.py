@@ -364,10 +364,11 @@ def leaderboard(
             by_participant.setdefault(entry.participant, []).append(entry)
     chosen = []
     for participant, own in by_participant.items():
-        candidates = _final_candidates(own, rank_by) if final else own
-        best = min(candidates, key=lambda e: _order(e, split, rank_by))
+        best = min(
+            board_candidates(own, rank_by, final), key=lambda e: board_order(e, split, rank_by)
+        )
         chosen.append((participant, best, len(own)))
-    chosen.sort(key=lambda item: (*_order(item[1], split, rank_by), item[0]))
+    chosen.sort(key=lambda item: (*board_order(item[1], split, rank_by), item[0]))
     ranked = [item for item in chosen if item[0] not in staff]
     ranks = iter(competition_ranks([exact_value(best, split, rank_by) for _, best, _ in ranked]))
     return [
@@ -378,13 +379,17 @@ def leaderboard(
     ]
 
 
-def _order(entry: Entry, split: str, rank_by: str) -> tuple:
+def board_order(entry: Entry, split: str, rank_by: str) -> tuple:
     """Sort key: higher score first, then the earlier submission, then the file name."""
     return (-exact_value(entry, split, rank_by), entry.submitted_at, entry.file)
 
 
-def _final_candidates(own: list[Entry], rank_by: str) -> list[Entry]:
+def board_candidates(own: list[Entry], rank_by: str, final: bool) -> list[Entry]:
+    """The files of one participant a board chooses from: all of them on the public
+    board; on the final board the selected ones (the 2 latest), else the 2 best public."""
+    if not final:
+        return own
     selected = sorted((e for e in own if e.selected), key=lambda e: e.submitted_at)
     if selected:
         return selected[-MAX_SELECTED:]
-    return sorted(own, key=lambda e: _order(e, "public", rank_by))[:MAX_SELECTED]
+    return sorted(own, key=lambda e: board_order(e, "public", rank_by))[:MAX_SELECTED]

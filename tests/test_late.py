@@ -323,3 +323,33 @@ def test_a_collected_file_renamed_to_select_it_keeps_what_collect_learned(compet
     with (review_of(out) / "flags.csv").open(newline="") as f:
         assert [r["files"] for r in csv.DictReader(f) if r["kind"] == "late"] == []
     assert gradebook_rows(out)[0][:2] == ("s1", "6")  # valid, on time (not zeroed as late)
+
+
+def test_a_penalty_weighs_every_file_of_the_student(competition, tmp_path):
+    """ann's best file is 5 days late, her second best 1 day: under penalty:10%/day she
+    gets the better of 10 x 0.5 and 8 x 0.9, not just what her ranked file keeps."""
+    rows = solution_rows(competition)
+    public = [int(r["id"]) for r in rows if r["Usage"] == "Public"]
+    subs = tmp_path / "subs"
+    # Public split: 15 images. baseline: 9 right. ann's 15/15 (p = 2 x 0.5^6 = 0.031: 10
+    # points) came 4.5 days late (5 started days: x 0.5); her 14/15 (p = 0.0625: 8 points)
+    # 10 hours late (1 day: x 0.9).
+    write_predictions(subs / "baseline" / "2026-11-01T00-00-00_b.csv", rows, set(public[:6]))
+    write_predictions(subs / "ann" / "2026-11-30T12-00-00_best.csv", rows, set())
+    write_predictions(subs / "ann" / "2026-11-26T10-00-00_second.csv", rows, set(public[:1]))
+    roster = tmp_path / "roster.csv"
+    roster.write_text("student_id,kaggle_name\ns1,ann\n")
+    out = tmp_path / "b"
+    result = score_cli(subs, competition, out, "--roster", str(roster), "--baseline", "baseline",
+                       "--staff", "baseline", "--deadline", DEADLINE,
+                       "--late-policy", "penalty:10%/day")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert gradebook_rows(out) == [
+        ("s1", "7.20", "1",
+         "ranked file ann/2026-11-30T12-00-00_best.csv is late: submitted "
+         "2026-11-30T12:00:00+00:00, after the deadline 2026-11-25T23:59:00+00:00; 5 started "
+         "days x 10% = -50% (--late-policy penalty:10%/day); graded "
+         "ann/2026-11-26T10-00-00_second.csv, late: submitted 2026-11-26T10:00:00+00:00, after "
+         "the deadline 2026-11-25T23:59:00+00:00; 1 started day x 10% = -10% (--late-policy "
+         f"penalty:10%/day); {PROVISIONAL}"),
+    ]  # fmt: skip
