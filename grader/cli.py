@@ -425,7 +425,8 @@ def _add_score(commands: argparse._SubParsersAction) -> None:
         default=[],
         metavar="NAME",
         help="participants shown on the board without a rank (the baseline, TA test files): "
-        "not ranked, not graded, never a lookup suspect; usable as --baseline (default: none)",
+        "not ranked, not graded, never a lookup suspect, never a --roster student; usable as "
+        "--baseline (default: none)",
     )
     p.add_argument(
         "--kaggle-leaderboard",

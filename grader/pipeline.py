@@ -192,6 +192,7 @@ def score_submissions(
         key = _load_key(options.solution)
         roster_warnings: list[str] = []
         students = _roster(options, roster_warnings.append)
+        _refuse_students_as_staff(options, students)
         policy = _policy(options, students)
         kaggle = (
             read_kaggle_board(options.kaggle_leaderboard) if options.kaggle_leaderboard else None
@@ -314,6 +315,21 @@ def _roster(options: ScoreOptions, warn: Callable[[str], None]) -> Roster | None
     if options.baseline is None:
         raise UsageError("--roster needs --baseline NAME: points depend on beating the baseline.")
     return read_roster(options.roster, warn)
+
+
+def _refuse_students_as_staff(options: ScoreOptions, roster: Roster | None) -> None:
+    """A staff row is neither graded nor a lookup suspect: it may not be a student's."""
+    if roster is None:
+        return
+    keys = {names.clash_key(s.participant): s for s in roster.students}
+    for raw in options.staff:
+        student = keys.get(names.clash_key(raw))
+        if student is not None:
+            raise UsageError(
+                f"--staff {raw}: that is roster student {student.student_id} "
+                f"({student.participant}, {roster.path} line {student.line}), who is graded; "
+                "staff rows are not. Name only the baseline and the TA's own files in --staff."
+            )
 
 
 def _policy(options: ScoreOptions, roster: Roster | None) -> Policy:

@@ -353,3 +353,19 @@ def test_a_penalty_weighs_every_file_of_the_student(competition, tmp_path):
          "the deadline 2026-11-25T23:59:00+00:00; 1 started day x 10% = -10% (--late-policy "
          f"penalty:10%/day); {PROVISIONAL}"),
     ]  # fmt: skip
+
+
+def test_staff_cannot_name_a_student_of_the_roster(competition, tmp_path):
+    rows = solution_rows(competition)
+    for name in ("ann", "baseline"):
+        write_predictions(tmp_path / "subs" / f"{name}.csv", rows, set())
+    roster = tmp_path / "roster.csv"
+    roster.write_text("student_id,kaggle_name\ns1,Ann\n")
+    result = score_cli(tmp_path / "subs", competition, tmp_path / "b", "--roster", str(roster),
+                       "--baseline", "baseline", "--staff", "baseline", "ann")  # fmt: skip
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == (
+        f"Error: --staff ann: that is roster student s1 (Ann, {roster} line 2), who is graded; "
+        "staff rows are not. Name only the baseline and the TA's own files in --staff.\n"
+    )
+    assert not (tmp_path / "b").exists()
