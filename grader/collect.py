@@ -21,8 +21,9 @@ mark instead.
   atomically and never replaces a file; the manifest is replaced atomically; a
   lock beside DIR keeps a second run out; Ctrl-C keeps what was copied, listed.
 * Honest: every file of an export is accounted for: copied, already there,
-  listed (not a CSV: receipts, notes, online-text entries), refused, or matched to
-  no roster student. Exit 0 when every CSV was placed, 1 when one was refused or
+  listed (not a CSV: receipts, notes, online-text entries), refused (a compressed
+  file too: Kaggle takes a zipped CSV, grader score does not), or matched to no
+  roster student. Exit 0 when every CSV was placed, 1 when a file was refused or
   unmatched, 2 for a usage error (nothing copied).
 """
 
@@ -57,6 +58,8 @@ from grader.text import columns, pad, terminal_text, time_text
 
 DEFAULT_MAX_MB = 10  # a 10,000-row submission is about 0.15 MB; the validator refuses 1+ MB
 MAX_TOTAL = 2 << 30  # bytes read from all exports of one run (a zip bomb of many entries)
+# Archives Kaggle takes as a submission (a zipped CSV), or that hold one: never a note.
+COMPRESSED = (".zip", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar", ".tar")
 MAX_NAME_BYTES = 150  # of the original name kept in the copy's name (file names: 255 bytes)
 
 
@@ -295,22 +298,22 @@ class _Run:
         outcome = Outcome(export.label, names.shown(item.path), "")
         if item.problem:
             return _set(outcome, "refused", item.problem)
+        if item.name.lower().endswith(COMPRESSED):
+            return _set(outcome, "refused", self._compressed(parsed, reading))
         if not item.name.lower().endswith(".csv"):
-            what = "not a .csv file"
-            if parsed and parsed.receipt:
-                what = "a Blackboard receipt"
-            elif item.name.lower().endswith(".zip"):
-                what = "a zip inside the export: unpack it and collect the folder if it holds CSVs"
+            what = "a Blackboard receipt" if parsed and parsed.receipt else "not a .csv file"
             return _set(outcome, "listed", f"{what}; not copied.")
         if parsed is None:
             reason = f"does not follow {reading.label}'s naming; not copied."
             return _set(outcome, "unmatched", reason)
-        student, participant, problem = self._student(parsed, reading.users)
+        student, participant, problem, by_name = self._student(parsed, reading.users)
         if problem:
             return _set(outcome, "unmatched", problem)
         outcome.participant = participant
         if problem := self._clash(participant):
             return _set(outcome, "refused", problem)
+        if by_name:
+            self.result.by_name.append(by_name)
         try:
             data = self._read(export, item)
         except TooLarge:
@@ -325,35 +328,45 @@ class _Run:
             reason = f"cannot be copied ({where}{exc.strerror or exc}); not copied."
             return _set(outcome, "refused", reason)
 
-    def _student(self, parsed: Parsed, users) -> tuple[Student | None, str, str]:
-        """(roster student, participant key, '') or (None, '', why not)."""
+    def _student(self, parsed: Parsed, users) -> tuple[Student | None, str, str, str]:
+        """(roster student, participant key, '', how a full name matched, or '') or
+        (None, '', why not, '')."""
         roster = self.result.roster
         reading = users.get(parsed.display, User(""))
         if reading.problem:
-            return None, "", reading.problem + "; not copied."
+            return None, "", reading.problem + "; not copied.", ""
         user = reading.name
         if roster is None:
             if ids := self.shared_names.get(names.clash_key(parsed.display)):
-                return None, "", _shared_name(parsed, ids)
+                return None, "", _shared_name(parsed, ids), ""
             name = {"blackboard": user, "classroom": user}.get(parsed.format, parsed.display)
             if not name:
-                return None, "", f"cannot tell the user name in {parsed.display!r}; pass --roster."
+                why = f"cannot tell the user name in {parsed.display!r}; pass --roster."
+                return None, "", why, ""
             if problem := key_problem(names.identity(name)):
-                return (
-                    None,
-                    "",
-                    (
-                        f"the name {names.spelled(name)} {problem}, so it cannot name a "
-                        "folder; pass --roster to name the student by their roster entry."
-                    ),
+                why = (
+                    f"the name {names.spelled(name)} {problem}, so it cannot name a "
+                    "folder; pass --roster to name the student by their roster entry."
                 )
-            return None, names.identity(name), ""
+                return None, "", why, ""
+            return None, names.identity(name), "", ""
         student, why = _match(roster, parsed, user)
         if student is None:
-            return None, "", why
-        if why:
-            self.result.by_name.append(why)
-        return student, student.participant, ""
+            return None, "", why, ""
+        return student, student.participant, "", why
+
+    def _compressed(self, parsed: Parsed | None, reading) -> str:
+        """Why a compressed file is refused, and where its CSV goes once unzipped."""
+        participant = self._student(parsed, reading.users)[1] if parsed else ""
+        where = (
+            f"{self.into}/{participant}/"
+            if participant
+            else (f"the student's folder in {self.into}/")
+        )
+        return (
+            "a compressed file (Kaggle accepts zipped submissions; grader score reads .csv "
+            f"files only): unzip it and put the CSV in {where}; not copied."
+        )
 
     def _clash(self, participant: str) -> str:
         """A folder or file in DIR whose name differs from `participant` only by case or

@@ -601,7 +601,7 @@ def test_zip_names_in_utf8_without_the_flag_and_long_names(tmp_path):
     long_name = "x" * 300 + ".csv"
     export = write_zip(
         tmp_path / "c.zip",
-        [("josXY_1_2_sub.csv", CSV), (f"ann_3_4_{long_name}", CSV), ("ann_3_5_inner.zip", b"PK")],
+        [("josXY_1_2_sub.csv", CSV), (f"ann_3_4_{long_name}", CSV)],
     )
     data = export.read_bytes()
     assert data.count(b"josXY") == 2  # the local header and the central directory
@@ -612,10 +612,6 @@ def test_zip_names_in_utf8_without_the_flag_and_long_names(tmp_path):
     files = tree(into)
     assert files[1:] == ["collected.csv", "josé/2026-11-30T12-00-00_sub.csv"]
     assert files[0] == "ann/2026-11-30T12-00-00_" + "x" * 150 + ".csv"  # 150 bytes kept
-    assert (
-        "ann_3_5_inner.zip: a zip inside the export: unpack it and collect the folder if "
-        "it holds CSVs; not copied." in result.stdout
-    )
 
 
 def test_copies_whose_manifest_was_lost_are_found_again(canvas, tmp_path):
@@ -874,3 +870,36 @@ def test_without_a_roster_two_students_of_one_name_are_never_merged(tmp_path):
         "Pass --roster with their canvas_id; not copied.",
     ]
     assert [p.split("/")[0] for p in tree(into)] == ["José Ruiz", "collected.csv", "smithjohn"]
+
+
+def test_compressed_submissions_are_refused_not_listed(tmp_path):
+    """Kaggle accepts a zipped CSV, grader score does not read one: a compressed file
+    handed in is refused (exit 1), never quietly listed as if it were a note."""
+    export = write_zip(
+        tmp_path / "c.zip",
+        [
+            ("smithjohn_101_1_submission.csv.zip", b"PK\x03\x04"),
+            ("smithjohn_101_2_sub.csv.gz", b"\x1f\x8b"),
+            ("stray.7z", b"7z"),
+            ("smithjohn_101_3_notes.txt", b"notes"),
+        ],
+    )
+    roster = tmp_path / "roster.csv"
+    roster.write_text("student_id,kaggle_name,canvas_id\ns1,jsmith,101\n")
+    into = tmp_path / "subs"
+    result = grader("collect", str(export), "--into", str(into), "--roster", str(roster))
+    assert result.returncode == 1
+    refused = result.stdout.split("Refused (3):\n")[1].split("\n\n")[0].splitlines()
+    assert refused == [
+        "  c.zip: smithjohn_101_1_submission.csv.zip: a compressed file (Kaggle accepts zipped "
+        f"submissions; grader score reads .csv files only): unzip it and put the CSV in "
+        f"{into}/jsmith/; not copied.",
+        "  c.zip: smithjohn_101_2_sub.csv.gz: a compressed file (Kaggle accepts zipped "
+        f"submissions; grader score reads .csv files only): unzip it and put the CSV in "
+        f"{into}/jsmith/; not copied.",
+        "  c.zip: stray.7z: a compressed file (Kaggle accepts zipped submissions; grader score "
+        "reads .csv files only): unzip it and put the CSV in the student's folder in "
+        f"{into}/; not copied.",
+    ]
+    assert "smithjohn_101_3_notes.txt: not a .csv file; not copied." in result.stdout
+    assert "Matched by full name" not in result.stdout
