@@ -14,7 +14,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from grader import __version__
-from grader.constants import DEFAULT_PUBLIC_FRACTION, DEFAULT_SOLUTION, HISTORY_NAME, RANK_BY
+from grader.constants import (
+    DEFAULT_MAX_MB,
+    DEFAULT_PUBLIC_FRACTION,
+    DEFAULT_SOLUTION,
+    HISTORY_NAME,
+    LMS_FORMATS,
+    RANK_BY,
+)
 from grader.errors import BundleError, GraderError, UsageError
 
 DEFAULT_HISTORY = str(Path(DEFAULT_SOLUTION).parent / HISTORY_NAME)
@@ -230,7 +237,7 @@ def _add_collect(commands: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--format",
-        choices=["auto", "canvas", "moodle", "blackboard", "classroom", "folder"],
+        choices=["auto", *LMS_FORMATS],
         default="auto",
         help="the export's naming; auto tells it from the names and says what it found "
         "(default: auto)",
@@ -246,10 +253,10 @@ def _add_collect(commands: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--max-size",
         type=float,
-        default=10.0,
+        default=DEFAULT_MAX_MB,
         metavar="MB",
         help="refuse a CSV file larger than this; a 10,000-row submission is about 0.15 MB "
-        "(default: 10)",
+        f"(default: {DEFAULT_MAX_MB})",
     )
     p.set_defaults(run=_run_collect)
 

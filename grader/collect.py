@@ -30,12 +30,14 @@ mark instead.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 from grader import names
+from grader.constants import DEFAULT_MAX_MB
 from grader.errors import UsageError
 from grader.exports import Export, Item, TooLarge, open_export
 from grader.fileio import exclusive_lock, file_digest, write_bytes_atomically, write_text_atomically
@@ -56,7 +58,6 @@ from grader.manifest import MANIFEST_NAME, ManifestError, Row, manifest_text, re
 from grader.roster import Roster, Student, key_problem, read_roster
 from grader.text import columns, pad, terminal_text, time_text
 
-DEFAULT_MAX_MB = 10  # a 10,000-row submission is about 0.15 MB; the validator refuses 1+ MB
 MAX_TOTAL = 2 << 30  # bytes read from all exports of one run (a zip bomb of many entries)
 # Archives Kaggle takes as a submission (a zipped CSV), or that hold one: never a note.
 COMPRESSED = (".zip", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar", ".tar")
@@ -117,8 +118,10 @@ def collect(
     zone = _zone(options.timezone)
     if options.format not in ("auto", *FORMATS):
         raise UsageError(f"--format {options.format}: use auto or one of {', '.join(FORMATS)}.")
-    if not options.max_size > 0:
-        raise UsageError(f"--max-size {options.max_size:g}: give a size in MB above 0, e.g. 10.")
+    if not (math.isfinite(options.max_size) and options.max_size > 0):
+        raise UsageError(
+            f"--max-size {options.max_size:g}: give a finite size in MB above 0, e.g. 10."
+        )
     _check_into(options)
     roster = read_roster(options.roster, warn) if options.roster is not None else None
     result = Collection(options, zone, roster)

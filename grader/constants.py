@@ -13,3 +13,7 @@ HISTORY_NAME = "history.sqlite"  # beside the solution
 REVIEW_NAME = "review"  # beside the solution
 BOARD_MARKER = ".grader-board"
 REVIEW_MARKER = ".grader-review"
+
+# grader collect
+LMS_FORMATS = ("canvas", "moodle", "blackboard", "classroom", "folder")  # --format (grader.lms)
+DEFAULT_MAX_MB = 10  # a 10,000-row submission is about 0.15 MB; the validator refuses 1+ MB

@@ -37,10 +37,11 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
 
+from grader.constants import LMS_FORMATS
 from grader.layout import after_timestamp, time_in_name
 from grader.layout import participant_of as layout_participant
 
-FORMATS = ("canvas", "moodle", "blackboard", "classroom", "folder")
+FORMATS = LMS_FORMATS
 LABEL = {
     "canvas": "Canvas",
     "moodle": "Moodle",

@@ -903,3 +903,15 @@ def test_compressed_submissions_are_refused_not_listed(tmp_path):
     ]
     assert "smithjohn_101_3_notes.txt: not a .csv file; not copied." in result.stdout
     assert "Matched by full name" not in result.stdout
+
+
+@pytest.mark.parametrize("size", ["inf", "nan", "0", "-1"])
+def test_a_max_size_that_is_no_size_is_refused_before_anything_is_made(canvas, tmp_path, size):
+    export, _ = canvas
+    into = tmp_path / "new" / "subs"
+    result = grader("collect", str(export), "--into", str(into), "--max-size", size)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == (
+        f"Error: --max-size {size}: give a finite size in MB above 0, e.g. 10.\n"
+    )
+    assert not (tmp_path / "new").exists()
