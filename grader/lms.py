@@ -56,20 +56,22 @@ ID_COLUMN = {
     "classroom": "github",
     "folder": "",
 }
-_CANVAS = re.compile(
-    r"^(?P<name>\w+?)(?P<late>_LATE)?_(?P<user>\d+)_(?P<attachment>\d+)_(?P<rest>.+)$"
-)
-_CANVAS_ANON = re.compile(
-    r"^anon_(?P<anon>[A-Za-z0-9]+)(?P<late>_LATE)?_(?P<attachment>\d+)_(?P<rest>.+)$"
-)
 # The LMS writes its part of a name first and the student's file name last: every
 # pattern takes the *first* match (non-greedy), so a file named like another
-# student's export name cannot pass for theirs.
+# student's export name cannot pass for theirs. The student's part may hold any
+# character, a line break included (DOTALL); the LMS's part holds no '/'.
+_CANVAS = re.compile(
+    r"^(?P<name>\w+?)(?P<late>_LATE)?_(?P<user>\d+)_(?P<attachment>\d+)_(?P<rest>.+)$", re.S
+)
+_CANVAS_ANON = re.compile(
+    r"^anon_(?P<anon>[A-Za-z0-9]+)(?P<late>_LATE)?_(?P<attachment>\d+)_(?P<rest>.+)$", re.S
+)
 _MOODLE = re.compile(
-    r"^(?P<name>.+?)_(?P<id>\d+)_assignsubmission_(?P<plugin>[a-z]+)(?:_(?P<rest>.*))?$"
+    r"^(?P<name>.+?)_(?P<id>\d+)_assignsubmission_(?P<plugin>[a-z]+)(?:_(?P<rest>.*))?$", re.S
 )
 _BLACKBOARD = re.compile(
-    r"^(?P<head>.+?)_attempt_(?P<time>\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2})(?P<rest>.*)$"
+    r"^(?P<head>[^/]+?)_attempt_(?P<time>\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2})(?P<rest>.*)$",
+    re.S,
 )
 
 
@@ -139,9 +141,20 @@ def parse(fmt: str, parts: list[str], tz: Zone, top: int = 0) -> Parsed | None:
     return _PARSERS[fmt](parts, tz)
 
 
+def _flat(parts: list[str], *patterns: re.Pattern) -> re.Match | None:
+    """The first match of a flat export's name (Canvas, Blackboard). Any folder before
+    it is one the export was put in; a '/' after it is the student's own '\\' or '/'
+    (zip readers take a '\\' for a folder), so the student's name never names the file."""
+    for i in range(len(parts)):
+        for pattern in patterns:
+            if m := pattern.match("/".join(parts[i:])):
+                return m
+    return None
+
+
 def _canvas(parts: list[str], tz: Zone) -> Parsed | None:
-    name = parts[-1]
-    if m := _CANVAS_ANON.match(name):
+    m = _flat(parts, _CANVAS_ANON, _CANVAS)
+    if m and m.re is _CANVAS_ANON:
         anon = m["anon"]
         return Parsed(
             "canvas",
@@ -152,7 +165,7 @@ def _canvas(parts: list[str], tz: Zone) -> Parsed | None:
             bool(m["late"]),
             id_column="canvas_anon_id",
         )
-    if m := _CANVAS.match(name):
+    if m:
         return Parsed("canvas", m["user"], m["name"], m["rest"], None, bool(m["late"]))
     return None
 
@@ -174,7 +187,7 @@ def _moodle(parts: list[str], tz: Zone) -> Parsed | None:
 
 
 def _blackboard(parts: list[str], tz: Zone) -> Parsed | None:
-    m = _BLACKBOARD.match(parts[-1])
+    m = _flat(parts, _BLACKBOARD)
     if not m:
         return None
     rest = m["rest"]

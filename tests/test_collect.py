@@ -915,3 +915,44 @@ def test_a_max_size_that_is_no_size_is_refused_before_anything_is_made(canvas, t
         f"Error: --max-size {size}: give a finite size in MB above 0, e.g. 10.\n"
     )
     assert not (tmp_path / "new").exists()
+
+
+def test_a_slash_or_line_break_in_the_students_own_name_is_part_of_that_name(tmp_path):
+    """Canvas and Blackboard exports are flat: a '\\' in an entry's name (which zip readers
+    take for a folder) or a line break belongs to the student's file name, after the LMS's
+    part, and can neither forge another student's name nor hide the file."""
+    canvas = write_zip(
+        tmp_path / "c.zip",
+        [
+            ("annk_101_2_a\nb.csv", CSV),
+            ("annk_101_7_a\\b.csv", CSV + b"1,dog\n"),
+            ("annk_101_8_x\\eve_102_9_y.csv", CSV + b"2,dog\n"),
+        ],
+    )
+    blackboard = write_zip(
+        tmp_path / "bb.zip",
+        [
+            (
+                "HW_ann_attempt_2026-11-20-10-00-00_x\\HW_bob_attempt_2026-11-21-10-00-00_y.csv",
+                CSV * 2,
+            ),
+            ("HW_bob_attempt_2026-11-22-10-00-00_z.csv", CSV + b"3,dog\n"),
+        ],
+    )
+    roster = tmp_path / "roster.csv"
+    roster.write_text(
+        "student_id,kaggle_name,canvas_id,username\ns1,ann,101,ann\ns2,eve,102,\ns3,bob,,bob\n"
+    )
+    into = tmp_path / "subs"
+    args = ("--into", str(into), "--roster", str(roster), "--timezone", "UTC")
+    for export in (canvas, blackboard):
+        result = grader("collect", str(export), *args)
+        assert result.returncode == 0, result.stdout
+    assert tree(into) == [
+        "ann/2026-11-20T10-00-00_x_HW_bob_attempt_2026-11-21-10-00-00_y.csv",
+        "ann/2026-11-30T12-00-00_a_b-2.csv",
+        "ann/2026-11-30T12-00-00_a_b.csv",
+        "ann/2026-11-30T12-00-00_x_eve_102_9_y.csv",
+        "bob/2026-11-22T10-00-00_z.csv",
+        "collected.csv",
+    ]
