@@ -9,10 +9,14 @@ Two column layouts are read (header names compared ignoring case):
   `TeamMemberUserNames`, one row per team, `TeamMemberUserNames` the members' user
   names separated by commas;
 * older ones: `TeamId,TeamName,SubmissionDate,Score`, which may hold several rows per
-  team (one per improvement of its best score): the latest row counts.
+  team (one per improvement of its best score): the latest row counts, by
+  SubmissionDate read as ISO 8601 (Kaggle's `2026-11-28 10:00:00`; any other
+  format is refused, never compared as text).
 
 (tests/data/README.md says where these columns come from.) The zip, a bare CSV,
-a BOM or none, `,` or Excel's `;` are all accepted.
+a BOM or none, `,` or Excel's `;` are all accepted (grader.text.csv_table, which
+also refuses a quote never closed or a column named twice); a header without a
+team is refused.
 
 Teams are matched to participants by `TeamMemberUserNames` against the participant
 key (ignoring case: Kaggle user names are case-insensitive), then by `TeamName`
@@ -28,15 +32,15 @@ has one row per participant with files and per Kaggle team with none.
 
 from __future__ import annotations
 
-import csv
-import io
 import zipfile
+import zlib
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 from grader import names
 from grader.errors import UsageError
-from grader.text import csv_cell, csv_text, terminal_text
+from grader.text import CsvError, csv_cell, csv_table, csv_text, terminal_text
 
 TOLERANCE = 0.5e-5 + 1e-12  # half a unit of Kaggle's 5th decimal (plus float slack)
 MAX_BYTES = 64 << 20  # a leaderboard of 100,000 teams is about 10 MB
@@ -107,59 +111,70 @@ def read_kaggle_board(path: Path, flag: str = "--kaggle-leaderboard") -> KaggleB
     except OSError as exc:
         raise UsageError(f"{where}: cannot be read ({exc.strerror or exc}).") from None
     except zipfile.BadZipFile as exc:
-        raise UsageError(f"{where}: not a readable zip file ({exc}). Download it again.") from None
+        raise UsageError(f"{where}: {exc}. Download it again.") from None
     where += f" ({inner})" if inner else ""
     if data is None:
         raise UsageError(f"{where}: larger than {MAX_BYTES >> 20} MB; not a Kaggle leaderboard.")
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise UsageError(f"{where}: not UTF-8 text ({exc}). Pass the file as downloaded.") from None
-    try:
-        return _parse(path, text, where)
-    except csv.Error as exc:
-        raise UsageError(f"{where}: not a readable CSV file ({exc}).") from None
+        header, rows = csv_table(data)
+    except CsvError as exc:
+        raise UsageError(f"{exc.at(where)} Pass the file as downloaded.") from None
+    return _parse(path, header, rows, where)
 
 
 def _csv_bytes(path: Path) -> tuple[bytes | None, str]:
-    """The CSV's bytes (None past MAX_BYTES) and, for a zip, the name of the CSV in it."""
+    """The CSV's bytes (None past MAX_BYTES) and, for a zip, the name of the CSV in it;
+    zipfile.BadZipFile says what is wrong with a zip."""
     if not zipfile.is_zipfile(path):
         with path.open("rb") as f:
             data = f.read(MAX_BYTES + 1)
+        if data.startswith(b"PK\x03\x04"):  # a zip's first entry, but no table of contents
+            raise zipfile.BadZipFile(
+                "a damaged zip file (it ends before its table of contents: an interrupted "
+                "download?)"
+            )
         return (data if len(data) <= MAX_BYTES else None), ""
-    with zipfile.ZipFile(path) as archive:
-        inside = [i for i in archive.infolist() if i.filename.lower().endswith(".csv")]
-        if len(inside) != 1:
-            found = ", ".join(i.filename for i in archive.infolist()) or "nothing"
-            raise zipfile.BadZipFile(f"expected one .csv inside, found {found}")
-        if inside[0].file_size > MAX_BYTES:
-            return None, inside[0].filename
-        with archive.open(inside[0]) as f:
-            data = f.read(MAX_BYTES + 1)
-        return (data if len(data) <= MAX_BYTES else None), inside[0].filename
+    try:
+        with zipfile.ZipFile(path) as archive:
+            inside = [i for i in archive.infolist() if i.filename.lower().endswith(".csv")]
+            if len(inside) != 1:
+                found = ", ".join(i.filename for i in archive.infolist()) or "nothing"
+                raise zipfile.BadZipFile(
+                    f"not a readable zip file (expected one .csv inside, found {found})"
+                )
+            if inside[0].file_size > MAX_BYTES:
+                return None, inside[0].filename
+            with archive.open(inside[0]) as f:
+                data = f.read(MAX_BYTES + 1)
+    except (zipfile.LargeZipFile, EOFError, zlib.error, NotImplementedError, RuntimeError) as exc:
+        raise zipfile.BadZipFile(f"a damaged zip file ({exc})") from None
+    except zipfile.BadZipFile as exc:
+        if str(exc).startswith("not a readable"):
+            raise
+        raise zipfile.BadZipFile(f"a damaged zip file ({exc})") from None
+    return (data if len(data) <= MAX_BYTES else None), inside[0].filename
 
 
-def _parse(path: Path, text: str, where: str) -> KaggleBoard:
-    first = text.split("\n", 1)[0]
-    delimiter = ";" if ";" in first and "," not in first else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    header = [cell.strip() for cell in next(reader, [])]
+def _parse(path: Path, header: list[str], rows: list[tuple[int, list[str]]], where: str):
     fields = [cell.lower() for cell in header]
     missing = [c for c in ("TeamName", "Score") if c.lower() not in fields]
     if missing:
+        found = terminal_text(", ".join(header) or "nothing", 80)
+        page = ", which looks like a web page, not the CSV" if found.startswith("<") else ""
         raise UsageError(
-            f"{where} line 1: no {' or '.join(missing)} column, found "
-            f"{', '.join(header) or 'nothing'}. Expected Kaggle's leaderboard download: "
-            f"{','.join(NEW_COLUMNS)} (or {','.join(OLD_COLUMNS)})."
+            f"{where} line 1: no {' or '.join(missing)} column, found {found}{page}. Expected "
+            f"Kaggle's leaderboard download: {','.join(NEW_COLUMNS)} (or {','.join(OLD_COLUMNS)})."
+        )
+    if not rows:
+        raise UsageError(
+            f"{where} line 1: a header and no team. Has anyone submitted yet? Download it "
+            "again when the leaderboard has teams."
         )
     column = {name: i for i, name in enumerate(fields)}
     layout = "newer" if "teammemberusernames" in column else "older"
-    date = column.get("lastsubmissiondate", column.get("submissiondate"))
-    latest: dict[str, tuple[str, Team]] = {}
-    for row in reader:
-        if not any(cell.strip() for cell in row):
-            continue
-        line = reader.line_num
+    date = column.get("submissiondate")
+    latest: dict[str, tuple[datetime, Team]] = {}
+    for line, row in rows:
 
         def cell(name: str, row=row) -> str:
             i = column.get(name)
@@ -173,12 +188,31 @@ def _parse(path: Path, text: str, where: str) -> KaggleBoard:
             cell("score"),
             line,
         )
-        when = row[date].strip() if date is not None and date < len(row) else ""
         key = team.team_id or names.clash_key(team.name)
-        if key not in latest or when >= latest[key][0]:  # ISO-like dates sort as text
+        if layout == "newer":  # one row per team
+            latest[key] = (datetime.min, team)
+            continue
+        # Without a date column the last row of a team counts.
+        when = _date(row[date], where, line) if date is not None else datetime.min
+        if key not in latest or when >= latest[key][0]:
             latest[key] = (when, team)
     teams = sorted((team for _, team in latest.values()), key=lambda t: t.line)
     return KaggleBoard(path, layout, teams)
+
+
+def _date(text: str, where: str, line: int) -> datetime:
+    """A SubmissionDate of the older layout, as Kaggle writes it (ISO 8601:
+    2026-11-28 10:00:00, fractions of seconds and a Z allowed), as a naive UTC time."""
+    text = text.strip()
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(
+            f"{where} line {line}: SubmissionDate {text!r} is not a date as Kaggle writes it "
+            "(2026-11-28 10:00:00), by which each team's latest row is chosen. Pass the file "
+            "as downloaded from Kaggle."
+        ) from None
+    return when.astimezone(timezone.utc).replace(tzinfo=None) if when.tzinfo else when
 
 
 def _score(text: str, where: str, line: int) -> float:

@@ -21,13 +21,13 @@ gradebook and in the Kaggle reconciliation. A key must pass the identity rule
 of grader.names and be usable as a folder name. Rosters of the earlier form
 (`kaggle_name,student_id`) keep working. Unknown columns get a warning;
 a repeated student id, participant key (ignoring case), or LMS id is an error
-naming both lines. Excel's `;`-separated CSV and a byte-order mark are read.
+naming both lines. Excel's `;`-separated CSV and a byte-order mark are read; a
+quote never closed, a cell holding a line break or a row with more cells than
+the header is an error naming its line (grader.text.csv_table).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +35,7 @@ from pathlib import Path
 from grader import names
 from grader.errors import UsageError
 from grader.manifest import MANIFEST_NAME
+from grader.text import CsvError, csv_table
 
 REQUIRED = "student_id"
 ID_COLUMNS = ("canvas_id", "canvas_anon_id", "moodle_id", "username", "github")
@@ -123,57 +124,39 @@ def read_roster(
     if not path.is_file():
         raise UsageError(f"{where}: no such file. It needs at least the column student_id.")
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        header, rows = csv_table(path.read_bytes())
     except OSError as exc:
         raise UsageError(f"{where}: cannot be read ({exc.strerror or exc}).") from None
-    except UnicodeDecodeError as exc:
-        raise UsageError(
-            f'{where}: not a UTF-8 CSV file ({exc}). Save it as "CSV UTF-8".'
-        ) from None
-    try:
-        return _parse(path, text, where, warn)
-    except csv.Error as exc:
-        raise UsageError(f"{where}: not a readable CSV file ({exc}).") from None
+    except CsvError as exc:
+        fix = ' Save it as "CSV UTF-8".' if exc.line == 0 else ""
+        raise UsageError(exc.at(where) + fix) from None
+    return _parse(path, header, rows, where, warn)
 
 
-def _parse(path: Path, text: str, where: str, warn: Callable[[str], None]) -> Roster:
-    first = text.split("\n", 1)[0]
-    # Excel saves "CSV" with ';' where the decimal separator is a comma.
-    delimiter = ";" if ";" in first and "," not in first else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    header = next(reader, None)
-    if not header or not any(cell.strip() for cell in header):
+def _parse(
+    path: Path,
+    header: list[str],
+    rows: list[tuple[int, list[str]]],
+    where: str,
+    warn: Callable[[str], None],
+) -> Roster:
+    if not any(header):
         raise UsageError(f"{where}: empty. It needs a header line with at least student_id.")
-    fields = [cell.strip().lower() for cell in header]
+    fields = [cell.lower() for cell in header]
     if REQUIRED not in fields:
         raise UsageError(
             f"{where} line 1: needs the column student_id, found "
-            f"{', '.join(cell.strip() for cell in header if cell.strip()) or 'none'}."
+            f"{', '.join(cell for cell in header if cell) or 'none'}."
         )
-    repeated = sorted({f for f in fields if f and fields.count(f) > 1})
-    if repeated:
-        raise UsageError(
-            f"{where} line 1: the column {repeated[0]!r} appears "
-            f"{fields.count(repeated[0])} times; keep one."
-        )
-    unknown = [header[i].strip() for i, f in enumerate(fields) if f and f not in COLUMNS]
+    unknown = [header[i] for i, f in enumerate(fields) if f and f not in COLUMNS]
     if unknown:
         warn(
             f"{where}: column(s) {', '.join(repr(u) for u in unknown)} not used; the known "
             f"columns are {', '.join(COLUMNS)}."
         )
-    students = [
-        _student(dict(zip(fields, row, strict=False)), line, where) for line, row in _rows(reader)
-    ]
+    students = [_student(dict(zip(fields, row, strict=False)), line, where) for line, row in rows]
     _refuse_repeats(students, where)
     return Roster(path, students, tuple(c for c in COLUMNS if c in fields))
-
-
-def _rows(reader) -> Iterable[tuple[int, list[str]]]:
-    """(line number, cells) of each non-blank row."""
-    for row in reader:
-        if any(cell.strip() for cell in row):
-            yield reader.line_num, row
 
 
 def _student(row: dict[str, str], line: int, where: str) -> Student:

@@ -82,6 +82,69 @@ def csv_text(columns: list[str], rows: list[list]) -> str:
     return buffer.getvalue()
 
 
+class CsvError(ValueError):
+    """A CSV file that cannot be read as a table: the line (0: the whole file) and why."""
+
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line, self.message = line, message
+
+    def at(self, where: str) -> str:
+        """The message after `where` (the flag and the file): '<where> line N: ...'."""
+        return (
+            f"{where} line {self.line}: {self.message}" if self.line else f"{where}: {self.message}"
+        )
+
+
+def csv_table(data: bytes) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """The header (cells stripped) and the non-blank rows after it, each with the line it
+    starts on, of a small CSV file the TA gives (a roster, Kaggle's leaderboard).
+
+    Read as UTF-8 with or without a byte-order mark, `,`-separated or `;` (Excel's
+    CSV where the decimal separator is a comma: a first line with `;` and no `,`),
+    quotes strictly. CsvError names the line of: bytes that are not UTF-8, a quote
+    never closed (which would swallow the rest of the file into one cell) or a stray
+    one, a cell holding a line break, a column named twice (ignoring case), a row
+    with more cells than the header.
+    """
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise CsvError(0, f"not UTF-8 text ({exc}).") from None
+    first = text.split("\n", 1)[0]
+    delimiter = ";" if ";" in first and "," not in first else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    rows: list[tuple[int, list[str]]] = []
+    start = 1
+    try:
+        for cells in reader:
+            rows.append((start, cells))
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        if "unexpected end of data" in str(exc):
+            raise CsvError(start, "a quote opened on this line is never closed.") from None
+        raise CsvError(start, f"not readable as CSV ({exc}).") from None
+    header = [cell.strip() for cell in rows[0][1]] if rows else []
+    names = [cell.lower() for cell in header if cell]
+    if repeated := next((n for n in names if names.count(n) > 1), None):
+        raise CsvError(
+            1, f"the column {repeated!r} appears {names.count(repeated)} times; keep one."
+        )
+    body = [(line, cells) for line, cells in rows[1:] if any(cell.strip() for cell in cells)]
+    for line, cells in body:
+        if any("\n" in cell or "\r" in cell for cell in cells):
+            raise CsvError(
+                line, "a cell holds a line break (a quote that was not meant to open one?)."
+            )
+        if any(cell.strip() for cell in cells[len(header) :]):
+            raise CsvError(
+                line,
+                f"{len(cells)} cells, but the header has {len(header)} columns (a "
+                f"'{delimiter}' in a name needs quotes).",
+            )
+    return header, body
+
+
 def time_text(moment: datetime) -> str:
     """A submission time as written in every output (UTC, seconds)."""
     return moment.strftime("%Y-%m-%dT%H:%M:%S")

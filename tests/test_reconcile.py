@@ -57,6 +57,37 @@ def test_the_older_layout_keeps_each_teams_latest_row():
             "line 2: Score '' is not a number. Pass the file as downloaded from Kaggle.",
         ),
         (b"\xff\xfeT\x00", "not UTF-8 text"),
+        (
+            b"\xef\xbb\xbfRank,TeamId,TeamName,LastSubmissionDate,Score,SubmissionCount,"
+            b"TeamMemberUserNames\r\n",
+            "line 1: a header and no team. Has anyone submitted yet? Download it again when "
+            "the leaderboard has teams.",
+        ),
+        (
+            b"<!DOCTYPE html><html><head>" + b"x" * 5000 + b"\n<body>\n",
+            "line 1: no TeamName or Score column, found <!DOCTYPE html><html><head>"
+            + "x" * 52
+            + "…, which looks like a web page, not the CSV. Expected Kaggle's leaderboard "
+            "download:",
+        ),
+        (
+            b"TeamName,Score,Score\na,0.5,0.9\n",
+            "line 1: the column 'score' appears 2 times; keep one.",
+        ),
+        (
+            b"TeamId,TeamName,SubmissionDate,Score\n1,a,9/30/2026 10:00:00 AM,0.5\n",
+            "line 2: SubmissionDate '9/30/2026 10:00:00 AM' is not a date as Kaggle writes it "
+            "(2026-11-28 10:00:00), by which each team's latest row is chosen. Pass the file "
+            "as downloaded from Kaggle.",
+        ),
+        (
+            b'TeamName,Score\n"a,0.5\nb,0.7\n',
+            "line 2: a quote opened on this line is never closed.",
+        ),
+        (
+            b"TeamName,Score\na,0.5\nb,0.7,x\n",
+            "line 3: 3 cells, but the header has 2 columns (a ',' in a name needs quotes).",
+        ),
     ],
 )
 def test_a_bad_leaderboard_file_names_the_line(tmp_path, content, message):
@@ -78,6 +109,17 @@ def test_a_zip_that_is_not_one_leaderboard(tmp_path):
     assert str(info.value) == (
         f"--kaggle-leaderboard {path}: not a readable zip file (expected one .csv inside, found "
         "a.csv, b.csv). Download it again."
+    )
+
+
+def test_a_damaged_zip_is_called_damaged(tmp_path):
+    path = tmp_path / "lb.zip"
+    path.write_bytes(NEWER.read_bytes()[:200])  # an interrupted download
+    with pytest.raises(UsageError) as info:
+        read_kaggle_board(path)
+    assert str(info.value) == (
+        f"--kaggle-leaderboard {path}: a damaged zip file (it ends before its table of "
+        "contents: an interrupted download?). Download it again."
     )
 
 

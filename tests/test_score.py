@@ -1033,6 +1033,18 @@ def test_a_final_gradebook_is_not_provisional_and_follows_rank_by(
             "case); every student needs a folder and a board row of their own.",
         ),
         ("kaggle_name,student_id\nalice,\n", "line 2: empty student_id; every row needs one."),
+        (
+            'kaggle_name,student_id,name\nalice,1,"Alice\nbob,2,Bob\ncy,3,Cy\n',
+            "line 2: a quote opened on this line is never closed.",
+        ),
+        (
+            "kaggle_name,student_id\nalice,1\nbob,2,Bob Ray\n",
+            "line 3: 3 cells, but the header has 2 columns (a ',' in a name needs quotes).",
+        ),
+        (
+            'kaggle_name,student_id,name\nalice,1,"Alice\nbob,2,"\n',
+            "line 2: a cell holds a line break (a quote that was not meant to open one?).",
+        ),
     ],
 )
 def test_a_bad_roster_names_the_line(content, message, tmp_path):

@@ -466,7 +466,7 @@ def test_the_review_folder_and_history_stay_out_of_the_kaggle_upload(competition
         ),
         (
             ["--roster", "{bad.csv}", "--baseline", "ann"],
-            "--roster {bad.csv}: not a UTF-8 CSV file ('utf-8' codec can't decode byte 0xff in "
+            "--roster {bad.csv}: not UTF-8 text ('utf-8' codec can't decode byte 0xff in "
             'position 23: invalid start byte). Save it as "CSV UTF-8".',
         ),
         (
