@@ -418,7 +418,6 @@ def _add_score(commands: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--late-policy",
-        type=_late_policy,
         default="ignore",
         metavar="POLICY",
         help="what the gradebook does with a file after the student's deadline: ignore, "
@@ -522,16 +521,6 @@ def _fraction(text: str) -> float:
     if not 0 < value <= 1:
         raise argparse.ArgumentTypeError(f"{text!r} must lie above 0 and at most 1, e.g. 0.99")
     return value
-
-
-def _late_policy(text: str) -> str:
-    """argparse type: a --late-policy the gradebook understands (grader.late)."""
-    from grader.late import parse_policy
-
-    try:
-        return str(parse_policy(text))
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _aware_time(text: str):

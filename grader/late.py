@@ -34,8 +34,8 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-POLICIES = ("ignore", "zero", "penalty:P%/day")
-_PENALTY = re.compile(r"^penalty:(\d+(?:\.\d+)?)%?(?:/day)?$")
+# P: a decimal number (10, 2.5, .5, 5.); '%' and '/day' may be left out.
+_PENALTY = re.compile(r"^penalty:(\d+\.?\d*|\.\d+)%?(?:/day)?$")
 
 
 @dataclass(frozen=True)
@@ -55,8 +55,8 @@ IGNORE = Policy("ignore")
 
 
 def parse_policy(text: str) -> Policy:
-    """`ignore`, `zero` or `penalty:P%/day` (P above 0, at most 100); ValueError says
-    what is allowed."""
+    """`ignore`, `zero` or `penalty:P%/day` (P above 0, at most 100; case and spaces
+    ignored, `%` and `/day` optional); ValueError says what is allowed."""
     value = text.strip().lower()
     if value in ("ignore", "zero"):
         return Policy(value)

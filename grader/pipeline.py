@@ -103,7 +103,7 @@ class ScoreOptions:
     deadline: datetime | None = None  # flag files submitted after this (timezone-aware)
     public_details: bool = False  # per-class Public tables in the board (a probing risk)
     staff: tuple[str, ...] = ()  # participants on the board without a rank (baseline, TA files)
-    late_policy: str = "ignore"  # ignore | zero | penalty:P%/day, in the gradebook (grader.late)
+    late_policy: str = "ignore"  # ignore | zero | penalty:P%/day: parsed once, by _policy
     kaggle_leaderboard: Path | None = None  # Kaggle's download: review/reconciliation.csv
 
     def __post_init__(self) -> None:
@@ -264,6 +264,13 @@ def _compute(
         matched, _ = match_participants(students, {e.participant for e in entries if e.identified})
         extensions = {p: s.extension_hours for p, s in matched.items()}
         late, unjudged = judge(entries, options.deadline, extensions)
+        if given.policy != IGNORE and options.deadline is None:
+            if not any(e.lms_late is not None for e in entries if e.identified):
+                given.warn(
+                    f"--late-policy {given.policy}: no --deadline, and no file has an LMS late "
+                    "mark (collected.csv), so no file can be late and the policy changes no "
+                    "grade. Add --deadline TIME."
+                )
         flags = integrity_flags(entries, board, key, options.plausible, late)
     with stages("lookup check"):
         lookup = lookup_rows(board, key.labels)

@@ -25,6 +25,9 @@ DEADLINE = "2026-11-25T23:59:00Z"
         ("ZERO", Policy("zero")),
         ("penalty:10%/day", Policy("penalty", 10.0)),
         ("penalty:2.5%", Policy("penalty", 2.5)),
+        ("penalty:10", Policy("penalty", 10.0)),  # % and /day may be left out
+        ("penalty:.5%/day", Policy("penalty", 0.5)),
+        ("penalty: 5. %/day", Policy("penalty", 5.0)),
     ],
 )
 def test_late_policies_parse(text, policy):
@@ -36,10 +39,10 @@ def test_a_bad_late_policy_is_a_usage_error(competition, tmp_path):
     result = score_cli(
         tmp_path / "subs", competition, tmp_path / "b", "--late-policy", "penalty:150%/day"
     )
-    assert result.returncode == 2
-    assert result.stderr.endswith(
-        "argument --late-policy: 'penalty:150%/day' is not a late policy: use ignore, zero or "
-        "penalty:P%/day with P above 0 and at most 100, e.g. penalty:10%/day\n"
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == (
+        "Error: --late-policy: 'penalty:150%/day' is not a late policy: use ignore, zero or "
+        "penalty:P%/day with P above 0 and at most 100, e.g. penalty:10%/day.\n"
     )
 
 
@@ -369,3 +372,20 @@ def test_staff_cannot_name_a_student_of_the_roster(competition, tmp_path):
         "staff rows are not. Name only the baseline and the TA's own files in --staff.\n"
     )
     assert not (tmp_path / "b").exists()
+
+
+def test_a_late_policy_with_nothing_to_judge_says_so(competition, tmp_path):
+    rows = solution_rows(competition)
+    for name in ("ann", "baseline"):
+        write_predictions(tmp_path / "subs" / f"{name}.csv", rows, set())
+    roster = tmp_path / "roster.csv"
+    roster.write_text("student_id,kaggle_name\ns1,ann\n")
+    result = score_cli(tmp_path / "subs", competition, tmp_path / "b", "--roster", str(roster),
+                       "--baseline", "baseline", "--staff", "baseline",
+                       "--late-policy", "zero")  # fmt: skip
+    assert result.returncode == 0
+    assert result.stderr == (
+        "Warning: --late-policy zero: no --deadline, and no file has an LMS late mark "
+        "(collected.csv), so no file can be late and the policy changes no grade. Add "
+        "--deadline TIME.\n"
+    )
