@@ -264,13 +264,13 @@ def _compute(
         matched, _ = match_participants(students, {e.participant for e in entries if e.identified})
         extensions = {p: s.extension_hours for p, s in matched.items()}
         late, unjudged = judge(entries, options.deadline, extensions)
-        if given.policy != IGNORE and options.deadline is None:
-            if not any(e.lms_late is not None for e in entries if e.identified):
-                given.warn(
-                    f"--late-policy {given.policy}: no --deadline, and no file has an LMS late "
-                    "mark (collected.csv), so no file can be late and the policy changes no "
-                    "grade. Add --deadline TIME."
-                )
+        marked = any(e.lms_late is not None for e in entries if e.identified)
+        if given.policy != IGNORE and options.deadline is None and not marked:
+            given.warn(
+                f"--late-policy {given.policy}: no --deadline, and no file has an LMS late "
+                "mark (collected.csv), so no file can be late and the policy changes no "
+                "grade. Add --deadline TIME."
+            )
         flags = integrity_flags(entries, board, key, options.plausible, late)
     with stages("lookup check"):
         lookup = lookup_rows(board, key.labels)
