@@ -12,6 +12,7 @@ lock files hold only a pid.)
 from __future__ import annotations
 
 import contextlib
+import errno
 import glob
 import hashlib
 import os
@@ -67,7 +68,10 @@ def write_bytes_atomically(
     With `replace` an existing `path` is replaced by one rename. Without it an
     existing `path` is never touched: the file is put in place by a hard link,
     which fails when the name is taken, and False is returned (True when
-    written). Either way a kill leaves the old state or the whole new file.
+    written). Either way a kill leaves the old state or the whole new file. On a
+    file system without hard links (FAT, some network shares) the name is
+    claimed by an exclusive create and the complete temporary file renamed over
+    it: a kill between the two leaves that name as an empty file.
     """
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -81,9 +85,31 @@ def write_bytes_atomically(
             os.link(temporary, path)
         except FileExistsError:
             return False
+        except OSError as exc:
+            if exc.errno not in NO_HARD_LINKS:
+                raise
+            return _claim_and_rename(Path(temporary), path)
         return True
     finally:
         Path(temporary).unlink(missing_ok=True)
+
+
+# What os.link raises where a file system has no hard links.
+NO_HARD_LINKS = frozenset(
+    getattr(errno, name)
+    for name in ("EPERM", "ENOTSUP", "EOPNOTSUPP", "ENOSYS", "EMLINK", "EXDEV")
+    if hasattr(errno, name)
+)
+
+
+def _claim_and_rename(temporary: Path, path: Path) -> bool:
+    """Put `temporary` at `path` unless the name is taken, without hard links."""
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        return False
+    temporary.replace(path)
+    return True
 
 
 def build_folder_atomically(

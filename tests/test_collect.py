@@ -956,3 +956,21 @@ def test_a_slash_or_line_break_in_the_students_own_name_is_part_of_that_name(tmp
         "bob/2026-11-22T10-00-00_z.csv",
         "collected.csv",
     ]
+
+
+def test_copies_are_made_on_a_file_system_without_hard_links(tmp_path, monkeypatch):
+    """FAT and some network file systems refuse os.link: the name is then claimed with an
+    exclusive create and the complete temporary file renamed over it."""
+    import errno
+
+    from grader import fileio
+
+    def no_links(source, target):
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(fileio.os, "link", no_links)
+    target = tmp_path / "a.csv"
+    assert fileio.write_bytes_atomically(target, CSV, replace=False) is True
+    assert fileio.write_bytes_atomically(target, b"other", replace=False) is False
+    assert target.read_bytes() == CSV
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv"]  # no temporary file left
