@@ -305,7 +305,7 @@ def _add_leaderboard(commands: argparse._SubParsersAction) -> None:
         default=Path(),
         metavar="DIR",
         help="the folder to save <SLUG>.zip in; an earlier download of that name is "
-        "replaced (default: the current folder)",
+        "replaced once the new one is complete (default: the current folder)",
     )
     d.set_defaults(run=_run_leaderboard_download)
 

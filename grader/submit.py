@@ -12,6 +12,8 @@ credentials, prints a page of help instead of an error.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,7 +112,10 @@ def _http_error(exc, competition: str, download: bool = False) -> SubmitError:
 
 def download_leaderboard(competition: str, folder: Path) -> Path:
     """Save the competition's leaderboard as `folder/<competition>.zip` with the official
-    client (the only per-participant data Kaggle's API gives a host); returns the path."""
+    client (the only per-participant data Kaggle's API gives a host); returns the path.
+
+    The client writes the zip as its bytes arrive, so it writes into a hidden folder
+    beside the target, and only a complete download replaces an earlier one."""
     if not credentials_found():
         raise UsageError(f"no Kaggle credentials found: {KAGGLE_TOKEN_HELP}")
     if folder.exists() and not folder.is_dir():
@@ -118,16 +123,23 @@ def download_leaderboard(competition: str, folder: Path) -> Path:
     import requests  # installed with kaggle
 
     api = _client()
+    folder.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{competition}.download-", dir=folder))
     try:
-        api.competition_leaderboard_download(competition, str(folder), quiet=True)
-    except requests.exceptions.HTTPError as exc:
-        raise _http_error(exc, competition, download=True) from None
-    except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-        raise SubmitError(
-            f"could not reach Kaggle ({type(exc).__name__}). Check the internet connection "
-            "and try again."
-        ) from None
-    path = folder / f"{competition}.zip"
-    if not path.is_file():
-        raise SubmitError(f"Kaggle's client reported no error, but {path} was not written.")
+        try:
+            api.competition_leaderboard_download(competition, str(staging), quiet=True)
+        except requests.exceptions.HTTPError as exc:
+            raise _http_error(exc, competition, download=True) from None
+        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+            raise SubmitError(
+                f"could not reach Kaggle ({type(exc).__name__}). Check the internet connection "
+                "and try again."
+            ) from None
+        path = folder / f"{competition}.zip"
+        downloaded = staging / path.name
+        if not downloaded.is_file():
+            raise SubmitError(f"Kaggle's client reported no error, but {path} was not written.")
+        downloaded.replace(path)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return path

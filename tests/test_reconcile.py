@@ -271,6 +271,30 @@ def test_leaderboard_download_of_an_unknown_competition(tmp_path):
     assert not (tmp_path / "lb" / "cifar-typo.zip").exists()
 
 
+def test_an_interrupted_download_keeps_the_previous_one(tmp_path, monkeypatch):
+    """The client writes SLUG.zip as the bytes arrive: it writes into a hidden folder, and
+    only a complete download replaces the earlier one."""
+    import requests
+
+    from grader import submit
+    from grader.submit import SubmitError, download_leaderboard
+
+    class Cut:
+        def competition_leaderboard_download(self, competition, path, quiet):
+            (Path(path) / f"{competition}.zip").write_bytes(b"PK\x03\x04 half")
+            raise requests.exceptions.ConnectionError("connection reset")
+
+    monkeypatch.setattr(submit, "credentials_found", lambda: True)
+    monkeypatch.setattr(submit, "_client", Cut)
+    out = tmp_path / "lb"
+    out.mkdir()
+    (out / "cifar10-class.zip").write_bytes(NEWER.read_bytes())
+    with pytest.raises(SubmitError, match="could not reach Kaggle"):
+        download_leaderboard("cifar10-class", out)
+    assert [p.name for p in out.iterdir()] == ["cifar10-class.zip"]
+    assert (out / "cifar10-class.zip").read_bytes() == NEWER.read_bytes()
+
+
 def _download(env: dict[str, str], out: Path, slug: str):
     import subprocess
     import sys
