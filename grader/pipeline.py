@@ -72,10 +72,12 @@ from grader.score import (
     Entry,
     apply_manifest,
     board_split,
-    check_folder,
+    check_entry,
+    discover,
     leaderboard,
     score_entry,
 )
+from grader.submission import SubmissionChecker
 from grader.uncertainty import (
     Interval,
     RowUncertainty,
@@ -183,8 +185,10 @@ def score_submissions(
     """Run `grader score`; `written` (if given) grows as each output is complete. With
     LONG_RUN files or more, `say` gets one line as each stage ends.
 
-    Raises UsageError for a bad flag or path before any output is written (an
-    unknown --baseline is found after scoring, and leaves nothing behind either).
+    Raises UsageError for a bad flag or path before any output is written: --staff
+    and --baseline once the folder is listed, before any file is read (a baseline
+    whose files are all invalid is found after scoring, and leaves nothing behind
+    either).
     """
     written = [] if written is None else written
     stages = Stages()
@@ -238,7 +242,12 @@ def _compute(
 ) -> ScoringRun:
     """Score, rank and review: everything but writing."""
     with stages("read and validate"):
-        entries = check_folder(options.folder, key)
+        found = discover(options.folder)
+        # --staff and --baseline name participants: checked before any file is read.
+        staff = _staff(options, [entry for entry, _ in found])
+        _baseline_present(options, [entry for entry, _ in found])
+        checker = SubmissionChecker(key)
+        entries = [check_entry(entry, path, checker) for entry, path in found]
         if problem := apply_manifest(entries, options.folder):
             given.warn(problem)
     if say is not None and len(entries) >= LONG_RUN:
@@ -250,7 +259,6 @@ def _compute(
         for entry in entries:
             score_entry(entry, key)
     with stages("rank"):
-        staff = _staff(options, entries)
         board = leaderboard(entries, options.rank_by, options.final, staff)
         baseline = _baseline(options, board)
     split = board_split(options.final)
@@ -364,6 +372,17 @@ def _staff(options: ScoreOptions, entries: list[Entry]) -> frozenset[str]:
             )
         staff.add(name)
     return frozenset(staff)
+
+
+def _baseline_present(options: ScoreOptions, entries: list[Entry]) -> None:
+    """--baseline must name a participant with a file (whether it scores is known later)."""
+    if options.baseline is not None and names.identity(options.baseline) not in {
+        e.participant for e in entries if e.identified
+    }:
+        raise UsageError(
+            f"--baseline {options.baseline}: no scored submission of that participant in "
+            f"{options.folder}."
+        )
 
 
 def _baseline(options: ScoreOptions, board: list[BoardRow]) -> str | None:

@@ -389,3 +389,34 @@ def test_a_late_policy_with_nothing_to_judge_says_so(competition, tmp_path):
         "(collected.csv), so no file can be late and the policy changes no grade. Add "
         "--deadline TIME.\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        ({"staff": ("nobody",)}, "--staff nobody: no submission of that participant in"),
+        ({"baseline": "nobody"}, "--baseline nobody: no scored submission of that participant"),
+    ],
+)
+def test_staff_and_baseline_are_checked_before_any_file_is_read(
+    competition, tmp_path, monkeypatch, flags, message
+):
+    from grader import pipeline
+    from grader.errors import UsageError
+
+    write_predictions(tmp_path / "subs" / "a.csv", solution_rows(competition), set())
+
+    def never(*args):
+        raise AssertionError("a file was read before the flags were checked")
+
+    monkeypatch.setattr(pipeline, "check_entry", never)
+    options = pipeline.ScoreOptions(
+        tmp_path / "subs",
+        competition / "private" / "solution.csv",
+        out=tmp_path / "b",
+        review=tmp_path / "r",
+        **flags,
+    )
+    with pytest.raises(UsageError, match=message):
+        pipeline.score_submissions(options)
+    assert not (tmp_path / "b").exists()
