@@ -194,9 +194,17 @@ def paired_p(
     `board_uncertainty` uses between rows, for files that are not board rows)."""
     mask = key.mask(split)
     truth, a, b = key.labels[mask], predicted_a[mask], predicted_b[mask]
+    return paired_test([a, b], truth, len(key.classes), rank_by)(0, 1)
+
+
+def paired_test(predicted: list[np.ndarray], truth: np.ndarray, n_classes: int, rank_by: str):
+    """The paired test of files i and j (predictions on one split), as `test(i, j)`, for
+    the metric that ranks: exact McNemar for accuracy (each file's correctness is
+    computed once), the permutation test of macro-F1 for macro_f1."""
     if rank_by == "macro_f1":
-        return macro_f1_permutation(a, b, truth, len(key.classes))
-    return mcnemar(a == truth, b == truth)
+        return lambda i, j: macro_f1_permutation(predicted[i], predicted[j], truth, n_classes)
+    right = [p == truth for p in predicted]
+    return lambda i, j: mcnemar(right[i], right[j])
 
 
 def tied_groups(right: list[np.ndarray], alpha: float = ALPHA, test=None) -> list[int]:
@@ -205,7 +213,8 @@ def tied_groups(right: list[np.ndarray], alpha: float = ALPHA, test=None) -> lis
     Walking down the board, a row joins the current group unless it differs
     significantly (p < alpha, no adjustment for the many comparisons) from the group's
     first row, and then starts the next group. `test(i, j)` gives the p-value of rows i
-    and j (default: exact McNemar on `right`, the rows' correctness).
+    and j (default: exact McNemar on `right`, the rows' correctness; with `test`,
+    `right` only gives the number of rows).
     """
     test = test or (lambda i, j: mcnemar(right[i], right[j]))
     groups, leader = [], 0
@@ -262,18 +271,9 @@ def board_uncertainty(
     mask = key.mask(split)
     truth = key.labels[mask]
     predicted = [row.entry.predicted[mask] for row in board]
-    right = [p == truth for p in predicted]
-    if rank_by == "macro_f1":
-
-        def test(i: int, j: int) -> float:
-            return macro_f1_permutation(predicted[i], predicted[j], truth, len(key.classes))
-    else:
-
-        def test(i: int, j: int) -> float:
-            return mcnemar(right[i], right[j])
-
+    test = paired_test(predicted, truth, len(key.classes), rank_by)
     reference = next((i for i, row in enumerate(board) if row.participant == baseline), None)
-    groups = tied_groups(right, test=test)
+    groups = tied_groups(predicted, test=test)
     rows = []
     for i, row in enumerate(board):
         spans = intervals[row.entry.file]
@@ -281,7 +281,7 @@ def board_uncertainty(
             RowUncertainty(
                 spans["accuracy"],
                 spans["macro_f1"],
-                test(i, i + 1) if i + 1 < len(right) else None,
+                test(i, i + 1) if i + 1 < len(board) else None,
                 test(i, reference) if reference is not None else None,
                 groups[i],
             )
