@@ -40,8 +40,14 @@ from grader import names
 from grader.constants import DEFAULT_MAX_MB
 from grader.errors import UsageError
 from grader.exports import Export, Item, TooLarge, open_export
-from grader.fileio import exclusive_lock, file_digest, write_bytes_atomically, write_text_atomically
-from grader.layout import participant_of, timestamp_text
+from grader.fileio import (
+    exclusive_lock,
+    file_digest,
+    relation,
+    write_bytes_atomically,
+    write_text_atomically,
+)
+from grader.layout import participant_named, timestamp_text
 from grader.lms import (
     FORMATS,
     ID_COLUMN,
@@ -155,13 +161,13 @@ def _check_into(options: CollectOptions) -> None:
         raise UsageError(f"--into {into}: a file, not a folder. Choose a folder.")
     place = into.absolute().resolve()
     for export in options.exports:
-        source = export.absolute().resolve()
-        if source == place or place in source.parents:
+        how = relation(export.absolute().resolve(), place)
+        if how in ("is", "inside"):
             raise UsageError(
                 f"{export}: lies inside --into {into}, where grader score would take it for a "
                 "submission (and collect would read its own copies). Keep exports apart."
             )
-        if source in place.parents and export.is_dir():
+        if how == "contains" and export.is_dir():
             raise UsageError(
                 f"--into {into}: lies inside the export {export}; collect into a folder apart."
             )
@@ -505,19 +511,17 @@ def _set(outcome: Outcome, kind: str, reason: str) -> Outcome:
 
 
 def _top_participants(folder: Path) -> list[str]:
-    """The participants DIR already has: its folders and top-level .csv files (named by
-    grader score's rule), hidden ones and the manifest aside."""
+    """The participants DIR already has, named by grader score's rule
+    (layout.participant_named); hidden entries and the manifest aside."""
     try:
         items = sorted(p for p in folder.iterdir() if not p.name.startswith("."))
     except OSError:
         return []
-    found = []
-    for p in items:
-        if p.is_dir():
-            found.append(names.identity(p.name))
-        elif p.name.lower().endswith(".csv") and p.name != MANIFEST_NAME:
-            found.append(names.identity(participant_of(p.name)))
-    return found
+    return [
+        names.identity(participant_named(p.name, p.is_dir()))
+        for p in items
+        if p.name != MANIFEST_NAME
+    ]
 
 
 def _match(roster: Roster, parsed: Parsed, user: str) -> tuple[Student | None, str]:

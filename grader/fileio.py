@@ -230,6 +230,17 @@ def is_internal_name(name: str) -> bool:
     )
 
 
+def relation(place: Path, other: Path) -> str:
+    """How two resolved paths stand: "is", "contains", "inside" or '' (apart)."""
+    if place == other:
+        return "is"
+    if place in other.parents:
+        return "contains"
+    if other in place.parents:
+        return "inside"
+    return ""
+
+
 def lock_path(out: Path) -> Path:
     """The lock file of a folder the kit writes: beside it, never inside. Named from the
     folder's resolved path, so every spelling of one folder (`.`, `../subs`, a path

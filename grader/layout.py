@@ -26,6 +26,15 @@ def participant_of(file_name: str) -> str:
     return after_timestamp(stem) or stem
 
 
+def participant_named(name: str, is_folder: bool = False) -> str:
+    """The participant a top-level entry of the submissions folder names (grader score's
+    rule, which grader collect follows): a folder, its name; a .csv file, its name less
+    timestamp, .selected and .csv; any other file, its whole name."""
+    if is_folder or not name.lower().endswith(".csv"):
+        return name
+    return participant_of(name) or name
+
+
 def after_timestamp(stem: str) -> str:
     """What follows a leading timestamp and its separator ('' when there is none)."""
     match = _TIMESTAMP.match(stem)

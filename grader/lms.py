@@ -38,8 +38,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
 
 from grader.constants import LMS_FORMATS
-from grader.layout import after_timestamp, time_in_name
-from grader.layout import participant_of as layout_participant
+from grader.layout import after_timestamp, participant_named, time_in_name
 
 FORMATS = LMS_FORMATS
 LABEL = {
@@ -230,11 +229,13 @@ def classroom_top(paths: list[list[str]], export_stem: str) -> int | None:
 
 def _folder(parts: list[str], tz: Zone) -> Parsed | None:
     name, top = parts[-1], len(parts) == 1
+    if top and not name.lower().endswith(".csv"):
+        return None  # names no participant in the submissions layout
     when = time_in_name(name, top) if name.lower().endswith(".csv") else None
     original = name
     if when is not None:  # the time is kept apart: the copy's name starts with it again
         original = (after_timestamp(name[: -len(".csv")]) or "submission") + name[-len(".csv") :]
-    participant = participant_of(name) if top else parts[0]
+    participant = participant_named(name) if top else parts[0]
     return Parsed("folder", "", participant, "_".join([*parts[1:-1], original]), when)
 
 
@@ -244,14 +245,6 @@ _PARSERS = {
     "blackboard": _blackboard,
     "folder": _folder,
 }
-
-
-def participant_of(file_name: str) -> str:
-    """The participant of a top-level file of the submissions layout: its name less a
-    leading timestamp, `.selected` and `.csv` (grader score's rule)."""
-    if file_name.lower().endswith(".csv"):
-        return layout_participant(file_name)
-    return file_name.rsplit(".", 1)[0] if "." in file_name[1:] else file_name
 
 
 def detect(paths: list[list[str]], tz: Zone, export_stem: str) -> tuple[str, int]:

@@ -56,6 +56,7 @@ from grader.fileio import (
     file_digest,
     is_internal_name,
     leftovers,
+    relation,
     replace_problem,
 )
 from grader.gradebook import Gradebook, Grading, gradebook
@@ -416,13 +417,13 @@ def check_paths(options: ScoreOptions) -> None:
     public = solution_dir.parent / "public"
     if (public / CLASSES_TXT).is_file():  # the bundle's Kaggle upload: nothing private in it
         for flag, target in (("--review", options.review_dir), ("--history", options.history_file)):
-            if _relation(_resolved(target), public) in ("is", "inside"):
+            if relation(_resolved(target), public) in ("is", "inside"):
                 raise UsageError(
                     f"{flag} {target}: lies inside the competition's public folder {public}, "
                     "which is uploaded to Kaggle; keep TA-only files out of it."
                 )
     check_history(options.history_file)
-    if _relation(_resolved(options.history_file), folder) == "inside":
+    if relation(_resolved(options.history_file), folder) == "inside":
         raise UsageError(
             f"--history {options.history_file}: lies inside the submissions folder {folder}, "
             "where the next run would take it for a submission. Choose a path outside it."
@@ -436,7 +437,7 @@ def check_paths(options: ScoreOptions) -> None:
                 f"{flag} {target}: a name of the kit's own lock and staging files; choose "
                 "another name."
             )
-        if _relation(place, here) in ("is", "contains"):
+        if relation(place, here) in ("is", "contains"):
             raise UsageError(
                 f"{flag} {target}: is or contains the folder you are in, which replacing "
                 f"{flag} would remove; run grader score from another folder."
@@ -482,28 +483,17 @@ def check_history(path: Path) -> None:
         raise UsageError(f"{where}: not writable. Choose a file you can write to.")
 
 
-def _relation(place: Path, other: Path) -> str:
-    """How two resolved paths stand: "is", "contains", "inside" or '' (apart)."""
-    if place == other:
-        return "is"
-    if place in other.parents:
-        return "contains"
-    if other in place.parents:
-        return "inside"
-    return ""
-
-
 def _refuse_overlap(
     flag: str, target: Path, place: Path, what: str, other: Path, inside: bool
 ) -> None:
     """`target` (resolved: `place`) may not be `other` or contain it, nor (with
     `inside`) lie inside it."""
-    relation = _relation(place, other)
-    if relation == "is":
+    how = relation(place, other)
+    if how == "is":
         problem = f"is {what} ({other})"
-    elif relation == "contains":
+    elif how == "contains":
         problem = f"contains {what} {other}, which replacing {flag} would delete"
-    elif inside and relation == "inside":
+    elif inside and how == "inside":
         problem = f"lies inside {what} {other}"
     else:
         return

@@ -37,7 +37,7 @@ from grader import names
 from grader.answers import AnswerKey
 from grader.errors import UsageError
 from grader.fileio import read_head_and_digest
-from grader.layout import SELECTED_SUFFIX, participant_of, time_in_name
+from grader.layout import SELECTED_SUFFIX, participant_named, time_in_name
 from grader.manifest import MANIFEST_NAME, ManifestError, is_manifest, read_manifest
 from grader.metrics import Metrics, competition_ranks, metrics_from_confusion, score
 from grader.submission import SubmissionChecker
@@ -113,8 +113,7 @@ def discover(folder: Path) -> list[tuple[Entry, Path | None]]:
             continue
         link = _link_problem(item, root)
         if link or not item.is_dir():
-            participant = participant_of(item.name) if item.suffix.lower() == ".csv" else ""
-            found.append(_candidate(participant or item.name, item.name, item, link, top=True))
+            found.append(_candidate(participant_named(item.name), item.name, item, link, top=True))
             continue
         try:
             inside = _listing(item)
