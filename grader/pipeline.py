@@ -298,16 +298,16 @@ def _compute(
     if given.roster is not None:
         with stages("gradebook"):
             grading = Grading(
-                board,
-                stats,
-                split,
-                baseline,
-                entries,
-                options.rank_by,
-                key,
-                late,
-                given.policy,
-                staff,
+                board=board,
+                stats=stats,
+                split=split,
+                baseline=baseline,
+                entries=entries,
+                rank_by=options.rank_by,
+                key=key,
+                late=late,
+                policy=given.policy,
+                staff=staff,
             )
             run.gradebook = gradebook(students, grading)
     if given.kaggle is not None:
