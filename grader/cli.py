@@ -207,7 +207,9 @@ def _add_collect(commands: argparse._SubParsersAction) -> None:
         "the LMS's late mark. Running it again with the same or a later export adds only "
         "new files.",
         epilog="Exit status: 0 every CSV placed (or already there), 1 some file refused or "
-        "matched to no student (the rest are copied), 2 usage error (nothing copied). "
+        "matched to no student (the rest are copied), 2 usage error (nothing copied) or "
+        "DIR/collected.csv could not be written (the copies made stay; the next run lists "
+        "them), 130 interrupted by Ctrl-C (the copies made are listed in collected.csv). "
         "Naming rules per LMS and the roster's columns: README, 'Collecting submissions'.",
     )
     p.add_argument(
@@ -334,7 +336,8 @@ def _add_score(commands: argparse._SubParsersAction) -> None:
         "listed with its reason. --out holds what students may see; flags, per-class "
         "reports and the gradebook go to the review folder, for the TA only.",
         epilog="Exit status: 0 every file scored, 1 some file invalid or unusable (the "
-        "board is still written), 2 usage error (nothing written). Submission time: a "
+        "board is still written), 2 usage error (nothing written) or a disk error while "
+        "writing, 130 interrupted by Ctrl-C (both say what was written). Submission time: a "
         "timestamp at the start of the file name (2026-11-20T14-03-05_...), else the file's "
         "modification time. Selected submissions end in .selected.csv. See "
         "submissions/README.md.",

@@ -19,12 +19,14 @@ mark instead.
   absolute paths or links are refused and reported; every file is read up to
   `--max-size` (and all of them up to MAX_TOTAL); every copy is written
   atomically and never replaces a file; the manifest is replaced atomically; a
-  lock beside DIR keeps a second run out; Ctrl-C keeps what was copied, listed.
+  lock beside DIR keeps a second run out; Ctrl-C lands between two files (it is
+  held back while one is placed) and keeps what was copied, listed.
 * Honest: every file of an export is accounted for: copied, already there,
   listed (not a CSV: receipts, notes, online-text entries), refused (a compressed
   file too: Kaggle takes a zipped CSV, grader score does not), or matched to no
   roster student. Exit 0 when every CSV was placed, 1 when a file was refused or
-  unmatched, 2 for a usage error (nothing copied).
+  unmatched, 2 for a usage error (nothing copied) or a manifest that could not be
+  written (the copies stay, and the next run lists them), 130 on Ctrl-C (the CLI).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from grader.fileio import (
     exclusive_lock,
     file_digest,
     relation,
+    signals_held,
     write_bytes_atomically,
     write_text_atomically,
 )
@@ -276,8 +279,10 @@ class _Run:
 
     def _place_export(self, export: Export, reading: _Reading) -> None:
         for item in export.items:
-            outcome = self._item(export, item, reading.parsed[id(item)], reading)
-            self.result.outcomes.append(outcome)
+            # Ctrl-C lands between files: a copy and its manifest row are made together.
+            with signals_held():
+                outcome = self._item(export, item, reading.parsed[id(item)], reading)
+                self.result.outcomes.append(outcome)
 
     def _shared_names(self, readings: list[_Reading | None]) -> dict[str, list[str]]:
         """Without a roster, a Canvas or Moodle name is the student's folder: the names
@@ -391,12 +396,17 @@ class _Run:
         return ""
 
     def _read(self, export: Export, item: Item) -> bytes:
+        """The item's bytes; OSError past --max-size or past MAX_TOTAL for the run."""
+        too_much = (
+            f"this run's exports hold more than {MAX_TOTAL / 2**30:g} GB of CSV files, the "
+            "most one run reads"
+        )
         if self.read_total + min(item.size, self.limit) > MAX_TOTAL:
-            raise OSError(f"the exports hold more than {MAX_TOTAL >> 30} GB of CSV files")
+            raise OSError(too_much)
         data = export.read(item, self.limit)
         self.read_total += len(data)
         if self.read_total > MAX_TOTAL:
-            raise OSError(f"the exports hold more than {MAX_TOTAL >> 30} GB of CSV files")
+            raise OSError(too_much)
         return data
 
     def _place(self, outcome, export, item, parsed, student, data: bytes) -> Outcome:

@@ -140,7 +140,7 @@ def build_folder_atomically(
         staging.chmod(0o777 & ~_umask() if mode is None else mode)
         if out.exists():
             check_replace()
-        with _signals_held():
+        with signals_held():
             replacing = out.exists()
             if replacing:
                 out.rename(retired)
@@ -156,7 +156,7 @@ def build_folder_atomically(
 
 
 @contextlib.contextmanager
-def _signals_held() -> Iterator[None]:
+def signals_held() -> Iterator[None]:
     """Hold back SIGINT and SIGTERM (delivered when the block ends), where possible."""
     import signal
 

@@ -974,3 +974,100 @@ def test_copies_are_made_on_a_file_system_without_hard_links(tmp_path, monkeypat
     assert fileio.write_bytes_atomically(target, b"other", replace=False) is False
     assert target.read_bytes() == CSV
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv"]  # no temporary file left
+
+
+def test_an_encrypted_entry_is_refused(tmp_path):
+    export = write_zip(tmp_path / "c.zip", [("annk_101_1_sub.csv", CSV)])
+    # Python writes no encrypted zips: set the "encrypted" flag (bit 0) in the local header
+    # and in the central directory, as a password-protected export has it.
+    data = bytearray(export.read_bytes())
+    for signature, offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        data[data.index(signature) + offset] |= 0x1
+    export.write_bytes(bytes(data))
+    into = tmp_path / "subs"
+    result = grader("collect", str(export), "--into", str(into), "--format", "canvas")
+    assert result.returncode == 1
+    assert (
+        "Refused (1):\n  c.zip: annk_101_1_sub.csv: encrypted; not copied. Export again "
+        "without a password.\n"
+    ) in result.stdout
+    assert not into.exists() or tree(into) == []
+
+
+def test_the_run_stops_reading_at_its_total_cap(tmp_path, monkeypatch):
+    """MAX_TOTAL bounds what one run reads from all its exports (a zip bomb of many
+    entries, each under --max-size): files past it are refused, not read."""
+    from grader import collect as collect_module
+
+    monkeypatch.setattr(collect_module, "MAX_TOTAL", 2 * len(CSV) + 5)
+    export = write_zip(
+        tmp_path / "c.zip",
+        [(f"s{i}_{i}_{i}_a.csv", CSV.replace(b"0,", f"{i},".encode())) for i in range(1, 5)],
+    )
+    options = collect_module.CollectOptions((export,), tmp_path / "subs", timezone="UTC")
+    result = collect_module.collect(options)
+    assert [o.kind for o in result.outcomes] == ["copied", "copied", "refused", "refused"]
+    assert result.outcomes[2].reason == (
+        f"cannot be read (this run's exports hold more than {(2 * len(CSV) + 5) / 2**30:g} GB "
+        "of CSV files, the most one run reads); not copied."
+    )
+    assert result.exit_code == 1
+
+
+def test_a_manifest_that_cannot_be_written_is_exit_2_and_the_copies_stay(
+    canvas, tmp_path, monkeypatch, capsys
+):
+    from grader import cli
+    from grader import collect as collect_module
+
+    def full_disk(path, text, mode=None):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(collect_module, "write_text_atomically", full_disk)
+    export, roster = canvas
+    into = tmp_path / "subs"
+    code = cli.main(["collect", str(export), "--into", str(into), "--roster", str(roster)])
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert "3 new file(s) copied" in out
+    assert err == (
+        f"Error: {into}/collected.csv could not be written (No space left on device): the files "
+        "above were copied, but grader score will not know their times and late marks. Free the "
+        "space or fix the permissions, then run grader collect again: it finds the copies and "
+        "lists them.\n"
+    )
+    assert len(tree(into)) == 3 and not (into / "collected.csv").exists()
+    monkeypatch.undo()  # the disk has space again: the next run lists the copies
+    again = grader("collect", str(export), "--into", str(into), "--roster", str(roster))
+    assert f"0 new file(s) copied, 3 already there; {into}/collected.csv lists 3" in again.stdout
+
+
+def test_ctrl_c_keeps_what_was_copied_listed_and_exits_130(tmp_path):
+    """A real SIGINT in the middle of a long run: the copies made are in the manifest, the
+    run says so and exits 130, and the next run adds the rest, copying nothing twice."""
+    import signal
+    import time
+
+    count = 3000
+    export = write_zip(
+        tmp_path / "c.zip",
+        [(f"s{i}_{i}_{i}_a.csv", CSV + str(i).encode()) for i in range(1, count + 1)],
+    )
+    into = tmp_path / "subs"
+    args = [sys.executable, "-m", "grader", "collect", str(export), "--into", str(into)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    run = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 60
+    while not (into.is_dir() and len(list(into.iterdir())) > 5) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    run.send_signal(signal.SIGINT)
+    out, err = run.communicate(timeout=120)
+    assert run.returncode == 130, (out, err)
+    assert "Interrupted: the files above were copied; run again for the rest." in out
+    copied = [p for p in tree(into) if p != "collected.csv"]
+    assert 0 < len(copied) < count
+    assert {r["file"] for r in manifest(into)} == set(copied)
+    again = grader("collect", str(export), "--into", str(into))
+    assert again.returncode == 0
+    assert f"{count - len(copied)} new file(s) copied, {len(copied)} already there" in again.stdout
+    assert len(manifest(into)) == count == len(tree(into)) - 1
