@@ -317,3 +317,17 @@ def test_grader_never_downloads_without_credentials(tmp_path):
     assert result.returncode == 2
     assert result.stderr.startswith("Error: no Kaggle credentials found: create an API token")
     assert grader("leaderboard", "--help").returncode == 0
+
+
+def test_a_hint_needs_more_matches_elsewhere_than_reproductions():
+    """README: the hint comes when more participants not reproduced match the other metric
+    or split than reproduce on the chosen one."""
+    from grader.reconcile import _hints
+
+    assert _hints({"public macro_f1": 2}, 2, "public", "accuracy") == []
+    assert _hints({"public macro_f1": 3, "private accuracy": 3}, 2, "public", "accuracy") == [
+        "3 of the participants not reproduced match Kaggle on the private split's accuracy: "
+        "is that the competition's metric and split? Try --final.",
+        "3 of the participants not reproduced match Kaggle on the public split's macro_f1: "
+        "is that the competition's metric and split? Try --rank-by macro_f1.",
+    ]
