@@ -2,6 +2,6 @@
 
 `python -m baseline.train` (train.py) runs it; lesson.py is the code that decides the
 numbers, which the Kaggle notebooks show; the engine reads the competition bundle
-through `grader.bundle.load_bundle` (the baseline may import the grader, never the
+through `grader.bundle.files.load_bundle` (the baseline may import the grader, never the
 reverse).
 """

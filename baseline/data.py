@@ -12,12 +12,12 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from baseline.errors import TrainingError
-from grader.bundle import CIFAR10_CLASSES, Bundle, load_bundle
-from grader.errors import BundleError
+from grader.bundle.files import CIFAR10_CLASSES, Bundle, load_bundle
+from grader.core.errors import BundleError
 
 
 def load_competition(path: str) -> Bundle:
-    """The bundle at --data, checked (grader.bundle), with CIFAR-10's classes."""
+    """The bundle at --data, checked (grader.bundle.files), with CIFAR-10's classes."""
     try:
         bundle = load_bundle(path)
     except BundleError as exc:

@@ -38,8 +38,8 @@ from baseline.data import EpochShuffle, ImageRows, make_loader
 from baseline.devices import derived_seed
 from baseline.errors import TrainingError
 from baseline.outputs import plot_learning_curves, write_metrics_csv, write_text
-from grader.bundle import Bundle
-from grader.progress import bars
+from grader.bundle.files import Bundle
+from grader.core.progress import bars
 
 NAN_CHECK_EVERY = 25  # steps between host syncs that check the loss is finite
 

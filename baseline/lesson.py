@@ -23,8 +23,8 @@ from torch import nn
 
 from baseline.model import replace_last_linear, timm_model
 from baseline.transforms import normalize, random_flip, random_resized_crop, resize, to_float
-from grader.metrics import score
-from grader.prepare import stratified_mask
+from grader.bundle.prepare import stratified_mask
+from grader.stats.metrics import score
 
 NUM_CLASSES = 10  # CIFAR-10
 

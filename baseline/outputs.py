@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 
 from baseline.errors import TrainingError
-from grader.answers import AnswerKey
-from grader.bundle import Bundle
-from grader.fileio import write_text_atomically
-from grader.submission import SubmissionChecker
+from grader.bundle.answers import AnswerKey
+from grader.bundle.files import Bundle
+from grader.bundle.submission import SubmissionChecker
+from grader.core.fileio import write_text_atomically
 
 EDITED_CODE = "edited_code.py"  # a notebook's edited lesson functions, as they ran
 # The files a run writes in --out besides its checkpoints (baseline.checkpoint).

@@ -76,7 +76,7 @@ from baseline.outputs import (
 )
 from baseline.recipe import check_recipe
 from baseline.transforms import CROP_RATIO, CROP_SCALE
-from grader.bundle import Bundle
+from grader.bundle.files import Bundle
 
 # ----------------------------------------------------------------------------
 # Set-up

@@ -30,7 +30,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.lookup_evidence import FIXTURE, build
-from grader.lookup import decide, statistics
+from grader.stats.lookup import decide, statistics
 
 KINDS = [
     ("true labels with 1-10% random errors", lambda n: "random errors" in n),

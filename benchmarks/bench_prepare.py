@@ -18,9 +18,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from grader.fileio import build_folder_atomically
-from grader.prepare import _manifest, _write_bundle, derived_mask_seed, split_dataset
-from grader.sources import load_source
+from grader.bundle.prepare import _manifest, _write_bundle, derived_mask_seed, split_dataset
+from grader.bundle.sources import load_source
+from grader.core.fileio import build_folder_atomically
 
 BUDGET_S = 20.0
 DEFAULT_SOURCE = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10-images.zip"

@@ -26,9 +26,9 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 
 from baseline.config import RECIPES, TrainConfig
 from baseline.train import run
-from grader.answers import load_solution
-from grader.prepare import prepare
-from grader.score import score_folder
+from grader.bundle.answers import load_solution
+from grader.bundle.prepare import prepare
+from grader.score.scoring import score_folder
 
 DEFAULT_SOURCE = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10-images.zip"
 

@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from grader.bundle import CIFAR10_CLASSES
+from grader.bundle.files import CIFAR10_CLASSES
 
 ROOT = Path(__file__).resolve().parents[1]
 N_TEST = 10_000

@@ -1,6 +1,6 @@
 """The `grader` command line: a thin layer over the library.
 
-The library raises typed errors (grader.errors); this module prints them as
+The library raises typed errors (grader.core.errors); this module prints them as
 one `Error: ...` line and picks the exit code: 0 success, 1 the input was
 judged bad, 2 a usage error (DESIGN.md).
 """
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from grader import __version__
-from grader.constants import (
+from grader.core.constants import (
     DEFAULT_MAX_MB,
     DEFAULT_PUBLIC_FRACTION,
     DEFAULT_SOLUTION,
@@ -22,7 +22,7 @@ from grader.constants import (
     LMS_FORMATS,
     RANK_BY,
 )
-from grader.errors import BundleError, GraderError, UsageError
+from grader.core.errors import BundleError, GraderError, UsageError
 
 DEFAULT_HISTORY = str(Path(DEFAULT_SOLUTION).parent / HISTORY_NAME)
 
@@ -103,7 +103,7 @@ def _add_prepare(commands: argparse._SubParsersAction) -> None:
 
 
 def _run_prepare(args: argparse.Namespace) -> int:
-    from grader.prepare import prepare
+    from grader.bundle.prepare import prepare
 
     start = time.perf_counter()
     manifest = prepare(
@@ -149,8 +149,8 @@ def _add_validate(commands: argparse._SubParsersAction) -> None:
 
 def _check_submission(path: Path, public: Path, flag: str):
     """Validate a student's file against the public files; usage errors say which flag."""
-    from grader.answers import load_public_key
-    from grader.submission import SubmissionChecker
+    from grader.bundle.answers import load_public_key
+    from grader.bundle.submission import SubmissionChecker
 
     if path.is_dir():
         raise UsageError(f"{path}: a folder, not a file. Pass the path of your submission CSV.")
@@ -167,7 +167,7 @@ def _check_submission(path: Path, public: Path, flag: str):
 
 
 def _print_problems(path: Path, problems: list[str]) -> None:
-    from grader.text import terminal_text
+    from grader.core.text import terminal_text
 
     shown = terminal_text(str(path))
     print(f"{shown}: invalid, {len(problems)} problem{'s' * (len(problems) > 1)}:")
@@ -178,7 +178,7 @@ def _print_problems(path: Path, problems: list[str]) -> None:
 def _run_validate(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from grader.text import terminal_text
+    from grader.core.text import terminal_text
 
     checked = _check_submission(args.file, args.competition, "--competition")
     if not checked.valid:
@@ -264,7 +264,7 @@ def _add_collect(commands: argparse._SubParsersAction) -> None:
 
 
 def _run_collect(args: argparse.Namespace) -> int:
-    from grader.collect import CollectOptions, collect, collect_summary
+    from grader.collect.run import CollectOptions, collect, collect_summary
 
     options = CollectOptions(
         tuple(args.exports), args.into, args.roster, args.format, args.timezone, args.max_size
@@ -313,8 +313,8 @@ def _add_leaderboard(commands: argparse._SubParsersAction) -> None:
 
 
 def _run_leaderboard_download(args: argparse.Namespace) -> int:
-    from grader.reconcile import read_kaggle_board
-    from grader.submit import download_leaderboard
+    from grader.grades.reconcile import read_kaggle_board
+    from grader.kaggle import download_leaderboard
 
     path = download_leaderboard(args.competition, args.out)
     board = read_kaggle_board(path, flag="downloaded")
@@ -415,8 +415,9 @@ def _add_score(commands: argparse._SubParsersAction) -> None:
         default=None,
         metavar="CSV",
         help="the class roster (student_id, and kaggle_name, extension_hours, ...: "
-        "grader/roster.py): writes gradebook.csv in the review folder with points by the rule "
-        "of grader/gradebook.py, and gives each student's extension; needs --baseline "
+        "grader/folder/roster.py): writes gradebook.csv in the review folder with points by "
+        "the rule of grader/grades/gradebook.py, and gives each student's extension; needs "
+        "--baseline "
         "(default: none)",
     )
     p.add_argument(
@@ -472,8 +473,8 @@ def _run_score(args: argparse.Namespace) -> int:
     import sqlite3
     from dataclasses import fields
 
-    from grader.pipeline import ScoreOptions, score_submissions
-    from grader.report import score_summary
+    from grader.board.public import score_summary
+    from grader.score.pipeline import ScoreOptions, score_submissions
 
     # Every field of ScoreOptions is a flag of the same name: the CLI mirrors the library.
     options = ScoreOptions(**{f.name: getattr(args, f.name) for f in fields(ScoreOptions)})
@@ -583,7 +584,7 @@ def _add_submit(commands: argparse._SubParsersAction) -> None:
 
 
 def _run_submit(args: argparse.Namespace) -> int:
-    from grader.submit import submit
+    from grader.kaggle import submit
 
     checked = _check_submission(args.file, args.data, "--data")
     if not checked.valid:
@@ -620,8 +621,8 @@ def _add_history(commands: argparse._SubParsersAction) -> None:
 
 
 def _run_history(args: argparse.Namespace) -> int:
-    from grader import names
-    from grader.history import history_problem, history_table, participant_history
+    from grader.core import names
+    from grader.grades.history import history_problem, history_table, participant_history
 
     if not args.history.is_file():
         what = "a folder, not a file" if args.history.is_dir() else "no such file"
@@ -635,7 +636,7 @@ def _run_history(args: argparse.Namespace) -> int:
         raise UsageError(
             f"{names.shown(args.participant)}: not UTF-8 text; no participant has such a name."
         )
-    # Participants are recorded NFC-normalised (grader.names): so is the name asked for.
+    # Participants are recorded NFC-normalised (grader.core.names): so is the name asked for.
     rows = participant_history(args.history, names.identity(args.participant))
     if not rows:
         print(f"No scorings of {args.participant!r} in {args.history}.")

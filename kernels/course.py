@@ -105,8 +105,8 @@ from baseline.config import TrainConfig
 from baseline.diagnose import diagnose, read_history, report
 from baseline.model import summary
 from baseline.notebook import find_data, launch, output_dir, smoke_if_asked
-from grader.answers import load_public_key
-from grader.submission import SubmissionChecker
+from grader.bundle.answers import load_public_key
+from grader.bundle.submission import SubmissionChecker
 
 # %% [markdown]
 # ## Random seed

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from grader.bundle import CIFAR10_CLASSES
+from grader.bundle.files import CIFAR10_CLASSES
 
 
 @dataclass(frozen=True)
@@ -135,7 +135,7 @@ def write_official_archive(data: TinyCifar, path: Path) -> Path:
 def tiny_competition(root: Path, train_per_class: int, data_seed: int, split_seed: int) -> Path:
     """A competition bundle built by `grader prepare` from a tiny ImageFolder zip under
     `root` (5 test images per class); returns its public folder."""
-    from grader.prepare import prepare
+    from grader.bundle.prepare import prepare
 
     source = write_imagefolder_zip(
         make_tiny_cifar(train_per_class, 5, seed=data_seed), root / "tiny.zip"
@@ -162,7 +162,7 @@ def make_learnable_cifar(train_per_class: int, test_per_class: int, seed: int = 
 
 def learnable_competition(root: Path, train_per_class: int, split_seed: int) -> Path:
     """A competition bundle of make_learnable_cifar images; returns its public folder."""
-    from grader.prepare import prepare
+    from grader.bundle.prepare import prepare
 
     source = write_imagefolder_zip(make_learnable_cifar(train_per_class, 5), root / "colours.zip")
     prepare(str(source), root / "competition", seed=split_seed, progress=False)

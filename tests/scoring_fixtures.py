@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.prepare import prepare
+from grader.bundle.prepare import prepare
 
 
 @pytest.fixture(scope="module")

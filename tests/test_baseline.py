@@ -22,7 +22,7 @@ from baseline.config import TrainConfig, get_parser
 from baseline.errors import TrainingError
 from baseline.model import check_weights_file
 from baseline.outputs import METRIC_COLUMNS
-from grader.prepare import prepare
+from grader.bundle.prepare import prepare
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = [

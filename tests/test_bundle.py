@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.bundle import load_bundle
-from grader.errors import BundleError
-from grader.prepare import prepare
+from grader.bundle.files import load_bundle
+from grader.bundle.prepare import prepare
+from grader.core.errors import BundleError
 
 
 @pytest.fixture(scope="module")

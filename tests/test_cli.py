@@ -125,8 +125,9 @@ def loaded_after(statement: str, packages: tuple[str, ...]) -> list[str]:
 def test_grader_never_imports_torch():
     modules = ("torch", "torchvision", "pandas", "sklearn")
     statement = (
-        "import grader.cli, grader.prepare, grader.sources, grader.bundle, "
-        "grader.score, grader.report, grader.uncertainty, grader.integrity"
+        "import grader.cli, grader.bundle.prepare, grader.bundle.sources, grader.bundle.files, "
+        "grader.score.scoring, grader.board.public, grader.stats.uncertainty, "
+        "grader.stats.integrity"
     )
     assert loaded_after(statement, modules) == []
 
@@ -144,7 +145,7 @@ def test_no_grader_module_mentions_a_torch_import(path):
 
 @pytest.fixture(scope="module")
 def public_dir(sources, tmp_path_factory) -> Path:
-    from grader.prepare import prepare
+    from grader.bundle.prepare import prepare
 
     out = tmp_path_factory.mktemp("validate") / "competition"
     prepare(str(sources["imagefolder-zip"]), out, seed=2, progress=False)
@@ -209,7 +210,7 @@ def test_help_starts_fast_without_heavy_imports():
     ],
 )
 def test_progress_bars_only_where_a_person_watches(monkeypatch, env, tty, expected):
-    from grader import progress
+    from grader.core import progress
 
     for name in ("CIFAR10_KIT_PROGRESS", "KAGGLE_KERNEL_RUN_TYPE"):
         monkeypatch.delenv(name, raising=False)
@@ -220,7 +221,7 @@ def test_progress_bars_only_where_a_person_watches(monkeypatch, env, tty, expect
 
 
 def test_an_unknown_progress_setting_warns_and_guesses(monkeypatch, capsys):
-    from grader import progress
+    from grader.core import progress
 
     monkeypatch.setenv("CIFAR10_KIT_PROGRESS", "fancy")
     monkeypatch.setattr(progress.sys.stderr, "isatty", lambda: False, raising=False)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.fileio import exclusive_lock
+from grader.core.fileio import exclusive_lock
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPORTED = (2026, 11, 30, 12, 0, 0)  # when the LMS built the zip: every entry's time
@@ -963,7 +963,7 @@ def test_copies_are_made_on_a_file_system_without_hard_links(tmp_path, monkeypat
     exclusive create and the complete temporary file renamed over it."""
     import errno
 
-    from grader import fileio
+    from grader.core import fileio
 
     def no_links(source, target):
         raise OSError(errno.EPERM, "Operation not permitted")
@@ -997,7 +997,7 @@ def test_an_encrypted_entry_is_refused(tmp_path):
 def test_the_run_stops_reading_at_its_total_cap(tmp_path, monkeypatch):
     """MAX_TOTAL bounds what one run reads from all its exports (a zip bomb of many
     entries, each under --max-size): files past it are refused, not read."""
-    from grader import collect as collect_module
+    from grader.collect import run as collect_module
 
     monkeypatch.setattr(collect_module, "MAX_TOTAL", 2 * len(CSV) + 5)
     export = write_zip(
@@ -1018,7 +1018,7 @@ def test_a_manifest_that_cannot_be_written_is_exit_2_and_the_copies_stay(
     canvas, tmp_path, monkeypatch, capsys
 ):
     from grader import cli
-    from grader import collect as collect_module
+    from grader.collect import run as collect_module
 
     def full_disk(path, text, mode=None):
         raise OSError(28, "No space left on device")

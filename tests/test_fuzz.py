@@ -15,12 +15,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from grader import names
-from grader.answers import AnswerKey
-from grader.bundle import CIFAR10_CLASSES
-from grader.pipeline import ScoreOptions, score_submissions
-from grader.report import report_names
-from grader.submission import SubmissionChecker
+from grader.board.public import report_names
+from grader.bundle.answers import AnswerKey
+from grader.bundle.files import CIFAR10_CLASSES
+from grader.bundle.submission import SubmissionChecker
+from grader.core import names
+from grader.score.pipeline import ScoreOptions, score_submissions
 from tests.scoring_fixtures import solution_rows, write_predictions
 
 KEY = AnswerKey(np.arange(10), CIFAR10_CLASSES)

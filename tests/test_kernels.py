@@ -572,7 +572,7 @@ def test_publish_writes_the_kit_dataset_the_notebooks_and_the_gpu_check(tmp_path
     expected = re.search(r'KIT_SHA256 = "(\w+)"', code_cells(read("baseline"))[0]).group(1)
     assert hashlib.sha256(kit.read_bytes()).hexdigest() == expected
     names = zipfile.ZipFile(kit).namelist()
-    assert "baseline/lesson.py" in names and "grader/submission.py" in names
+    assert "baseline/lesson.py" in names and "grader/bundle/submission.py" in names
     assert json.loads((out / "kit" / "dataset-metadata.json").read_text())["id"] == (
         "ta-kim/cifar10-kit"
     )

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.late import Lateness, Policy, factor, parse_policy
+from grader.grades.late import Lateness, Policy, factor, parse_policy
 from tests.scoring_fixtures import solution_rows, write_predictions
 from tests.test_collect import grader as run_grader
 from tests.test_collect import write_zip
@@ -401,8 +401,8 @@ def test_a_late_policy_with_nothing_to_judge_says_so(competition, tmp_path):
 def test_staff_and_baseline_are_checked_before_any_file_is_read(
     competition, tmp_path, monkeypatch, flags, message
 ):
-    from grader import pipeline
-    from grader.errors import UsageError
+    from grader.core.errors import UsageError
+    from grader.score import pipeline
 
     write_predictions(tmp_path / "subs" / "a.csv", solution_rows(competition), set())
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from benchmarks.lookup_evidence import FIXTURE, build
-from grader.bundle import CIFAR10_CLASSES
-from grader.lookup import MIN_FILES, decide, statistics
+from grader.bundle.files import CIFAR10_CLASSES
+from grader.stats.lookup import MIN_FILES, decide, statistics
 from tests.test_score import grader, review_of
 
 

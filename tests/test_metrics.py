@@ -11,7 +11,7 @@ from sklearn.metrics import (
     precision_recall_fscore_support,
 )
 
-from grader.metrics import score
+from grader.stats.metrics import score
 
 
 def test_hand_computed_three_class_case():

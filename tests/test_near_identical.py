@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from grader.integrity import MIN_SHARED_ERRORS, near_identical_pairs
+from grader.stats.integrity import MIN_SHARED_ERRORS, near_identical_pairs
 
 N_TEST = 2_000
 

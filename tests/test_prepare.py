@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader import prepare as prepare_module
-from grader.bundle import CIFAR10_CLASSES, load_bundle
-from grader.errors import UsageError
-from grader.prepare import prepare, split_dataset, stratified_mask
-from grader.sources import RawDataset
+from grader.bundle import prepare as prepare_module
+from grader.bundle.files import CIFAR10_CLASSES, load_bundle
+from grader.bundle.prepare import prepare, split_dataset, stratified_mask
+from grader.bundle.sources import RawDataset
+from grader.core.errors import UsageError
 
 ROOT = Path(__file__).resolve().parents[1]
 PUBLIC_FILES = [
@@ -347,7 +347,7 @@ def test_a_killed_run_leaves_no_bundle_and_the_next_run_says_what_is_left(source
     out = tmp_path / "competition"
     script = (
         "import os, signal, sys\n"
-        "from grader import prepare as p\n"
+        "from grader.bundle import prepare as p\n"
         "real = p._write_csv\n"
         "def write_csv(path, header, rows):\n"
         "    if path.name == 'solution.csv':\n"

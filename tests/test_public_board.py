@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.bundle import CIFAR10_CLASSES
-from grader.pipeline import ScoreOptions, score_submissions
+from grader.bundle.files import CIFAR10_CLASSES
+from grader.score.pipeline import ScoreOptions, score_submissions
 
 N_TEST = 300
 

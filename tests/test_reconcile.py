@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.errors import UsageError
-from grader.reconcile import Team, read_kaggle_board
+from grader.core.errors import UsageError
+from grader.grades.reconcile import Team, read_kaggle_board
 from tests.kaggle_standin import KaggleStandIn
 from tests.scoring_fixtures import solution_rows, write_predictions
 from tests.test_score import grader, review_of, score_cli
@@ -202,8 +202,8 @@ def test_the_older_leaderboard_matches_team_names(handed_in, competition, tmp_pa
 
 def test_a_metric_mismatch_is_hinted(handed_in, competition, tmp_path):
     """A leaderboard scored by macro-F1 matches nobody's accuracy: the run says what does."""
-    from grader.answers import load_solution
-    from grader.score import score_folder
+    from grader.bundle.answers import load_solution
+    from grader.score.scoring import score_folder
 
     key = load_solution(competition / "private" / "solution.csv")
     scored = {e.file: e for e in score_folder(handed_in, key)}
@@ -276,8 +276,8 @@ def test_an_interrupted_download_keeps_the_previous_one(tmp_path, monkeypatch):
     only a complete download replaces the earlier one."""
     import requests
 
-    from grader import submit
-    from grader.submit import SubmitError, download_leaderboard
+    from grader import kaggle as submit
+    from grader.kaggle import SubmitError, download_leaderboard
 
     class Cut:
         def competition_leaderboard_download(self, competition, path, quiet):
@@ -322,7 +322,7 @@ def test_grader_never_downloads_without_credentials(tmp_path):
 def test_a_hint_needs_more_matches_elsewhere_than_reproductions():
     """README: the hint comes when more participants not reproduced match the other metric
     or split than reproduce on the chosen one."""
-    from grader.reconcile import _hints
+    from grader.grades.reconcile import _hints
 
     assert _hints({"public macro_f1": 2}, 2, "public", "accuracy") == []
     assert _hints({"public macro_f1": 3, "private accuracy": 3}, 2, "public", "accuracy") == [

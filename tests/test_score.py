@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.errors import UsageError
-from grader.metrics import Metrics, metrics_from_confusion
-from grader.score import Entry, discover, leaderboard
+from grader.core.errors import UsageError
+from grader.score.scoring import Entry, discover, leaderboard
+from grader.stats.metrics import Metrics, metrics_from_confusion
 from tests.scoring_fixtures import (
     HOSTILE_FORMULA,
     HOSTILE_HTML,
@@ -953,7 +953,7 @@ def test_integrity_flags_name_the_files_and_say_why(competition, tmp_path):
 
 
 def test_points_follow_the_documented_rule():
-    from grader.gradebook import points
+    from grader.grades.gradebook import points
 
     assert points(None, 0.5, None) == 0
     assert points(0.5, 0.5, 1.0) == 6  # equal is not better
@@ -1048,8 +1048,8 @@ def test_a_final_gradebook_is_not_provisional_and_follows_rank_by(
     ],
 )
 def test_a_bad_roster_names_the_line(content, message, tmp_path):
-    from grader.errors import UsageError
-    from grader.roster import read_roster
+    from grader.core.errors import UsageError
+    from grader.folder.roster import read_roster
 
     path = tmp_path / "roster.csv"
     path.write_text(content)

@@ -16,12 +16,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.answers import AnswerKey
-from grader.fileio import build_folder_atomically, exclusive_lock, lock_path
-from grader.metrics import score
-from grader.pipeline import ScoreOptions, score_submissions
-from grader.score import BoardRow, Entry
-from grader.uncertainty import shakeup
+from grader.bundle.answers import AnswerKey
+from grader.core.fileio import build_folder_atomically, exclusive_lock, lock_path
+from grader.score.pipeline import ScoreOptions, score_submissions
+from grader.score.scoring import BoardRow, Entry
+from grader.stats.metrics import score
+from grader.stats.uncertainty import shakeup
 from tests.scoring_fixtures import solution_rows, write_predictions
 from tests.test_score import ROOT, grader, review_of, score_cli, when
 
@@ -138,13 +138,13 @@ def test_a_folder_is_private_until_it_is_complete(tmp_path):
 
 
 def test_an_interrupt_says_exactly_what_was_written(competition, tmp_path, monkeypatch, capsys):
-    import grader.pipeline
+    import grader.score.pipeline
     from grader.cli import main
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(grader.pipeline, "record", interrupted)
+    monkeypatch.setattr(grader.score.pipeline, "record", interrupted)
     subs, out, review = small_folder(competition, tmp_path), tmp_path / "b", tmp_path / "r"
     solution = competition / "private" / "solution.csv"
     history = tmp_path / "h.sqlite"
@@ -190,8 +190,8 @@ def test_a_readable_solution_folder_is_pointed_out(competition, tmp_path):
 def test_the_mask_has_a_generator_of_its_own(sources, tmp_path):
     import json
 
-    from grader.prepare import derived_mask_seed, prepare, split_dataset, stratified_mask
-    from grader.sources import load_source
+    from grader.bundle.prepare import derived_mask_seed, prepare, split_dataset, stratified_mask
+    from grader.bundle.sources import load_source
 
     raw = load_source(str(sources["imagefolder-zip"]), progress=False)
     a, b = split_dataset(raw, 5, 0.3, mask_seed=1), split_dataset(raw, 5, 0.3, mask_seed=2)
@@ -517,13 +517,13 @@ def test_bad_paths_are_one_line_and_touch_nothing(competition, tmp_path, extra, 
 def test_an_interrupt_after_everything_was_written_says_so(
     competition, tmp_path, monkeypatch, capsys
 ):
-    import grader.report
+    import grader.board.public
     from grader.cli import main
 
     def interrupted(run):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(grader.report, "score_summary", interrupted)
+    monkeypatch.setattr(grader.board.public, "score_summary", interrupted)
     subs, out, review = small_folder(competition, tmp_path), tmp_path / "b", tmp_path / "r"
     history = tmp_path / "h.sqlite"
     solution = str(competition / "private" / "solution.csv")
@@ -613,7 +613,7 @@ def test_names_in_any_single_script_are_participants(competition, tmp_path):
     with (tmp_path / "board" / "leaderboard.csv").open() as f:
         ranked = sorted(r["participant"] for r in csv.DictReader(f))
     assert ranked == sorted(["Иван", "Σοφία", "carol", "readme-lover", "李雷"])
-    from grader.text import columns
+    from grader.core.text import columns
 
     # The terminal table stays aligned: wide CJK characters take two columns.
     table = [line for line in result.stdout.splitlines() if "100.00%    100.00%" in line]

@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader import sources as readers
-from grader.errors import SourceError, UsageError
-from grader.sources import load_source
+from grader.bundle import sources as readers
+from grader.bundle.sources import load_source
+from grader.core.errors import SourceError, UsageError
 from tests.cifar_fixtures import (
     TinyCifar,
     official_batches,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from grader.answers import AnswerKey
-from grader.bundle import CIFAR10_CLASSES
-from grader.submission import SubmissionChecker
+from grader.bundle.answers import AnswerKey
+from grader.bundle.files import CIFAR10_CLASSES
+from grader.bundle.submission import SubmissionChecker
 
 KEY = AnswerKey(np.arange(10), CIFAR10_CLASSES)  # test ids 0..9
 ALLOWED = (

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.prepare import prepare
+from grader.bundle.prepare import prepare
 from tests.kaggle_standin import KaggleStandIn
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy.stats import binomtest
 
-from grader.metrics import score
-from grader.uncertainty import Bootstrap, mcnemar, tied_groups
+from grader.stats.metrics import score
+from grader.stats.uncertainty import Bootstrap, mcnemar, tied_groups
 
 
 def correctness(b: int, c: int, both: int = 0, neither: int = 0):
@@ -65,7 +65,7 @@ def test_accuracy_interval_has_the_binomial_width():
 def test_accuracy_intervals_are_wilsons_and_keep_a_width_at_0_and_100(right, n):
     from statsmodels.stats.proportion import proportion_confint
 
-    from grader.uncertainty import wilson
+    from grader.stats.uncertainty import wilson
 
     low, high = proportion_confint(right, n, alpha=0.05, method="wilson")
     span = wilson(right, n)
@@ -99,7 +99,7 @@ def test_tied_groups_follow_the_group_leader():
 def test_kendall_tau_matches_scipy():
     from scipy.stats import kendalltau
 
-    from grader.uncertainty import kendall_tau
+    from grader.stats.uncertainty import kendall_tau
 
     rng = np.random.default_rng(0)
     for _ in range(5):
@@ -109,9 +109,9 @@ def test_kendall_tau_matches_scipy():
 
 
 def test_shakeup_of_close_models_is_what_resplits_predict():
-    from grader.answers import AnswerKey
-    from grader.score import BoardRow, Entry, split_metrics
-    from grader.uncertainty import shakeup
+    from grader.bundle.answers import AnswerKey
+    from grader.score.scoring import BoardRow, Entry, split_metrics
+    from grader.stats.uncertainty import shakeup
 
     rng = np.random.default_rng(3)
     labels = np.repeat(np.arange(10), 100)
@@ -135,9 +135,9 @@ def test_shakeup_of_close_models_is_what_resplits_predict():
 
 
 def test_shakeup_p_value_counts_the_resplits_and_public_rank_is_the_public_boards():
-    from grader.answers import AnswerKey
-    from grader.score import Entry, leaderboard, split_metrics
-    from grader.uncertainty import kendall_tau, shakeup
+    from grader.bundle.answers import AnswerKey
+    from grader.score.scoring import Entry, leaderboard, split_metrics
+    from grader.stats.uncertainty import kendall_tau, shakeup
 
     rng = np.random.default_rng(5)
     labels = np.repeat(np.arange(10), 100)
@@ -163,7 +163,7 @@ def test_shakeup_p_value_counts_the_resplits_and_public_rank_is_the_public_board
     assert moved.public_rank == [rank_of[name] for name in moved.participants]
     assert moved.public_rank[moved.participants.index("p0")] == 1
     # The p-value counts re-splits, it does not assume a normal distribution.
-    from grader.uncertainty import _resplit_masks, _resplit_scores
+    from grader.stats.uncertainty import _resplit_masks, _resplit_scores
 
     masks = _resplit_masks(key, 50, 20261126)
     pub, priv = _resplit_scores([row.entry for row in final], key, masks, "accuracy")
@@ -182,7 +182,7 @@ def brute_force_f1_permutation(a, b, truth, k):
     """Every swap pattern of the differing rows, scored by metrics.score."""
     from itertools import product
 
-    from grader.metrics import score
+    from grader.stats.metrics import score
 
     differ = np.flatnonzero(a != b)
     observed = abs(score(truth, a, k).macro_f1 - score(truth, b, k).macro_f1)
@@ -199,7 +199,7 @@ def brute_force_f1_permutation(a, b, truth, k):
 
 @pytest.mark.parametrize("seed", range(5))
 def test_the_macro_f1_test_is_the_brute_force_permutation_test(seed):
-    from grader.uncertainty import macro_f1_permutation
+    from grader.stats.uncertainty import macro_f1_permutation
 
     rng = np.random.default_rng(seed)
     truth = rng.integers(0, 3, 40)

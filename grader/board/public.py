@@ -1,0 +1,459 @@
+"""The public board's files, the per-participant reports, and the terminal table.
+
+Participant names are untrusted: every output escapes them (grader.core.text).
+Without `final`, no output here carries a Private-split number, and every
+byte of the board folder is a function of the submissions and the Public
+labels alone (tested by permuting the Private labels).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from grader.board.html import leaderboard_html
+from grader.bundle.answers import SPLITS
+from grader.core.constants import BOARD_MARKER
+from grader.core.text import (
+    INTERVAL_METHOD,
+    LABEL,
+    METRICS,
+    SHORT,
+    STAFF_NOTE,
+    TEST_METHOD,
+    columns,
+    csv_cell,
+    csv_text,
+    group_letters,
+    markdown_text,
+    p_text,
+    pad,
+    percent,
+    rank_text,
+    span_text,
+    terminal_text,
+    time_text,
+)
+from grader.grades.reconcile import reconciliation_text
+from grader.score.scoring import BoardRow, Entry, board_split
+
+if TYPE_CHECKING:
+    from grader.score.pipeline import ScoringRun
+
+REPORT_HASH_LENGTHS = (8, 16, 64)
+REPORT_START = b'{"participant": '  # how every report begins (participant_report)
+# What a board folder may hold: replacing one deletes nothing else (fileio.replace_problem).
+BOARD_FILES = frozenset(
+    {
+        BOARD_MARKER,
+        "index.html",
+        "leaderboard.csv",
+        "leaderboard.md",
+        "scores.csv",
+        "shakeup.csv",
+        "reports",
+    }
+)
+
+
+def splits_shown(final: bool) -> tuple[str, ...]:
+    """Splits whose scores a public output may carry."""
+    return SPLITS if final else ("public",)
+
+
+def report_names(participants: list[str]) -> dict[str, str]:
+    """A safe, unique file name for each participant's JSON report.
+
+    A name made only of letters, digits, '-' and '_' is used as it is; any
+    other is cut to those characters and gets '~' and a hash of the name, so
+    it can never equal an unchanged one. Uniqueness (ignoring case, for
+    case-insensitive file systems) is checked, and a longer hash taken on a
+    collision.
+    """
+    for length in REPORT_HASH_LENGTHS:
+        chosen = {p: _report_name(p, length) for p in participants}
+        if len({name.lower() for name in chosen.values()}) == len(chosen):
+            return chosen
+    raise AssertionError("two participants' report names collide even with a full hash")
+
+
+def _report_name(participant: str, length: int) -> str:
+    if re.fullmatch(r"[A-Za-z0-9_-]{1,60}", participant):
+        return participant + ".json"
+    safe = re.sub(r"[^A-Za-z0-9_-]+", "_", participant).strip("_")[:60] or "participant"
+    digest = hashlib.sha256(participant.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{safe}~{digest[:length]}.json"
+
+
+# ----------------------------------------------------------------------------
+# The board's files
+# ----------------------------------------------------------------------------
+
+
+def leaderboard_csv(board: list[BoardRow], final: bool, stats=None) -> str:
+    """rank, participant, file, submitted_at, the scores of each shown split, then (with
+    `stats`) the 95% intervals on the ranking split, the paired tests and the tied group."""
+    shown = [s for s in splits_shown(final) if s != "all"]
+    columns = ["rank", "participant", "file", "submitted_at"]
+    columns += [f"{s}_{m}" for s in shown for m in METRICS]
+    rows = [
+        [
+            rank_text(row.rank),
+            csv_cell(row.participant),
+            csv_cell(row.entry.file),
+            time_text(row.entry.submitted_at),
+        ]
+        + [_number(row.entry, s, m) for s in shown for m in METRICS]
+        for row in board
+    ]
+    if stats is not None:
+        columns += _interval_columns(board_split(final))
+        columns += ["p_vs_next", "p_vs_baseline", "tie_group"]
+        for row, u in zip(rows, stats, strict=True):
+            row += _interval_cells({"accuracy": u.accuracy, "macro_f1": u.macro_f1})
+            row += [p_text(u.p_vs_next), p_text(u.p_vs_baseline), u.group]
+    return csv_text(columns, rows)
+
+
+def _interval_columns(split: str) -> list[str]:
+    return [f"{split}_{m}_{end}" for m in METRICS for end in ("low", "high")]
+
+
+def _interval_cells(spans) -> list[str]:
+    if spans is None:
+        return ["", "", "", ""]
+    return [repr(v) for m in METRICS for v in (spans[m].low, spans[m].high)]
+
+
+def scores_csv(entries: list[Entry], final: bool, intervals=None) -> str:
+    """One row per file: status, reason, every score the board may show and (with
+    `intervals`, from uncertainty.file_intervals) the 95% intervals on the ranking split."""
+    columns = ["participant", "file", "submitted_at", "selected", "status", "error", "sha256"]
+    columns += [f"{s}_{m}" for s in splits_shown(final) for m in METRICS]
+    if intervals is not None:
+        columns += _interval_columns(board_split(final))
+    rows = []
+    for e in entries:
+        row = [
+            csv_cell(e.participant),
+            csv_cell(e.file),
+            time_text(e.submitted_at),
+            "yes" if e.selected else "no",
+            e.status,
+            csv_cell(e.error),
+            e.sha256,
+        ]
+        row += [_number(e, s, m) for s in splits_shown(final) for m in METRICS]
+        if intervals is not None:
+            row += _interval_cells(intervals.get(e.file) if e.status == "scored" else None)
+        rows.append(row)
+    return csv_text(columns, rows)
+
+
+def leaderboard_markdown(
+    board: list[BoardRow], entries: list[Entry], final: bool, rank_by: str, stats=None
+) -> str:
+    """The board as a Markdown page, names escaped."""
+    split = board_split(final).title()
+    title = "Final leaderboard" if final else "Public leaderboard"
+    shown = [s for s in splits_shown(final) if s != "all"]
+    header = ["Rank", "Participant"] + [f"{s.title()} {LABEL[m]}" for s in shown for m in METRICS]
+    if stats is not None:
+        header += [f"95% interval ({SHORT[rank_by]})", "Tied group"]
+    lines = [
+        f"# {title}",
+        "",
+        f"Ranked by {split} {LABEL[rank_by].lower()}; equal scores share a rank and the "
+        "earlier submission is listed first."
+        + (STAFF_NOTE if any(row.staff for row in board) else ""),
+        "",
+        "| " + " | ".join([*header, "File", "Submitted (UTC)"]) + " |",
+        "|" + "---|" * (len(header) + 2),
+    ]
+    for i, row in enumerate(board):
+        cells = [rank_text(row.rank), markdown_text(row.participant)]
+        cells += [_percent(row.entry, s, m) for s in shown for m in METRICS]
+        if stats is not None:
+            cells += [span_text(getattr(stats[i], rank_by)), group_letters(stats[i].group)]
+        cells += [
+            markdown_text(row.entry.file),
+            time_text(row.entry.submitted_at).replace("T", " "),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    if stats:
+        lines += [
+            "",
+            "Rows in the same tied group are not significantly different from the "
+            f"group's first row ({TEST_METHOD[rank_by]}, p >= 0.05, not adjusted for the "
+            f"many comparisons); intervals are 95% {INTERVAL_METHOD[rank_by]}.",
+        ]
+    unscored = [e for e in entries if e.status != "scored"]
+    if unscored:
+        lines += ["", f"{len(unscored)} file(s) not scored: see scores.csv for the reasons."]
+    return "\n".join(lines) + "\n"
+
+
+def participant_report(
+    participant: str,
+    own: list[Entry],
+    place: BoardRow | None,
+    final: bool,
+    splits: tuple[str, ...],
+    classes: tuple[str, ...],
+) -> str:
+    """JSON: the participant's place and every file of theirs (`own`) with per-class
+    metrics on `splits`."""
+    report = {
+        "participant": participant,
+        "board": "final" if final else "public",
+        "rank": place.rank if place else None,
+        **({"staff": True} if place is not None and place.staff else {}),
+        "ranked_file": place.entry.file if place else None,
+        "submissions": [
+            {
+                "file": e.file,
+                "submitted_at": time_text(e.submitted_at),
+                "selected": e.selected,
+                "status": e.status,
+                "error": e.error,
+                "sha256": e.sha256,
+                **{s: e.metrics[s].as_dict(classes) for s in splits if e.metrics},
+            }
+            for e in own
+        ],
+    }
+    # No indent: json's C encoder only serves compact output, which is 10x faster.
+    return json.dumps(report, ensure_ascii=False) + "\n"
+
+
+def write_reports(
+    folder: Path,
+    entries: list[Entry],
+    board: list[BoardRow],
+    final: bool,
+    splits: tuple[str, ...],
+    classes: tuple[str, ...],
+) -> dict[str, str]:
+    """reports/<participant>.json for every identified participant; returns their names.
+
+    Entries and board rows are grouped once, so the work is linear in the files.
+    """
+    (folder / "reports").mkdir()
+    own: dict[str, list[Entry]] = {}
+    for e in entries:
+        if e.identified:
+            own.setdefault(e.participant, []).append(e)
+    places = {row.participant: row for row in board}
+    names = report_names(sorted(own))
+    for participant, name in names.items():
+        text = participant_report(
+            participant, own[participant], places.get(participant), final, splits, classes
+        )
+        (folder / "reports" / name).write_text(text, encoding="utf-8")
+    return names
+
+
+def write_board(folder: Path, run: ScoringRun) -> None:
+    """Every public output of a scoring run into `folder` (the staging folder of --out)."""
+    options, final = run.options, run.options.final
+    files = {
+        BOARD_MARKER: "Written by grader score; the folder is replaced on every run.\n",
+        "leaderboard.csv": leaderboard_csv(run.board, final, run.stats),
+        "scores.csv": scores_csv(run.entries, final, run.intervals),
+        "leaderboard.md": leaderboard_markdown(
+            run.board, run.entries, final, options.rank_by, run.stats
+        ),
+        "index.html": leaderboard_html(run, details=options.public_details),
+    }
+    if run.shakeup is not None:
+        files["shakeup.csv"] = shakeup_csv(run.shakeup)
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    if options.public_details:
+        write_reports(folder, run.entries, run.board, final, splits_shown(final), run.key.classes)
+
+
+# ----------------------------------------------------------------------------
+# The terminal
+# ----------------------------------------------------------------------------
+
+
+def terminal_table(
+    board: list[BoardRow], entries: list[Entry], final: bool, rank_by: str, stats=None
+) -> str:
+    """The board and the unscored files, for the TA's terminal."""
+    shown = [s for s in splits_shown(final) if s != "all"]
+    heads = ["rank", "participant"] + [f"{s} {SHORT[m]}" for s in shown for m in METRICS]
+    extra = [f"95% CI {SHORT[rank_by]}", "group"] if stats is not None else []
+    heads += [*extra, "file", "submitted (UTC)"]
+    table = [
+        [rank_text(row.rank), terminal_text(row.participant, 24)]
+        + [_percent(row.entry, s, m) for s in shown for m in METRICS]
+        + ([span_text(getattr(stats[i], rank_by)), group_letters(stats[i].group)] if extra else [])
+        + [
+            terminal_text(row.entry.file, 40),
+            time_text(row.entry.submitted_at).replace("T", " ")[:16],
+        ]
+        for i, row in enumerate(board)
+    ]
+    widths = [max([len(h)] + [columns(r[i]) for r in table]) for i, h in enumerate(heads)]
+    numeric = {0} | set(range(2, 2 + len(shown) * len(METRICS) + len(extra)))
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(
+            pad(c, w, right=i in numeric)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
+
+    title = "Final" if final else "Public"
+    # Files under a refused name count once per name: they belong to no participant.
+    participants = len({(e.identified, e.participant if e.identified else e.name) for e in entries})
+    staff = sum(1 for row in board if row.staff)
+    out = [
+        f"{title} leaderboard, ranked by {board_split(final)} {LABEL[rank_by].lower()}: "
+        f"{len(board) - staff} of {participants - staff} participants ranked"
+        + (f"; {staff} staff row(s) shown without a rank." if staff else "."),
+        line(heads),
+        *(line(r) for r in table),
+    ]
+    unscored = [e for e in entries if e.status != "scored"]
+    if unscored:
+        out += ["", f"Not scored ({len(unscored)} file(s); reasons in scores.csv):"]
+        out += [
+            f"  {terminal_text(e.file, 50)}: {e.status}: {terminal_text(e.error, 160)}"
+            for e in unscored
+        ]
+    return "\n".join(out)
+
+
+def flags_text(flags) -> str:
+    """The integrity flags for the terminal ('' when there are none)."""
+    if not flags:
+        return ""
+    lines = [f"Flags for review ({len(flags)}; in the review folder's flags.csv):"]
+    lines += [f"  {f.kind}: {terminal_text(', '.join(f.files), 90)}: {f.reason}" for f in flags]
+    return "\n".join(lines)
+
+
+def shakeup_csv(moved) -> str:
+    """participant, public_rank, private_rank, change (positive: moved up)."""
+    rows = [
+        [csv_cell(name), pub, priv, pub - priv]
+        for name, pub, priv in zip(
+            moved.participants, moved.public_rank, moved.private_rank, strict=True
+        )
+    ]
+    return csv_text(["participant", "public_rank", "private_rank", "change"], rows)
+
+
+SHAKEUP_ALPHA = 0.05
+
+
+def lookup_text(run: ScoringRun) -> str:
+    """One line: what the lookup detector found, or why it did not run."""
+    from grader.stats.lookup import MIN_FILES
+
+    if run.lookup is None:
+        ranked = sum(1 for row in run.board if row.entry.predicted is not None)
+        return (
+            f"Lookup check: skipped, {ranked} ranked file(s); it needs at least {MIN_FILES} "
+            "to tell which test images are hard."
+        )
+    flagged = sum(r.flagged for r in run.lookup)
+    return (
+        f"Lookup check: {flagged} of {len(run.lookup)} ranked files flagged as consistent "
+        "with a lookup of the public CIFAR-10 labels (advice only: ranks and grades are "
+        "unchanged; lookup.csv in the review folder)."
+    )
+
+
+def shakeup_text(moved) -> str:
+    """One paragraph: how much the board shook, and how much chance alone shakes it."""
+    changes = [abs(a - b) for a, b in zip(moved.public_rank, moved.private_rank, strict=True)]
+    verdict = (
+        "more than chance alone produces: look at who moved"
+        if moved.p_value < SHAKEUP_ALPHA
+        else "within what chance alone produces"
+    )
+    return (
+        f"Shake-up: Kendall tau between public and private scores {moved.tau:.3f} "
+        f"(mean change from the public-board rank {sum(changes) / len(changes):.2f}); of "
+        f"{moved.resplits} random re-splits of the test set (tau {moved.resplit_tau_mean:.3f} "
+        f"+- {moved.resplit_tau_sd:.3f}), {moved.at_or_below} give a tau this low or lower "
+        f"(p = {moved.p_value:.3f}): {verdict}. Ranks in shakeup.csv."
+    )
+
+
+def score_summary(run: ScoringRun) -> str:
+    """What `grader score` prints: the board, the flags, and exactly what was written."""
+    options = run.options
+    parts = [terminal_table(run.board, run.entries, options.final, options.rank_by, run.stats)]
+    if run.flags:
+        parts.append(flags_text(run.flags))
+    parts.append(lookup_text(run))
+    if run.shakeup is not None:
+        parts.append(shakeup_text(run.shakeup))
+    book = run.gradebook
+    if book is not None:
+        lines = [
+            f"Gradebook: {options.review_dir / 'gradebook.csv'} ({len(book.rows)} students, "
+            f"{book.without_submission} without a valid submission)."
+        ]
+        lines += [
+            f"Matched by letter case only: roster {terminal_text(r)!r} is participant "
+            f"{terminal_text(p)!r}."
+            for r, p in book.case_matches
+        ]
+        if book.strangers:
+            lines.append(
+                f"Not on the roster: {', '.join(terminal_text(n) for n in book.strangers)}."
+            )
+        if book.late_changed:
+            lines.append(
+                f"Late policy {options.late_policy}: {book.late_changed} student(s) graded on "
+                "another file or with a penalty (the note of each row says why)."
+            )
+        parts.append("\n".join(lines))
+    if run.unjudged:
+        parts.append(
+            f"Deadline: {run.unjudged} file(s) have no known submission time and no LMS late "
+            "mark (collected.csv), so --deadline could not be applied to them."
+        )
+    if run.reconciliation is not None:
+        parts.append(
+            reconciliation_text(run.reconciliation, options.review_dir / "reconciliation.csv")
+        )
+    parts.append(
+        f"History: {run.history_added} new scoring(s) recorded in {options.history_file}.\n"
+        f"Wrote {options.out}/ (may be shown to students): {_listing(options.out)}.\n"
+        f"Wrote {options.review_dir}/ (for the TA only): {_listing(options.review_dir)}."
+    )
+    return "\n\n".join(parts)
+
+
+def _listing(folder: Path) -> str:
+    """The files of a written folder, a subfolder as 'name/ (N files)'."""
+    items = []
+    for path in sorted(p for p in folder.iterdir() if not p.name.startswith(".")):
+        if path.is_dir():
+            items.append(f"{path.name}/ ({sum(1 for _ in path.iterdir())} files)")
+        else:
+            items.append(path.name)
+    return ", ".join(items)
+
+
+# ----------------------------------------------------------------------------
+# Helpers
+# ----------------------------------------------------------------------------
+
+
+def _number(entry: Entry, split: str, metric: str) -> str:
+    """A score at full precision (repr), so equal scores stay visibly equal."""
+    return repr(getattr(entry.metrics[split], metric)) if entry.metrics else ""
+
+
+def _percent(entry: Entry, split: str, metric: str) -> str:
+    return percent(getattr(entry.metrics[split], metric))

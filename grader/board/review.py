@@ -1,0 +1,171 @@
+"""The review folder: what `grader score` writes for the TA alone.
+
+Default path: `review/` beside the solution (`competition/private/review/`);
+`--review DIR` moves it. Mode 0700, files 0600, replaced as a whole and
+atomically by every run, like `--out`. Its contents (a contract later
+commands add to):
+
+* `README.md`: what each file is, and that none of it may be published;
+* `flags.csv`: `kind, participants, files, reason, p_value`, one row per
+  integrity flag (`p_value` empty where no test stands behind it);
+* `reports/<participant>.json`: per-class metrics and confusion matrices of
+  every file on the Public split, the Private split and all test rows;
+* `lookup.csv`: the lookup detector (grader.stats.lookup) per ranked file, when at
+  least 15 files are ranked: participant, file, accuracy, right_on_hardest,
+  expected_right_on_hardest, hardest, wrong_on_easiest,
+  expected_wrong_on_easiest, easiest, p_value, flagged;
+* `gradebook.csv` with `--roster`;
+* `reconciliation.csv` with `--kaggle-leaderboard` (grader.grades.reconcile): per
+  participant and Kaggle team, whether a file handed in reproduces the Kaggle
+  score.
+
+Everything here may depend on the Private labels; nothing here is ever
+copied into `--out`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from grader.board.public import write_reports
+from grader.bundle.answers import SPLITS
+from grader.core.constants import REVIEW_MARKER
+from grader.core.text import csv_cell, csv_text, p_text
+from grader.grades.gradebook import gradebook_csv
+from grader.grades.reconcile import reconciliation_csv
+
+if TYPE_CHECKING:
+    from grader.score.pipeline import ScoringRun
+
+REVIEW_TITLE = "# grader score: review folder (for the TA only)"
+FILE_MODE = 0o600
+FOLDER_MODE = 0o700
+
+
+# What a review folder may hold: replacing one deletes nothing else (fileio.replace_problem).
+REVIEW_FILES = frozenset(
+    {
+        REVIEW_MARKER,
+        "README.md",
+        "flags.csv",
+        "gradebook.csv",
+        "lookup.csv",
+        "reconciliation.csv",
+        "reports",
+    }
+)
+LOOKUP_COLUMNS = [
+    "participant",
+    "file",
+    "accuracy",
+    "right_on_hardest",
+    "expected_right_on_hardest",
+    "hardest",
+    "wrong_on_easiest",
+    "expected_wrong_on_easiest",
+    "easiest",
+    "p_value",
+    "flagged",
+]
+
+
+def flags_csv(flags) -> str:
+    """kind, participants, files, reason, p_value: one row per flag."""
+    rows = [
+        [
+            f.kind,
+            csv_cell(" | ".join(f.participants)),
+            csv_cell(" | ".join(f.files)),
+            csv_cell(f.reason),
+            p_text(f.p_value),
+        ]
+        for f in flags
+    ]
+    return csv_text(["kind", "participants", "files", "reason", "p_value"], rows)
+
+
+def lookup_csv(rows) -> str:
+    """One row per ranked file: what the lookup detector saw and expected."""
+    return csv_text(
+        LOOKUP_COLUMNS,
+        [
+            [
+                csv_cell(r.participant),
+                csv_cell(r.file),
+                repr(r.accuracy),
+                r.right_on_hardest,
+                f"{r.expected_right_on_hardest:.1f}",
+                r.hardest,
+                r.wrong_on_easiest,
+                f"{r.expected_wrong_on_easiest:.1f}",
+                r.easiest,
+                p_text(r.p_value),
+                "yes" if r.flagged else "",
+            ]
+            for r in rows
+        ],
+    )
+
+
+def readme(run: ScoringRun) -> str:
+    """What each file of the review folder is."""
+    lines = [
+        REVIEW_TITLE,
+        "",
+        "Do not publish anything in this folder: it is computed from the hidden Private",
+        "labels as well as the Public ones. What students may see is in the board folder",
+        f"({run.options.out}).",
+        "",
+        "| file | what it holds |",
+        "| --- | --- |",
+        "| `flags.csv` | integrity flags for review: kind, participants, files, reason, "
+        "p_value (empty where no test stands behind a flag) |",
+        "| `reports/<participant>.json` | every file of the participant with per-class "
+        "metrics and the confusion matrix on the Public split, the Private split and all "
+        "test rows |",
+    ]
+    if run.lookup is not None:
+        lines.append(
+            "| `lookup.csv` | the lookup detector per ranked file: right answers on the "
+            "hardest images and wrong answers on the easiest, against what files of the same "
+            "accuracy give (grader/stats/lookup.py); flagged files are also in flags.csv |"
+        )
+    if run.gradebook is not None:
+        lines.append(
+            "| `gradebook.csv` | one row per roster student, for an LMS import: points, "
+            "rank, the ranking metric's score, p_vs_baseline, note (which file was graded, "
+            "late files and the late policy) |"
+        )
+    if run.reconciliation is not None:
+        lines.append(
+            "| `reconciliation.csv` | per participant and Kaggle team: the Kaggle score, the "
+            "files handed in that reproduce it (5 decimals), the closest file, status "
+            "(reproduced, not reproduced, no Kaggle entry, no file) |"
+        )
+    lines += [
+        "",
+        "This folder is replaced as a whole by every run of grader score.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_review(folder: Path, run: ScoringRun) -> None:
+    """Every TA-only output of a scoring run into `folder` (the review's staging folder)."""
+    files = {
+        REVIEW_MARKER: "Written by grader score; the folder is replaced on every run.\n",
+        "README.md": readme(run),
+        "flags.csv": flags_csv(run.flags),
+    }
+    if run.lookup is not None:
+        files["lookup.csv"] = lookup_csv(run.lookup)
+    if run.gradebook is not None:
+        files["gradebook.csv"] = gradebook_csv(run.gradebook.rows, run.options.rank_by)
+    if run.reconciliation is not None:
+        files["reconciliation.csv"] = reconciliation_csv(run.reconciliation)
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    write_reports(folder, run.entries, run.board, run.options.final, SPLITS, run.key.classes)
+    for path in folder.rglob("*"):  # private from the start: the folder is 0700 while built
+        path.chmod(FOLDER_MODE if path.is_dir() else FILE_MODE)

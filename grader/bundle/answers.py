@@ -1,0 +1,138 @@
+"""What a submission is checked and scored against.
+
+`load_public_key` reads only public files (test.csv, classes.txt): enough for a
+student to validate a file. `load_solution` reads the TA's hidden
+private/solution.csv, which adds the true labels and the Public/Private split.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from grader.bundle.files import (
+    CIFAR10_CLASSES,
+    CLASSES_TXT,
+    MANIFEST_JSON,
+    TEST_CSV,
+    parse_id,
+    read_classes,
+    read_id_csv,
+    resolve_public_dir,
+)
+from grader.core.errors import BundleError
+
+USAGES = ("Public", "Private")
+SPLITS = ("public", "private", "all")
+
+
+@dataclass(frozen=True)
+class AnswerKey:
+    """Test ids and classes; with the solution, also labels and the Public mask.
+
+    `ids[i]`, `labels[i]` and `public[i]` describe test row i; `labels` and
+    `public` are None for a key built from public files only.
+    """
+
+    ids: np.ndarray
+    classes: tuple[str, ...]
+    labels: np.ndarray | None = None
+    public: np.ndarray | None = None
+    source: str = ""
+
+    def position_of(self) -> dict[str, int]:
+        """Map the canonical text of each id (see bundle.canonical_id) to its row."""
+        return {str(int(i)): row for row, i in enumerate(self.ids)}
+
+    def mask(self, split: str) -> np.ndarray:
+        """The test rows of a split: "public", "private" or "all" (the one split switch)."""
+        if split == "public":
+            return self.public
+        if split == "private":
+            return ~self.public
+        if split == "all":
+            return np.ones(len(self.ids), dtype=bool)
+        raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
+
+
+def load_public_key(public_dir: str | Path) -> AnswerKey:
+    """Read test ids and classes from a bundle's public folder."""
+    root = resolve_public_dir(public_dir)
+    if not (root / TEST_CSV).is_file():
+        raise BundleError(
+            f"{root / TEST_CSV}: missing. Pass --competition the folder that holds the "
+            "competition's public files (test.csv, classes.txt)."
+        )
+    classes = read_classes(root / CLASSES_TXT)
+    ids, _ = read_id_csv(root / TEST_CSV, ("id",), classes)
+    if not len(ids):
+        raise BundleError(
+            f"{root / TEST_CSV}: holds no test ids; rebuild it with `grader prepare`."
+        )
+    return AnswerKey(ids, classes, source=str(root))
+
+
+def load_solution(path: str | Path) -> AnswerKey:
+    """Read private/solution.csv (`id,label,Usage`).
+
+    Classes come from the bundle's manifest.json beside it, else CIFAR-10's.
+    """
+    path = Path(path)
+    if not path.is_file():
+        what = "a folder, not a file" if path.is_dir() else "no such file"
+        raise BundleError(
+            f"{path}: {what}. Pass --solution the private/solution.csv that `grader prepare` wrote."
+        )
+    classes = _classes_beside(path)
+    index = {name: i for i, name in enumerate(classes)}
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            rows = list(csv.reader(f))
+    except OSError as exc:
+        raise BundleError(f"{path}: cannot be read ({exc.strerror or exc}).") from None
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise BundleError(
+            f"{path}: not the solution.csv that `grader prepare` wrote ({exc})."
+        ) from None
+    if not rows or rows[0] != ["id", "label", "Usage"]:
+        found = ",".join(rows[0]) if rows else "nothing"
+        raise BundleError(f"{path} line 1: expected header 'id,label,Usage', found {found!r}.")
+    ids, labels, public = [], [], []
+    seen: set[int] = set()
+    for line, row in enumerate(rows[1:], start=2):
+        if len(row) != 3 or row[1] not in index or row[2] not in USAGES:
+            raise BundleError(
+                f"{path} line {line}: expected id,label,Usage with a class from "
+                f"classes.txt and Usage Public or Private, found {','.join(row)!r}."
+            )
+        ids.append(parse_id(row[0], path, line))
+        if ids[-1] in seen:
+            raise BundleError(f"{path} line {line}: id {row[0]} appears twice.")
+        seen.add(ids[-1])
+        labels.append(index[row[1]])
+        public.append(row[2] == "Public")
+    if not ids:
+        raise BundleError(f"{path}: holds no test ids; rebuild it with `grader prepare`.")
+    return AnswerKey(
+        np.asarray(ids, np.int64),
+        classes,
+        np.asarray(labels, np.int64),
+        np.asarray(public, bool),
+        source=str(path),
+    )
+
+
+def _classes_beside(solution: Path) -> tuple[str, ...]:
+    manifest = solution.parent / MANIFEST_JSON
+    if manifest.is_file():
+        try:
+            return tuple(json.loads(manifest.read_text(encoding="utf-8"))["classes"])
+        except OSError as exc:
+            raise BundleError(f"{manifest}: cannot be read ({exc.strerror or exc}).") from None
+        except (ValueError, KeyError, TypeError):
+            raise BundleError(f"{manifest}: not a manifest written by `grader prepare`.") from None
+    return CIFAR10_CLASSES

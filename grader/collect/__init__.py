@@ -1,0 +1,3 @@
+"""grader collect: reading LMS exports (exports), each LMS's naming (lms) and copying into
+the submissions folder (run).
+"""

@@ -1,0 +1,3 @@
+"""Shared foundations: defaults, typed errors, the identity rule for names, safe text,
+atomic file writes, progress bars.
+"""

@@ -1,0 +1,3 @@
+"""From board to grades: late rules, the gradebook, the scoring history, Kaggle's
+leaderboard reconciliation.
+"""
