@@ -34,12 +34,13 @@ import numpy as np
 
 from baseline.config import TrainConfig
 from baseline.errors import TrainingError
-from grader.board.public import score_summary
+from grader.board.terminal import score_summary
 from grader.bundle.answers import load_public_key, load_solution
 from grader.bundle.prepare import prepare
 from grader.bundle.submission import SubmissionChecker
 from grader.core.errors import GraderError, UsageError
-from grader.score.pipeline import ScoreOptions, score_submissions
+from grader.score.options import ScoreOptions
+from grader.score.pipeline import score_submissions
 
 # Simulated students: (folder, file, accuracy of their predictions).
 STUDENTS = (

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from grader import __version__
+from grader.collect.options import default as collect_default
 from grader.core.constants import (
-    DEFAULT_MAX_MB,
     DEFAULT_PUBLIC_FRACTION,
     DEFAULT_SOLUTION,
     HISTORY_NAME,
@@ -23,6 +23,7 @@ from grader.core.constants import (
     RANK_BY,
 )
 from grader.core.errors import BundleError, GraderError, UsageError
+from grader.score.options import default as score_default
 
 DEFAULT_HISTORY = str(Path(DEFAULT_SOLUTION).parent / HISTORY_NAME)
 
@@ -222,7 +223,7 @@ def _add_collect(commands: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--into",
         type=Path,
-        default=Path("submissions"),
+        default=collect_default("into"),
         metavar="DIR",
         help="the submissions folder to copy into, created if needed; files already there "
         "are never replaced (default: submissions)",
@@ -240,13 +241,13 @@ def _add_collect(commands: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--format",
         choices=["auto", *LMS_FORMATS],
-        default="auto",
+        default=collect_default("format"),
         help="the export's naming; auto tells it from the names and says what it found "
         "(default: auto)",
     )
     p.add_argument(
         "--timezone",
-        default="local",
+        default=collect_default("timezone"),
         metavar="TZ",
         help="the timezone of Blackboard's attempt times and of zip entries' times: local, "
         "UTC, a name such as Europe/Berlin or an offset such as +01:00 (default: local, this "
@@ -255,19 +256,25 @@ def _add_collect(commands: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--max-size",
         type=float,
-        default=DEFAULT_MAX_MB,
+        default=collect_default("max_size"),
         metavar="MB",
         help="refuse a CSV file larger than this; a 10,000-row submission is about 0.15 MB "
-        f"(default: {DEFAULT_MAX_MB})",
+        f"(default: {collect_default('max_size')})",
     )
     p.set_defaults(run=_run_collect)
 
 
 def _run_collect(args: argparse.Namespace) -> int:
-    from grader.collect.run import CollectOptions, collect, collect_summary
+    from grader.collect.options import CollectOptions
+    from grader.collect.run import collect, collect_summary
 
     options = CollectOptions(
-        tuple(args.exports), args.into, args.roster, args.format, args.timezone, args.max_size
+        exports=tuple(args.exports),
+        into=args.into,
+        roster=args.roster,
+        format=args.format,
+        timezone=args.timezone,
+        max_size=args.max_size,
     )
     result = collect(options, warn=_warn)
     print(collect_summary(result))
@@ -351,14 +358,14 @@ def _add_score(commands: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--solution",
         type=Path,
-        default=Path(DEFAULT_SOLUTION),
+        default=score_default("solution"),
         metavar="FILE",
-        help=f"the hidden labels written by grader prepare (default: {DEFAULT_SOLUTION})",
+        help=f"the hidden labels written by grader prepare (default: {score_default('solution')})",
     )
     p.add_argument(
         "--out",
         type=Path,
-        default=Path("leaderboard"),
+        default=score_default("out"),
         metavar="DIR",
         help="the board, which may be shown to students: index.html, leaderboard.csv, "
         "leaderboard.md, scores.csv; replaced as a whole on each run (default: leaderboard)",
@@ -395,9 +402,10 @@ def _add_score(commands: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--plausible",
         type=_fraction,
-        default=0.99,
+        default=score_default("plausible"),
         metavar="ACC",
-        help="flag public accuracies at or above this for review (default: 0.99)",
+        help="flag public accuracies at or above this for review (default: "
+        f"{score_default('plausible')})",
     )
     p.add_argument(
         "--deadline",
@@ -422,7 +430,7 @@ def _add_score(commands: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--late-policy",
-        default="ignore",
+        default=score_default("late_policy"),
         metavar="POLICY",
         help="what the gradebook does with a file after the student's deadline: ignore, "
         "zero (it does not count) or penalty:P%%/day (P%% off per started day); the student "
@@ -457,7 +465,7 @@ def _add_score(commands: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--rank-by",
         choices=RANK_BY,
-        default="accuracy",
+        default=score_default("rank_by"),
         help="the metric that ranks (default: accuracy)",
     )
     p.add_argument(
@@ -473,8 +481,9 @@ def _run_score(args: argparse.Namespace) -> int:
     import sqlite3
     from dataclasses import fields
 
-    from grader.board.public import score_summary
-    from grader.score.pipeline import ScoreOptions, score_submissions
+    from grader.board.terminal import score_summary
+    from grader.score.options import ScoreOptions
+    from grader.score.pipeline import score_submissions
 
     # Every field of ScoreOptions is a flag of the same name: the CLI mirrors the library.
     options = ScoreOptions(**{f.name: getattr(args, f.name) for f in fields(ScoreOptions)})

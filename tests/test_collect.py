@@ -998,13 +998,14 @@ def test_the_run_stops_reading_at_its_total_cap(tmp_path, monkeypatch):
     """MAX_TOTAL bounds what one run reads from all its exports (a zip bomb of many
     entries, each under --max-size): files past it are refused, not read."""
     from grader.collect import run as collect_module
+    from grader.collect.options import CollectOptions
 
     monkeypatch.setattr(collect_module, "MAX_TOTAL", 2 * len(CSV) + 5)
     export = write_zip(
         tmp_path / "c.zip",
         [(f"s{i}_{i}_{i}_a.csv", CSV.replace(b"0,", f"{i},".encode())) for i in range(1, 5)],
     )
-    options = collect_module.CollectOptions((export,), tmp_path / "subs", timezone="UTC")
+    options = CollectOptions((export,), tmp_path / "subs", timezone="UTC")
     result = collect_module.collect(options)
     assert [o.kind for o in result.outcomes] == ["copied", "copied", "refused", "refused"]
     assert result.outcomes[2].reason == (

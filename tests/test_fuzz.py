@@ -20,7 +20,8 @@ from grader.bundle.answers import AnswerKey
 from grader.bundle.files import CIFAR10_CLASSES
 from grader.bundle.submission import SubmissionChecker
 from grader.core import names
-from grader.score.pipeline import ScoreOptions, score_submissions
+from grader.score.options import ScoreOptions
+from grader.score.pipeline import score_submissions
 from tests.scoring_fixtures import solution_rows, write_predictions
 
 KEY = AnswerKey(np.arange(10), CIFAR10_CLASSES)

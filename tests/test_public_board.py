@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from grader.bundle.files import CIFAR10_CLASSES
-from grader.score.pipeline import ScoreOptions, score_submissions
+from grader.score.options import ScoreOptions
+from grader.score.pipeline import score_submissions
 
 N_TEST = 300
 

@@ -19,7 +19,9 @@ import numpy as np
 import pytest
 
 from grader.core.errors import UsageError
-from grader.score.scoring import Entry, discover, leaderboard
+from grader.score.discover import discover
+from grader.score.entry import Entry
+from grader.score.ranking import leaderboard
 from grader.stats.metrics import Metrics, metrics_from_confusion
 from tests.scoring_fixtures import (
     HOSTILE_FORMULA,

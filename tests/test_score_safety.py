@@ -18,8 +18,9 @@ import pytest
 
 from grader.bundle.answers import AnswerKey
 from grader.core.fileio import build_folder_atomically, exclusive_lock, lock_path
-from grader.score.pipeline import ScoreOptions, score_submissions
-from grader.score.scoring import BoardRow, Entry
+from grader.score.entry import BoardRow, Entry
+from grader.score.options import ScoreOptions
+from grader.score.pipeline import score_submissions
 from grader.stats.metrics import score
 from grader.stats.uncertainty import shakeup
 from tests.scoring_fixtures import solution_rows, write_predictions

@@ -110,7 +110,8 @@ def test_kendall_tau_matches_scipy():
 
 def test_shakeup_of_close_models_is_what_resplits_predict():
     from grader.bundle.answers import AnswerKey
-    from grader.score.scoring import BoardRow, Entry, split_metrics
+    from grader.score.entry import BoardRow, Entry
+    from grader.score.scoring import split_metrics
     from grader.stats.uncertainty import shakeup
 
     rng = np.random.default_rng(3)
@@ -136,7 +137,9 @@ def test_shakeup_of_close_models_is_what_resplits_predict():
 
 def test_shakeup_p_value_counts_the_resplits_and_public_rank_is_the_public_boards():
     from grader.bundle.answers import AnswerKey
-    from grader.score.scoring import Entry, leaderboard, split_metrics
+    from grader.score.entry import Entry
+    from grader.score.ranking import leaderboard
+    from grader.score.scoring import split_metrics
     from grader.stats.uncertainty import kendall_tau, shakeup
 
     rng = np.random.default_rng(5)

@@ -15,8 +15,6 @@ escaped attribute and only hides or shows rows, never writing HTML.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from grader.core.text import (
     INTERVAL_METHOD,
     STAFF_NOTE,
@@ -26,10 +24,8 @@ from grader.core.text import (
     rank_text,
     time_text,
 )
-from grader.score.scoring import board_split
-
-if TYPE_CHECKING:
-    from grader.score.pipeline import ScoringRun
+from grader.score.entry import board_split
+from grader.score.run import ScoringRun
 
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem;color:#1d2330}

@@ -26,7 +26,6 @@ copied into `--out`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from grader.board.public import write_reports
 from grader.bundle.answers import SPLITS
@@ -34,9 +33,7 @@ from grader.core.constants import REVIEW_MARKER
 from grader.core.text import csv_cell, csv_text, p_text
 from grader.grades.gradebook import gradebook_csv
 from grader.grades.reconcile import reconciliation_csv
-
-if TYPE_CHECKING:
-    from grader.score.pipeline import ScoringRun
+from grader.score.run import ScoringRun
 
 REVIEW_TITLE = "# grader score: review folder (for the TA only)"
 FILE_MODE = 0o600

@@ -51,8 +51,8 @@ from grader.collect.lms import (
     parse,
     settle_users,
 )
+from grader.collect.options import CollectOptions
 from grader.core import names
-from grader.core.constants import DEFAULT_MAX_MB
 from grader.core.errors import UsageError
 from grader.core.fileio import (
     exclusive_lock,
@@ -71,18 +71,6 @@ MAX_TOTAL = 2 << 30  # bytes read from all exports of one run (a zip bomb of man
 # Archives Kaggle takes as a submission (a zipped CSV), or that hold one: never a note.
 COMPRESSED = (".zip", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar", ".tar")
 MAX_NAME_BYTES = 150  # of the original name kept in the copy's name (file names: 255 bytes)
-
-
-@dataclass(frozen=True)
-class CollectOptions:
-    """What `grader collect` was asked to do; the fields mirror its flags."""
-
-    exports: tuple[Path, ...]
-    into: Path = Path("submissions")
-    roster: Path | None = None
-    format: str = "auto"  # or one of grader.collect.lms.FORMATS
-    timezone: str = "local"  # of Blackboard's attempt times and zip entries' times
-    max_size: float = DEFAULT_MAX_MB  # MB per file
 
 
 @dataclass

@@ -6,6 +6,7 @@ rather than from the modules that do the work.
 
 DEFAULT_PUBLIC_FRACTION = 0.3  # Kaggle's public leaderboards use 25-33% of the test set
 RANK_BY = ("accuracy", "macro_f1")
+PLAUSIBLE = 0.99  # grader score flags public accuracies at or above this for review
 
 # Where grader score's outputs go by default, and how it recognises its own folders.
 DEFAULT_SOLUTION = "competition/private/solution.csv"

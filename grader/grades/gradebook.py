@@ -41,7 +41,8 @@ from grader.core import names
 from grader.core.text import csv_cell, csv_text, p_text
 from grader.folder.roster import Student, match_participants
 from grader.grades.late import IGNORE, Lateness, Policy, factor, penalty_text
-from grader.score.scoring import Entry, board_candidates, board_order
+from grader.score.entry import Entry
+from grader.score.ranking import board_candidates, board_order
 from grader.stats.uncertainty import paired_p
 
 ALPHA = 0.05

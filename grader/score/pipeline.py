@@ -33,146 +33,41 @@ import contextlib
 import os
 import shlex
 import stat
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
-from grader.board.public import BOARD_FILES, REPORT_START, write_board
-from grader.board.review import FOLDER_MODE, REVIEW_FILES, write_review
+from grader.board.public import write_board
+from grader.board.review import FOLDER_MODE, write_review
 from grader.bundle.answers import AnswerKey, load_solution
-from grader.bundle.files import CLASSES_TXT
 from grader.bundle.submission import SubmissionChecker
 from grader.core import names
-from grader.core.constants import (
-    BOARD_MARKER,
-    DEFAULT_SOLUTION,
-    HISTORY_NAME,
-    REVIEW_MARKER,
-    REVIEW_NAME,
-)
 from grader.core.errors import BundleError, UsageError
 from grader.core.fileio import (
     build_folder_atomically,
     exclusive_lock,
     file_digest,
-    is_internal_name,
     leftovers,
-    relation,
-    replace_problem,
 )
 from grader.folder.roster import Roster, match_participants, read_roster
-from grader.grades.gradebook import Gradebook, Grading, gradebook
-from grader.grades.history import history_problem, record
+from grader.grades.gradebook import Grading, gradebook
+from grader.grades.history import record
 from grader.grades.late import IGNORE, Policy, judge, parse_policy
-from grader.grades.reconcile import KaggleBoard, Reconciliation, read_kaggle_board, reconcile
-from grader.score.scoring import (
-    BoardRow,
-    Entry,
-    apply_manifest,
-    board_split,
-    check_entry,
-    discover,
-    leaderboard,
-    score_entry,
-)
-from grader.stats.integrity import PLAUSIBLE, Flag, integrity_flags
-from grader.stats.lookup import LookupRow, lookup_flags, lookup_rows
+from grader.grades.reconcile import KaggleBoard, read_kaggle_board, reconcile
+from grader.score.discover import apply_manifest, discover
+from grader.score.entry import BoardRow, Entry, board_split
+from grader.score.options import ScoreOptions
+from grader.score.paths import check_paths, check_replaceable
+from grader.score.ranking import leaderboard
+from grader.score.run import ScoringRun, Stages
+from grader.score.scoring import check_entry, score_entry
+from grader.stats.integrity import integrity_flags
+from grader.stats.lookup import lookup_flags, lookup_rows
 from grader.stats.uncertainty import (
-    Interval,
-    RowUncertainty,
-    Shakeup,
     board_uncertainty,
     file_intervals,
     shakeup,
 )
-
-
-@dataclass(frozen=True)
-class ScoreOptions:
-    """What `grader score` was asked to do; the fields mirror its flags."""
-
-    folder: Path  # the submissions folder
-    solution: Path = Path(DEFAULT_SOLUTION)
-    out: Path = Path("leaderboard")  # the board: may be shown to students
-    review: Path | None = None  # default: review/ beside the solution
-    final: bool = False  # rank by the Private split (Kaggle's final board)
-    rank_by: str = "accuracy"  # or macro_f1
-    baseline: str | None = None  # participant every other is tested against
-    roster: Path | None = None  # kaggle_name,student_id: writes review/gradebook.csv
-    history: Path | None = None  # default: history.sqlite beside the solution
-    plausible: float = PLAUSIBLE  # flag public accuracies at or above this
-    deadline: datetime | None = None  # flag files submitted after this (timezone-aware)
-    public_details: bool = False  # per-class Public tables in the board (a probing risk)
-    staff: tuple[str, ...] = ()  # participants on the board without a rank (baseline, TA files)
-    late_policy: str = "ignore"  # ignore | zero | penalty:P%/day: parsed once, by _policy
-    kaggle_leaderboard: Path | None = None  # Kaggle's download: review/reconciliation.csv
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "staff", tuple(self.staff or ()))
-        # "." and ".." name no folder beside which a lock or staging folder can live.
-        for name in ("out", "review"):
-            path = getattr(self, name)
-            if path is not None and (path.name in ("", ".", "..") or ".." in path.parts):
-                object.__setattr__(self, name, Path(os.path.abspath(path)))  # noqa: PTH100
-
-    @property
-    def review_dir(self) -> Path:
-        return self.review if self.review is not None else self.solution.parent / REVIEW_NAME
-
-    @property
-    def history_file(self) -> Path:
-        return self.history if self.history is not None else self.solution.parent / HISTORY_NAME
-
-
-class Stages:
-    """Seconds spent in each stage of a run, in the order the stages ran."""
-
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
-        self.say: Callable[[str], None] | None = None  # set: one line as each stage ends
-
-    @contextlib.contextmanager
-    def __call__(self, name: str) -> Iterator[None]:
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            took = time.perf_counter() - start
-            self.seconds[name] = self.seconds.get(name, 0.0) + took
-            if self.say is not None:
-                self.say(f"{name}: {took:.1f} s")
-
-    def summary(self) -> str:
-        """One line: each stage and its time."""
-        return ", ".join(f"{name} {seconds:.2f} s" for name, seconds in self.seconds.items())
-
-
-@dataclass
-class ScoringRun:
-    """Everything one run computed and wrote."""
-
-    options: ScoreOptions
-    key: AnswerKey
-    entries: list[Entry]
-    board: list[BoardRow]
-    intervals: dict[str, dict[str, Interval]]  # per scored file, on the ranking split
-    stats: list[RowUncertainty]
-    flags: list[Flag]
-    shakeup: Shakeup | None = None
-    gradebook: Gradebook | None = None
-    history_added: int = 0
-    lookup: list[LookupRow] | None = None  # None: too few ranked files for the check
-    stages: Stages = field(default_factory=lambda: Stages())
-    reconciliation: Reconciliation | None = None  # with --kaggle-leaderboard
-    unjudged: int = 0  # files a deadline could not be applied to (no time, no LMS mark)
-
-    @property
-    def exit_code(self) -> int:
-        """0 when every file was scored, 1 when some file was invalid or unusable."""
-        return 0 if all(e.status == "scored" for e in self.entries) else 1
-
 
 LONG_RUN = 1000  # files: from here on, each stage says when it ends (`say`)
 
@@ -217,7 +112,7 @@ def score_submissions(
                 build_folder_atomically(
                     folder,
                     lambda f, write=write: write(f, run),
-                    lambda flag=flag, folder=folder: _check_replaceable(flag, folder),
+                    lambda flag=flag, folder=folder: check_replaceable(flag, folder),
                     mode=mode,
                     on_done=lambda folder=folder: written.append(folder),
                 )
@@ -399,121 +294,8 @@ def _baseline(options: ScoreOptions, board: list[BoardRow]) -> str | None:
 
 
 # ----------------------------------------------------------------------------
-# Paths that cannot destroy
+# Warnings
 # ----------------------------------------------------------------------------
-
-
-def _resolved(path: Path) -> Path:
-    return path.absolute().resolve()
-
-
-def check_paths(options: ScoreOptions) -> None:
-    """Refuse (UsageError, nothing touched) a board or review folder that could destroy
-    or publish what the kit did not create, or a history file that cannot be used; see
-    the module docstring."""
-    folder = _resolved(options.folder)
-    solution_dir = _resolved(options.solution.parent)
-    files = [("the roster", options.roster), ("the history file", options.history_file)]
-    public = solution_dir.parent / "public"
-    if (public / CLASSES_TXT).is_file():  # the bundle's Kaggle upload: nothing private in it
-        for flag, target in (("--review", options.review_dir), ("--history", options.history_file)):
-            if relation(_resolved(target), public) in ("is", "inside"):
-                raise UsageError(
-                    f"{flag} {target}: lies inside the competition's public folder {public}, "
-                    "which is uploaded to Kaggle; keep TA-only files out of it."
-                )
-    check_history(options.history_file)
-    if relation(_resolved(options.history_file), folder) == "inside":
-        raise UsageError(
-            f"--history {options.history_file}: lies inside the submissions folder {folder}, "
-            "where the next run would take it for a submission. Choose a path outside it."
-        )
-    here = Path.cwd().resolve()
-    for flag, target in (("--out", options.out), ("--review", options.review_dir)):
-        _existing_parent(flag, target)
-        place = _resolved(target)
-        if is_internal_name(target.name):
-            raise UsageError(
-                f"{flag} {target}: a name of the kit's own lock and staging files; choose "
-                "another name."
-            )
-        if relation(place, here) in ("is", "contains"):
-            raise UsageError(
-                f"{flag} {target}: is or contains the folder you are in, which replacing "
-                f"{flag} would remove; run grader score from another folder."
-            )
-        if target.is_symlink():
-            raise UsageError(
-                f"{flag} {target}: a symbolic link; pass the folder it points to ({place}) instead."
-            )
-        _refuse_overlap(flag, target, place, "the submissions folder", folder, inside=True)
-        _refuse_overlap(
-            flag, target, place, "the solution's folder", solution_dir, inside=flag == "--out"
-        )
-        for what, path in files:
-            if path is not None:
-                _refuse_overlap(flag, target, place, what, _resolved(path), inside=False)
-    out, review = _resolved(options.out), _resolved(options.review_dir)
-    _refuse_overlap("--out", options.out, out, "the review folder", review, inside=True)
-    _check_replaceable("--out", options.out)
-    _check_replaceable("--review", options.review_dir)
-
-
-def _existing_parent(flag: str, path: Path) -> Path:
-    """The nearest existing folder above `path`; a file there is a UsageError."""
-    parent = _resolved(path).parent
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir():
-        raise UsageError(f"{flag} {path}: {parent} is a file, not a folder. Choose another path.")
-    return parent
-
-
-def check_history(path: Path) -> None:
-    """The history file must be an SQLite file grader score can write, or not exist yet."""
-    where = f"--history {path}"
-    parent = _existing_parent("--history", path)
-    if path.is_dir():
-        raise UsageError(f"{where}: a folder, not a file. Pass the path of an SQLite file.")
-    if path.exists():
-        problem = history_problem(path)
-        if problem:
-            raise UsageError(f"{where}: {problem}")
-    if not os.access(path if path.exists() else parent, os.W_OK):
-        raise UsageError(f"{where}: not writable. Choose a file you can write to.")
-
-
-def _refuse_overlap(
-    flag: str, target: Path, place: Path, what: str, other: Path, inside: bool
-) -> None:
-    """`target` (resolved: `place`) may not be `other` or contain it, nor (with
-    `inside`) lie inside it."""
-    how = relation(place, other)
-    if how == "is":
-        problem = f"is {what} ({other})"
-    elif how == "contains":
-        problem = f"contains {what} {other}, which replacing {flag} would delete"
-    elif inside and how == "inside":
-        problem = f"lies inside {what} {other}"
-    else:
-        return
-    raise UsageError(
-        f"{flag} {target}: {problem}. {flag} is replaced as a whole on every run; "
-        "choose a folder apart from it."
-    )
-
-
-def _check_replaceable(flag: str, folder: Path) -> None:
-    """An existing board or review folder is replaced only if it holds only what the kit
-    wrote there."""
-    marker, known = (
-        (BOARD_MARKER, BOARD_FILES) if flag == "--out" else (REVIEW_MARKER, REVIEW_FILES)
-    )
-    problem = replace_problem(folder, marker, known, REPORT_START)
-    if problem:
-        raise UsageError(
-            f"{flag} {folder}: {problem}; refusing to replace it. Choose another folder."
-        )
 
 
 def _warnings(options: ScoreOptions) -> list[str]:

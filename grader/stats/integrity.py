@@ -25,12 +25,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from grader.core.constants import PLAUSIBLE
+
 SAME_ERRORS = 0.90
 MIN_SHARED_ERRORS = 30
 SIZE_STEP = 1.25  # error counts of one size class span at most this factor
 HASH_CHUNK = 256  # files hashed at once (bounds memory at 5,000 files)
 COMPARE_CHUNK = 1024  # candidate pairs compared at once
-PLAUSIBLE = 0.99
 
 
 @dataclass(frozen=True)

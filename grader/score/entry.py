@@ -1,0 +1,56 @@
+"""What grader score knows of one submission file (Entry) and of one board line (BoardRow).
+
+These types sit below everything that fills them (discover, scoring, ranking) and
+everything that writes them (grader.board), so no writer imports the pipeline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+
+from grader.stats.metrics import Metrics
+
+
+@dataclass
+class Entry:
+    """One submission file and what became of it.
+
+    `participant` is the identity of grader.core.names (the NFC name) when
+    `identified`; a file whose name breaks the identity rule is not
+    identified, shows its name escaped, and never reaches the board, a
+    report, the history or the gradebook.
+    """
+
+    participant: str
+    file: str  # path relative to the submissions folder, with /, printable
+    submitted_at: datetime
+    selected: bool = False
+    status: str = ""  # scored | invalid | error ("valid" between checking and scoring)
+    error: str = ""
+    sha256: str = ""
+    metrics: dict[str, Metrics] = field(default_factory=dict)
+    predicted: np.ndarray | None = None  # class index per test row (scored files only)
+    identified: bool = True
+    name: str = field(default="", repr=False)  # the raw name that names the participant
+    time_known: bool = True  # False: grader collect gave it the export's time (collected.csv)
+    lms_late: bool | None = None  # the LMS's late mark (collected.csv; None: no mark)
+
+
+@dataclass(frozen=True)
+class BoardRow:
+    """A participant's line on the leaderboard. Staff rows (the baseline, the TA's test
+    files: --staff) are shown in score order but hold no rank."""
+
+    rank: int | None
+    participant: str
+    entry: Entry
+    scored_files: int
+    staff: bool = False
+
+
+def board_split(final: bool) -> str:
+    """The split a board ranks by: Private for the final board, else Public."""
+    return "private" if final else "public"

@@ -1,0 +1,113 @@
+"""The import rules of docs/architecture.md, read off the source with `ast`.
+
+Every import counts, whether it runs at import time, inside a function (the CLI
+imports lazily) or only for type checkers (`if TYPE_CHECKING:`): a cycle through
+any of them is a cycle a reader has to untangle.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def modules(*packages: str) -> dict[str, Path]:
+    return {
+        module_name(path): path for package in packages for path in (ROOT / package).rglob("*.py")
+    }
+
+
+def imports_of(path: Path, known: set[str]) -> set[str]:
+    """The modules of `known` that `path` imports, anywhere in the file."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            # `from grader.core import names` imports the module grader.core.names
+            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+        else:
+            continue
+        found |= {name for name in names if name in known}
+    return found
+
+
+def graph(*packages: str) -> dict[str, set[str]]:
+    found = modules(*packages)
+    known = set(found)
+    return {name: imports_of(path, known) - {name} for name, path in found.items()}
+
+
+def cycle_in(edges: dict[str, set[str]]) -> list[str]:
+    """One import cycle as a list of modules ([] when there is none)."""
+    state: dict[str, int] = {}  # 1: on the stack, 2: done
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str]:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(edges.get(node, ())):
+            if state.get(nxt) == 1:
+                return [*stack[stack.index(nxt) :], nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        stack.pop()
+        state[node] = 2
+        return []
+
+    for node in sorted(edges):
+        if node not in state and (found := visit(node)):
+            return found
+    return []
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert cycle_in({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert cycle_in({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_import_cycle_in_the_kit_counting_lazy_and_type_checking_imports():
+    edges = graph("grader", "baseline", "kernels")
+    # Package __init__ files are imported by their submodules' imports; only real
+    # module-to-module edges count.
+    assert cycle_in(edges) == []
+
+
+def test_the_grader_never_imports_torch_nor_the_baseline():
+    for name, path in modules("grader").items():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                roots = {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                roots = {node.module.split(".")[0]}
+            else:
+                continue
+            assert not roots & {"torch", "torchvision", "timm", "accelerate", "baseline"}, name
+
+
+def test_the_run_types_sit_below_their_writers():
+    """grader.board writes a ScoringRun; the run's types must not import a writer or
+    the pipeline (the cycle the flat layout had)."""
+    edges = graph("grader")
+
+    def below(module: str) -> set[str]:
+        seen, todo = set(), [module]
+        while todo:
+            for nxt in edges[todo.pop()]:
+                if nxt not in seen:
+                    seen.add(nxt)
+                    todo.append(nxt)
+        return seen
+
+    for types in ("grader.score.entry", "grader.score.run", "grader.score.options"):
+        reached = below(types)
+        assert not {m for m in reached if m.startswith("grader.board")}, types
+        assert "grader.score.pipeline" not in reached, types
