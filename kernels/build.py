@@ -43,7 +43,17 @@ LESSON = ROOT / "baseline" / "lesson.py"
 NOTEBOOKS = {"baseline": "baseline", "improved": "improved"}  # notebook -> recipe
 MAX_CELL_LINES = 60
 # The packages the notebooks run on, checked by their first cell (minimums: pyproject.toml).
-CHECKED = ("torch", "torchvision", "accelerate", "timm", "numpy", "pandas", "matplotlib", "tqdm")
+CHECKED = (
+    "torch",
+    "torchvision",
+    "accelerate",
+    "timm",
+    "numpy",
+    "pandas",
+    "matplotlib",
+    "tqdm",
+    "cloudpickle",  # sends the notebook's functions to the training processes
+)
 # What the settings cell lists, by topic (every field a student has a reason to change).
 SETTINGS = {
     "the model": ("model", "weights", "image_size"),
@@ -109,7 +119,7 @@ def setup_cell() -> str:
         [
             "# Packages first: one older than the kit needs is upgraded with pip when the",
             "# kernel has internet, else the notebook stops and says what to do. Then the",
-            "# kit's plumbing (Accelerate launch, checkpoints, the grader's validator, plots):",
+            "# kit's plumbing (the launch, checkpoints, the grader's validator, plots):",
             "# the packages baseline/ and grader/ of the cifar10-kit, attached to this notebook",
             '# as the Kaggle dataset "cifar10-kit": Python imports them straight from its',
             "# cifar10_kit.zip, or from the folder Kaggle unpacked it into.",
@@ -130,7 +140,7 @@ def setup_cell() -> str:
             "if kits:",
             "    sys.path.insert(0, str(kits[0]))",
             "try:",
-            "    from baseline.notebook import check_kit, check_packages",
+            "    from baseline.notebook import check_kit, check_packages, preflight",
             "except ModuleNotFoundError:",
             "    raise SystemExit(",
             '        "The kit is missing: add the dataset cifar10-kit to this notebook "',
@@ -139,6 +149,10 @@ def setup_cell() -> str:
             "",
             "check_packages(MINIMUM)",
             "check_kit(KIT_SHA256)",
+            "# The GPUs (read without starting CUDA) and how Run will use them: one training",
+            "# process per GPU; a GPU the installed torch cannot use stops here, saying what",
+            "# to pick instead.",
+            "preflight()",
         ]
     )
 

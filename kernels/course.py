@@ -83,9 +83,11 @@
 # %% [markdown]
 # ## Set-up
 #
-# The first cell prints the versions this notebook runs on and checks them;
+# The first cell prints the versions this notebook runs on and checks them,
+# and the GPUs and how *Run* will use them (it stops on a GPU the installed
+# torch cannot use, such as Kaggle's P100, and says what to pick instead);
 # then it loads the kit's plumbing, code you have no reason to change: the
-# launch on both GPUs (`baseline/notebook.py`), the engine around your
+# launch on both GPUs (`baseline/launch.py`), the engine around your
 # functions (`baseline/engine.py`: seeded batches on the GPU, evaluation
 # after each epoch, early stopping, checkpoints, the records), `grader/`
 # (the course's validator and metrics) and the plots. Its source: the
@@ -192,15 +194,20 @@ print(summary(build_model(cfg, None), cfg.model, cfg.weights))
 # %% [markdown]
 # ### Run
 #
-# `launch` starts one process per GPU (Accelerate's `notebook_launcher`) and
-# trains with the functions defined above (`globals()`): each epoch it prints
-# one line, writes the learning curves and a checkpoint; at the end it predicts
-# the test images and writes `submission.csv`. The first lines settle every
-# choice (batch per GPU, mixed precision, crop) and name the functions you
+# `launch` starts one fresh Python process per GPU and trains with the functions
+# defined above (`globals()`, sent to the processes with cloudpickle): each epoch
+# it prints one line, writes the learning curves and a checkpoint; at the end it
+# predicts the test images and writes `submission.csv`. The first lines settle
+# every choice (batch per GPU, mixed precision, crop) and name the functions you
 # edited. Running it again starts the run over (the earlier run's files are
 # replaced once the new one has passed its checks); with `resume=True` it
 # continues the earlier run from its last finished epoch. Errors name the
 # settings as the command line's flags: `--lr` is `lr=` in *Random seed*.
+#
+# If your code fails, this cell says where in a few lines: the error, your
+# function, its cell and line, and the log of each process (the run's
+# `launch/process-N.log`) with the full traceback. The processes are stopped
+# then: fix the cell, run it, and run this cell again (Ctrl-C stops them too).
 
 # %%
 out = launch(cfg, globals())
