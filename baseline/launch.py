@@ -83,16 +83,15 @@ def launch(cfg: TrainConfig, lesson: Mapping[str, Any] | Any, processes: int | N
 
     pieces = Pieces.of(lesson)  # a missing function: one line, before anything starts
     processes, cfg = choose_processes(cfg, processes)
-    folder = Path(cfg.out) / LAUNCH_DIR
-    clear(folder, processes)
-    payload = pickled(cfg, pieces)
-    cells = kernel_cells()[0]
-    (folder / PAYLOAD).write_bytes(payload)
+    payload = pickled(cfg, pieces)  # a function that cannot travel: one line, likewise
     kernel = {
         "sys_path": [str(entry) for entry in sys.path],
-        "cells": cells,
+        "cells": kernel_cells()[0],
         "code_files": code_files(list(pieces.functions.values())),
     }
+    folder = Path(cfg.out) / LAUNCH_DIR
+    clear(folder)
+    (folder / PAYLOAD).write_bytes(payload)
     (folder / KERNEL).write_text(json.dumps(kernel), encoding="utf-8")
     problem = run_processes(folder, processes)
     if problem is not None:
@@ -112,7 +111,7 @@ def choose_processes(cfg: TrainConfig, processes: int | None) -> tuple[int, Trai
     return chosen.processes, replace(cfg, cpu=True) if chosen.force_cpu else cfg
 
 
-def clear(folder: Path, processes: int) -> None:
+def clear(folder: Path) -> None:
     """Make RUN/launch/ and remove what an earlier launch wrote there (only those files:
     a log of a process this run does not start would mislead)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -175,21 +174,34 @@ def _pickle_error(cloudpickle: Any, value: Any) -> str | None:
 
 def kernel_cells() -> tuple[dict[str, str], dict[str, str]]:
     """The sources of the cells this kernel ran, by the file name their code carries,
-    and a label for each: "cell In[14]" (IPython >= 8 numbers them), else the cell's
-    first line (Kaggle's IPython 7 names cells by a hash of their text)."""
+    and a label for each: "cell In[14]", the number the notebook shows beside it (IPython
+    >= 8 records it; for Kaggle's IPython 7, which names cells by a hash of their text,
+    the last run of the same text in the kernel's history), else the cell's first line."""
     shell = _shell()
     if shell is None:
         return {}, {}
     numbers = dict(getattr(shell.compile, "_filename_map", {}))  # IPython >= 8
     kept = getattr(linecache, "_ipython_cache", {})  # IPython 7
+    history = getattr(shell, "history_manager", None)
+    runs = [getattr(history, name, []) for name in ("input_hist_parsed", "input_hist_raw")]
     cells, labels = {}, {}
     for name in {*numbers, *kept}:
         entry = linecache.cache.get(name) or kept.get(name)
         if not entry or len(entry) < 3:
             continue
-        cells[name] = "".join(entry[2])
-        labels[name] = f"cell In[{numbers[name]}]" if name in numbers else _first_line(cells[name])
+        text = cells[name] = "".join(entry[2])
+        number = numbers.get(name) or _last_run(text, runs)
+        labels[name] = f"cell In[{number}]" if number else _first_line(text)
     return cells, labels
+
+
+def _last_run(text: str, runs: list[list[str]]) -> int | None:
+    """The execution count of the last run of `text` in the kernel's input history."""
+    for inputs in runs:
+        found = [n for n, source in enumerate(inputs) if n and source.strip() == text.strip()]
+        if found:
+            return found[-1]
+    return None
 
 
 def _shell() -> Any:
@@ -378,12 +390,13 @@ def describe_error(report: dict, processes: int, logs: list[Path], labels: dict[
     frames = [tuple(frame) for frame in report["frames"]]
     mine = [frame for frame in frames if not is_library(frame[0])] or frames[-1:]
     lines = [f"{report['error']} (training process {report['rank']} of {processes})"]
-    if frames and frames[-1] not in mine:
+    inside = bool(frames) and frames[-1] not in mine  # raised in a library the code called
+    if inside:
         filename, number, function, _ = frames[-1]
         lines.append(f"  raised in {function}, {_where(filename, labels)}, line {number}")
     for order, (filename, number, function, source) in enumerate(reversed(mine[-MAX_FRAMES:])):
         source = source or linecache.getline(filename, number).strip()
-        lead = "in" if order == 0 else "called from"
+        lead = "called from" if order or inside else "in"
         lines.append(f"  {lead} {function}, {_where(filename, labels)}, line {number}: {source}")
     shown = ", ".join(str(log) for log in logs)
     lines.append(f"The full traceback of each process: {shown}")
@@ -396,23 +409,34 @@ def is_library(filename: str) -> bool:
     engine), as opposed to the student's: a cell, baseline/lesson.py, a file of theirs."""
     if filename == str(KIT_ROOT / "baseline" / "lesson.py"):
         return False
-    places = {sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib", "purelib", "platlib")}
+    if filename.startswith("<frozen") or _installed(filename) is not None:
+        return True
+    places = {sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib")}
     places |= {str(KIT_ROOT / "baseline"), str(KIT_ROOT / "grader")}
-    return filename.startswith("<frozen") or any(
-        filename.startswith(place + os.sep) for place in places
-    )
+    return any(filename.startswith(place + os.sep) for place in places)
+
+
+def _installed(filename: str) -> str | None:
+    """The path of an installed package's file inside site-packages (dist-packages on
+    Debian and Kaggle), e.g. "torch/nn/modules/conv.py"; None for other files."""
+    parts = Path(filename).parts
+    for index in range(len(parts) - 1, -1, -1):
+        if parts[index] in ("site-packages", "dist-packages"):
+            return "/".join(parts[index + 1 :])
+    return None
 
 
 def _where(filename: str, labels: dict[str, str]) -> str:
+    """A frame's place as the student reads it: its cell, or a short path."""
     if filename in labels:
         return labels[filename]
+    installed = _installed(filename)
+    if installed is not None:
+        return installed
     path = Path(filename)
-    for base in (KIT_ROOT, Path.cwd()):
+    for base in (KIT_ROOT, Path.cwd(), Path(sysconfig.get_paths()["stdlib"])):
         with contextlib.suppress(ValueError):
             return path.relative_to(base).as_posix()
-    for key in ("purelib", "platlib", "stdlib"):
-        with contextlib.suppress(ValueError):
-            return path.relative_to(sysconfig.get_paths()[key]).as_posix()
     return filename
 
 

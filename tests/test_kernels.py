@@ -649,7 +649,7 @@ def test_the_minimum_versions_leg_imports_the_minimums():
     from baseline.notebook import version_tuple
 
     minimum = minimum_versions()
-    for name in ("accelerate", "timm", "numpy", "pandas", "matplotlib"):
+    for name in ("accelerate", "timm", "numpy", "pandas", "matplotlib", "cloudpickle"):
         found = version_tuple(importlib.metadata.version(name))
         wanted = version_tuple(minimum[name])
         assert found[: len(wanted)] == wanted and not any(found[len(wanted) :]), (name, found)

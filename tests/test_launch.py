@@ -14,7 +14,6 @@ import threading
 import time
 from pathlib import Path
 
-import IPython
 import nbformat
 import pytest
 from nbclient import NotebookClient
@@ -211,7 +210,7 @@ def test_a_code_mistake_in_one_process_is_a_few_lines(bundle, tmp_path, capsys):
     with pytest.raises(NotebookStop) as info:
         from baseline.launch import launch
 
-        launch(small(bundle, out), as_cells(source, cell))
+        launch(small(bundle, out), as_cells(source, cell), processes=1)
     logs = out / "launch" / "process-0.log"
     assert str(info.value) == (
         "NameError: name 'random_flp' is not defined (training process 0 of 1)\n"
@@ -232,6 +231,36 @@ def test_a_code_mistake_in_one_process_is_a_few_lines(bundle, tmp_path, capsys):
     assert info.value.__context__ is None and info.value.__cause__ is None
 
 
+def test_an_error_raised_inside_a_library_names_it_then_the_students_lines():
+    """A shape mistake surfaces inside torch: the cell shows where torch raised it, then the
+    student's own lines (cells, baseline/lesson.py); the engine's frames are left out."""
+    from baseline.launch import KIT_ROOT, describe_error
+
+    site = "/usr/local/lib/python3.12/dist-packages"  # where Kaggle's packages are
+    error = "RuntimeError: expected input[64, 32, 32, 3] to have 3 channels, but got 32"
+    report = {
+        "rank": 1,
+        "error": error,
+        "frames": [
+            [f"{KIT_ROOT}/baseline/engine.py", 289, "<lambda>", "summary = guard_memory(...)"],
+            ["/tmp/ipykernel_7/123.py", 12, "train_one_epoch", "logits = model(x)"],
+            [f"{site}/torch/nn/modules/module.py", 1773, "_wrapped_call_impl", "return ..."],
+            [f"{KIT_ROOT}/baseline/lesson.py", 80, "forward", ""],
+            [f"{site}/torch/nn/modules/conv.py", 543, "_conv_forward", "return F.conv2d("],
+        ],
+    }
+    logs = [Path("run/launch/process-0.log"), Path("run/launch/process-1.log")]
+    lesson_line = linecache.getline(str(KIT_ROOT / "baseline" / "lesson.py"), 80).strip()
+    assert describe_error(report, 2, logs, {"/tmp/ipykernel_7/123.py": "cell In[11]"}) == (
+        f"{error} (training process 1 of 2)\n"
+        "  raised in _conv_forward, torch/nn/modules/conv.py, line 543\n"
+        f"  called from forward, baseline/lesson.py, line 80: {lesson_line}\n"
+        "  called from train_one_epoch, cell In[11], line 12: logits = model(x)\n"
+        "The full traceback of each process: run/launch/process-0.log, run/launch/process-1.log\n"
+        "Fix the code, run its cell, then run this cell again."
+    )
+
+
 def test_a_global_that_cannot_travel_is_named(bundle, tmp_path):
     from baseline.launch import launch
 
@@ -248,14 +277,14 @@ def test_a_global_that_cannot_travel_is_named(bundle, tmp_path):
         namespace,
     )
     with pytest.raises(NotebookStop) as info:
-        launch(small(bundle, tmp_path / "run"), namespace)
+        launch(small(bundle, tmp_path / "run"), namespace, processes=1)
     assert str(info.value) == (
         "loss_fn uses LOCK (a lock), which cannot be sent to the training processes (TypeError: "
         "cannot pickle '_thread.lock' object): create it inside loss_fn, or in a function it "
         "calls."
     )
     assert info.value.__context__ is None
-    assert not (tmp_path / "run" / "launch" / "process-0.log").exists()  # nothing started
+    assert not (tmp_path / "run").exists()  # nothing written, nothing started
 
 
 def test_a_process_that_dies_without_a_python_error_is_named(bundle, tmp_path, monkeypatch):
@@ -265,7 +294,7 @@ def test_a_process_that_dies_without_a_python_error_is_named(bundle, tmp_path, m
     monkeypatch.setenv("CIFAR10_KIT_FAIL_AT", "epoch:middle")  # os._exit(3) in process 0
     out = tmp_path / "run"
     with pytest.raises(NotebookStop) as info:
-        launch(small(bundle, out), vars(lesson))
+        launch(small(bundle, out), vars(lesson), processes=1)
     assert str(info.value) == (
         "training process 0 of 1 exited with code 3, without a Python error. Its output is in "
         f"{out / 'launch' / 'process-0.log'}. Its last line: CIFAR10_KIT_FAIL_AT: stopping at "
@@ -472,11 +501,10 @@ def test_in_one_kernel_a_typo_then_the_fix_then_two_runs(bundle, tmp_path):
         f"Error: NameError: name 'random_flp' is not defined (training process {rank} of 2)"
         for rank in (0, 1)  # both fail; whichever reported first
     ]
-    if IPython.version_info >= (8,):
-        label = "cell In["  # IPython numbers cells
-    else:
-        label = 'the cell "# A transform takes a uint8 batch (B, 32, 32, 3..."'
-    assert shown[1].startswith(f"  in train_transform, {label}")
+    # The number the notebook shows beside the cell (IPython 8 records it; for IPython 7,
+    # as on Kaggle, it is read from the kernel's history).
+    number = next(c.execution_count for c in code if c.source.startswith("# A transform takes"))
+    assert shown[1].startswith(f"  in train_transform, cell In[{number}], line 9: ")
     assert shown[1].endswith(": x = random_flp(x, generator)  # RandomHorizontalFlip(0.5)")
     assert shown[2].startswith("  called from train_one_epoch, ")
     logs = [out / "launch" / "process-0.log", out / "launch" / "process-1.log"]
@@ -508,3 +536,28 @@ def test_in_one_kernel_a_typo_then_the_fix_then_two_runs(bundle, tmp_path):
         assert probe["main"] == "baseline.worker" and probe["marker"] is False
     # Nothing left: no process of the kernel's still running.
     assert cell_text(notebook.cells[-1]) == "children []\n"
+
+
+@pytest.mark.skipif(
+    os.environ.get("CIFAR10_KIT_KAGGLE") != "1", reason=".ci/run's Kaggle-versions leg only"
+)
+def test_the_kaggle_leg_imports_kaggles_versions():
+    """The leg runs on .ci/kaggle-versions.txt's versions, imported from its own environment
+    (not newer copies from the main one it borrows torch from)."""
+    import importlib
+    import importlib.metadata
+
+    pins = [
+        line.split("==")
+        for line in (ROOT / ".ci" / "kaggle-versions.txt").read_text().splitlines()
+        if line and not line.startswith("#")
+    ]
+    assert len(pins) == 9
+    for name, version in pins:
+        assert importlib.metadata.version(name) == version, name
+        module = importlib.import_module(
+            {"scikit-learn": "sklearn", "ipython": "IPython"}.get(name, name)
+        )
+        assert module.__version__ == version, name
+        assert Path(module.__file__).is_relative_to(sys.prefix), (name, module.__file__)
+    assert os.environ.get("CIFAR10_KIT_PROCESSES") == "2"  # the notebooks train in 2 processes
