@@ -69,6 +69,8 @@ from baseline.outputs import (
     EDITED_CODE,
     check_submission,
     git_commit,
+    input_digests,
+    kit_record,
     library_versions,
     write_confusion,
     write_run_json,
@@ -370,6 +372,8 @@ def run_record(setup: Setup, predict_start: float) -> dict:
         "edited_code": setup.edited,
         "versions": library_versions(),
         "git_commit": git_commit(),
+        "kit": kit_record(),
+        "inputs": input_digests(Path(cfg.data)),
         "timings_s": {
             "total": round(time.perf_counter() - setup.started, 3),
             "epochs": [round(row["seconds"], 3) for row in history],

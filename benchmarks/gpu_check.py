@@ -57,7 +57,7 @@ import torch  # noqa: E402
 from baseline import lesson  # noqa: E402
 from baseline.config import TrainConfig  # noqa: E402
 from baseline.devices import make_accelerator, precision_for, precision_reason  # noqa: E402
-from baseline.notebook import loaded_kit  # noqa: E402
+from baseline.kit import loaded_kit  # noqa: E402
 from baseline.throughput import ceiling, kit_training, naive, sync  # noqa: E402
 
 BASELINE_TRAIN_IMAGES = 45_000  # 50,000 minus the 10% validation split

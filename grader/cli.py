@@ -43,6 +43,7 @@ def get_parser() -> argparse.ArgumentParser:
     _add_score(commands)
     _add_submit(commands)
     _add_leaderboard(commands)
+    _add_notebooks(commands)
     _add_history(commands)
     return parser
 
@@ -332,6 +333,55 @@ def _run_leaderboard_download(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_notebooks(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser(
+        "notebooks",
+        help="pull the students' shared Kaggle notebooks and their outputs (for grader score "
+        "--notebooks)",
+        description="Every student runs their notebook on Kaggle and shares it with the TA's "
+        "account. Pull each one's latest saved version (code and metadata) and the files its "
+        "run wrote, with the official kaggle client; grader score --notebooks DIR then says "
+        "whether each graded file is one the notebook wrote.",
+        epilog="Exit status: 0 every named notebook pulled with its output, 1 some notebook "
+        "not shared, not found or without output (the others are pulled), 2 usage error "
+        "(roster, --into, credentials), 130 interrupted by Ctrl-C (the students done are "
+        "kept). See docs/provenance.md.",
+    )
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    pull = actions.add_parser(
+        "pull",
+        help="pull every roster student's kaggle_notebook into DIR/<participant>/ (default: none)",
+        description="For each roster student with a kaggle_notebook (owner/slug or the "
+        "notebook's address), write DIR/<participant>/code/ (kaggle kernels pull -m) and "
+        "DIR/<participant>/output/ (kaggle kernels output) of its latest saved version. A "
+        "student's folder is replaced as a whole, only once both parts are complete.",
+    )
+    pull.add_argument(
+        "--roster",
+        type=Path,
+        required=True,
+        metavar="CSV",
+        help="the class roster with a kaggle_notebook column (default: none, required)",
+    )
+    pull.add_argument(
+        "--into",
+        type=Path,
+        default=Path("notebooks"),
+        metavar="DIR",
+        help="where each student's folder goes; only folders this command wrote are replaced "
+        "(default: notebooks)",
+    )
+    pull.set_defaults(run=_run_notebooks_pull)
+
+
+def _run_notebooks_pull(args: argparse.Namespace) -> int:
+    from grader.provenance.pull import pull_notebooks, pull_summary
+
+    run = pull_notebooks(args.roster, args.into, warn=_warn, say=print)
+    print(pull_summary(run))
+    return run.exit_code
+
+
 def _add_score(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser(
         "score",
@@ -454,6 +504,15 @@ def _add_score(commands: argparse._SubParsersAction) -> None:
         help="Kaggle's leaderboard download (.zip or .csv, grader leaderboard download): "
         "checks that a file of each participant reproduces their Kaggle score; writes "
         "reconciliation.csv in the review folder (default: none)",
+    )
+    p.add_argument(
+        "--notebooks",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="the students' notebooks pulled by grader notebooks pull: writes provenance.csv "
+        "in the review folder (is each graded file one the notebook's run wrote?); --out is "
+        "unchanged (default: none)",
     )
     p.add_argument(
         "--baseline",

@@ -82,6 +82,7 @@ def test_every_command_and_flag_has_help_with_its_default():
         "collect",
         "history",
         "leaderboard",
+        "notebooks",
         "prepare",
         "score",
         "submit",

@@ -33,6 +33,7 @@ from grader.core.constants import REVIEW_MARKER
 from grader.core.text import csv_cell, csv_text, p_text
 from grader.grades.gradebook import gradebook_csv
 from grader.grades.reconcile import reconciliation_csv
+from grader.provenance.check import provenance_csv
 from grader.score.run import ScoringRun
 
 REVIEW_TITLE = "# grader score: review folder (for the TA only)"
@@ -48,6 +49,7 @@ REVIEW_FILES = frozenset(
         "flags.csv",
         "gradebook.csv",
         "lookup.csv",
+        "provenance.csv",
         "reconciliation.csv",
         "reports",
     }
@@ -140,6 +142,13 @@ def readme(run: ScoringRun) -> str:
             "files handed in that reproduce it (5 decimals), the closest file, status "
             "(reproduced, not reproduced, no Kaggle entry, no file) |"
         )
+    if run.provenance is not None:
+        lines.append(
+            "| `provenance.csv` | per participant: the graded file, the student's Kaggle "
+            "notebook, whether its run wrote that file (reproduced, differs with the share of "
+            "equal labels, no output, not pulled, no notebook), the device and kit its "
+            "run.json names, and notes from reading its code |"
+        )
     lines += [
         "",
         "This folder is replaced as a whole by every run of grader score.",
@@ -159,6 +168,8 @@ def write_review(folder: Path, run: ScoringRun) -> None:
         files["lookup.csv"] = lookup_csv(run.lookup)
     if run.gradebook is not None:
         files["gradebook.csv"] = gradebook_csv(run.gradebook.rows, run.options.rank_by)
+    if run.provenance is not None:
+        files["provenance.csv"] = provenance_csv(run.provenance)
     if run.reconciliation is not None:
         files["reconciliation.csv"] = reconciliation_csv(run.reconciliation)
     for name, text in files.items():

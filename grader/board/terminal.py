@@ -22,6 +22,7 @@ from grader.core.text import (
     time_text,
 )
 from grader.grades.reconcile import reconciliation_text
+from grader.provenance.check import provenance_text
 from grader.score.entry import BoardRow, Entry, board_split
 from grader.score.run import ScoringRun
 
@@ -156,6 +157,8 @@ def score_summary(run: ScoringRun) -> str:
             f"Deadline: {run.unjudged} file(s) have no known submission time and no LMS late "
             "mark (collected.csv), so --deadline could not be applied to them."
         )
+    if run.provenance is not None:
+        parts.append(provenance_text(run.provenance, options.review_dir / "provenance.csv"))
     if run.reconciliation is not None:
         parts.append(
             reconciliation_text(run.reconciliation, options.review_dir / "reconciliation.csv")

@@ -13,7 +13,10 @@ Columns (header names are compared ignoring case and surrounding spaces):
   name must agree with it (`Roster.same_name`);
 * `username`: the Blackboard user name;
 * `github`: the GitHub user name (GitHub Classroom);
-* `extension_hours`: extra hours past `--deadline` for this student (default 0).
+* `extension_hours`: extra hours past `--deadline` for this student (default 0);
+* `kaggle_notebook`: the student's Kaggle notebook, shared with the TA's account:
+  `owner/slug` or its address (https://www.kaggle.com/code/owner/slug), read by
+  `grader notebooks pull` (grader.provenance).
 
 A student's *participant key* is `kaggle_name` when given, else `student_id`:
 their folder in the submissions folder, their row on the board, in the
@@ -28,6 +31,7 @@ the header is an error naming its line (grader.core.text.csv_table).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +43,15 @@ from grader.folder.collected import MANIFEST_NAME
 
 REQUIRED = "student_id"
 ID_COLUMNS = ("canvas_id", "canvas_anon_id", "moodle_id", "username", "github")
-COLUMNS = ("student_id", "kaggle_name", "name", "email", *ID_COLUMNS, "extension_hours")
+COLUMNS = (
+    "student_id",
+    "kaggle_name",
+    "name",
+    "email",
+    *ID_COLUMNS,
+    "extension_hours",
+    "kaggle_notebook",
+)
 MAX_KEY_LENGTH = 100  # characters: the key is a folder name, and names stay readable
 
 
@@ -54,6 +66,7 @@ class Student:
     ids: dict[str, str] = field(default_factory=dict, compare=False)  # ID_COLUMNS present
     extension_hours: float = 0.0
     line: int = 0
+    kaggle_notebook: str = ""  # owner/slug ('' when the roster names none)
 
     @property
     def participant(self) -> str:
@@ -176,6 +189,7 @@ def _student(row: dict[str, str], line: int, where: str) -> Student:
         {c: v for c, v in ids.items() if v},
         _hours(cell("extension_hours"), line, where),
         line,
+        _notebook(cell("kaggle_notebook"), line, where),
     )
     column = "kaggle_name" if kaggle_name else "student_id"
     if problem := key_problem(student.participant):
@@ -199,6 +213,33 @@ def key_problem(key: str) -> str:
     if len(key) > MAX_KEY_LENGTH:
         return f"is longer than {MAX_KEY_LENGTH} characters"
     return ""
+
+
+def _notebook(text: str, line: int, where: str) -> str:
+    if not text:
+        return ""
+    ref = notebook_ref(text)
+    if ref is None:
+        raise UsageError(
+            f"{where} line {line}: kaggle_notebook {text!r} names no Kaggle notebook; write "
+            "owner/slug or the notebook's address, https://www.kaggle.com/code/owner/slug."
+        )
+    return ref
+
+
+# owner/slug, or the notebook's address (its /edit page and ?scriptVersionId=... included);
+# a slug has at least five characters (the kaggle client refuses shorter ones).
+_NOTEBOOK = re.compile(
+    r"^(?:https?://(?:www\.)?kaggle\.com/code/)?([A-Za-z0-9][A-Za-z0-9_-]*)/"
+    r"([A-Za-z0-9][A-Za-z0-9_-]{4,})(?:/edit)?/?(?:[?#].*)?$"
+)
+
+
+def notebook_ref(text: str) -> str | None:
+    """`owner/slug` of a Kaggle notebook given as owner/slug or as its address (None when
+    `text` is neither). A version in the address is ignored: the latest is pulled."""
+    match = _NOTEBOOK.match(text.strip())
+    return f"{match.group(1)}/{match.group(2)}" if match else None
 
 
 def _hours(text: str, line: int, where: str) -> float:

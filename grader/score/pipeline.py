@@ -30,6 +30,7 @@ computed and wrote. Its guarantees:
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shlex
 import stat
@@ -54,6 +55,7 @@ from grader.grades.gradebook import Grading, gradebook
 from grader.grades.history import record
 from grader.grades.late import IGNORE, Policy, judge, parse_policy
 from grader.grades.reconcile import KaggleBoard, read_kaggle_board, reconcile
+from grader.provenance.check import TEST_IMAGES, provenance_flags, provenance_rows
 from grader.score.discover import apply_manifest, discover
 from grader.score.entry import BoardRow, Entry, board_split
 from grader.score.options import ScoreOptions
@@ -210,7 +212,37 @@ def _compute(
             run.reconciliation = reconcile(
                 given.kaggle, entries, split, options.rank_by, students, staff
             )
+    if options.notebooks is not None:
+        with stages("provenance"):
+            run.provenance = provenance_rows(
+                options.notebooks,
+                board,
+                checker,
+                _named_notebooks(students, {e.participant for e in entries if e.identified}),
+                _test_images_sha256(options.solution),
+            )
+            run.flags += provenance_flags(run.provenance)
     return run
+
+
+def _named_notebooks(students: list, present: set[str]) -> dict[str, str]:
+    """participant -> the roster's kaggle_notebook (matched as the gradebook matches)."""
+    matched, _ = match_participants(students, present)
+    participant_of = {id(s): p for p, s in matched.items()}
+    return {
+        participant_of.get(id(s), s.participant): s.kaggle_notebook
+        for s in students
+        if s.kaggle_notebook
+    }
+
+
+def _test_images_sha256(solution: Path) -> str | None:
+    """The sha256 of the bundle's public test images, from private/manifest.json."""
+    try:
+        manifest = json.loads((solution.parent / "manifest.json").read_text("utf-8"))
+        return str(manifest["files"][TEST_IMAGES])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _load_key(solution: Path) -> AnswerKey:

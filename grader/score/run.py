@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from grader.bundle.answers import AnswerKey
 from grader.grades.gradebook import Gradebook
 from grader.grades.reconcile import Reconciliation
+from grader.provenance.check import Provenance
 from grader.score.entry import BoardRow, Entry
 from grader.score.options import ScoreOptions
 from grader.stats.integrity import Flag
@@ -59,6 +60,7 @@ class ScoringRun:
     lookup: list[LookupRow] | None = None  # None: too few ranked files for the check
     stages: Stages = field(default_factory=lambda: Stages())
     reconciliation: Reconciliation | None = None  # with --kaggle-leaderboard
+    provenance: list[Provenance] | None = None  # with --notebooks
     unjudged: int = 0  # files a deadline could not be applied to (no time, no LMS mark)
 
     @property
