@@ -236,8 +236,8 @@ def _add_collect(commands: argparse._SubParsersAction) -> None:
         metavar="CSV",
         help="student_id plus the ids the LMS writes (canvas_id, canvas_anon_id, moodle_id, "
         "name, username, github) and kaggle_name, which names the folder (else student_id); "
-        "without it each file is named by the export's own name for the student "
-        "(default: none)",
+        "or the LMS's own gradebook export (docs/grades-to-lms.md); without it each file is "
+        "named by the export's own name for the student (default: none)",
     )
     p.add_argument(
         "--format",

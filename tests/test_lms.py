@@ -14,6 +14,7 @@ import os
 import re
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -499,8 +500,6 @@ def test_an_assignment_flag_without_a_format_warns(graded, competition, tmp_path
 
 def test_collect_reads_a_canvas_export_as_its_roster(tmp_path):
     """Canvas's submission names carry the Canvas user id: the export's ID column."""
-    import zipfile
-
     export = tmp_path / "submissions.zip"
     with zipfile.ZipFile(export, "w") as archive:
         archive.writestr("smithjohn_1001_90001_sub.csv", "id,label\n0,cat\n")
@@ -510,3 +509,19 @@ def test_collect_reads_a_canvas_export_as_its_roster(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"Roster: --roster {CANVAS}: read as a Canvas gradebook export" in result.stdout
     assert sorted(p.name for p in into.iterdir() if p.is_dir()) == ["1003", "s1001"]
+
+
+def test_collect_matches_a_moodle_export_roster_by_full_name(tmp_path):
+    """Moodle's grade export has no participant id: files are matched by the full name
+    (first and last name), and each such match is listed."""
+    export = tmp_path / "moodle.zip"
+    with zipfile.ZipFile(export, "w") as archive:
+        archive.writestr("Bo Chen_41_assignsubmission_file_/sub.csv", "id,label\n0,cat\n")
+    into = tmp_path / "subs"
+    result = grader("collect", str(export), "--into", str(into), "--roster", str(MOODLE))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (
+        "'Bo Chen' (Moodle participant id 41) matched roster student bo.chen@example.edu by "
+        "name: the roster has no moodle_id column to match participant id 41 (Bo Chen)"
+    ) in result.stdout
+    assert [p.name for p in into.iterdir() if p.is_dir()] == ["bo.chen@example.edu"]

@@ -218,7 +218,7 @@ def _student(row: dict[str, str], line: int, where: str) -> Student:
         {c: v for c, v in ids.items() if v},
         _hours(cell("extension_hours"), line, where),
         line,
-        {c: cell(c) for c in COLUMNS if cell(c)},
+        {c: v for c in COLUMNS if (v := full_name if c == "name" else cell(c))},
     )
     column = "kaggle_name" if kaggle_name else "student_id"
     if problem := key_problem(student.participant):
