@@ -18,6 +18,7 @@ from grader.collect.options import default as collect_default
 from grader.core.constants import (
     DEFAULT_PUBLIC_FRACTION,
     DEFAULT_SOLUTION,
+    GRADEBOOK_FORMATS,
     HISTORY_NAME,
     LMS_FORMATS,
     RANK_BY,
@@ -236,8 +237,8 @@ def _add_collect(commands: argparse._SubParsersAction) -> None:
         metavar="CSV",
         help="student_id plus the ids the LMS writes (canvas_id, canvas_anon_id, moodle_id, "
         "name, username, github) and kaggle_name, which names the folder (else student_id); "
-        "without it each file is named by the export's own name for the student "
-        "(default: none)",
+        "or the LMS's own gradebook export (docs/grades-to-lms.md); without it each file is "
+        "named by the export's own name for the student (default: none)",
     )
     p.add_argument(
         "--format",
@@ -473,9 +474,34 @@ def _add_score(commands: argparse._SubParsersAction) -> None:
         default=None,
         metavar="CSV",
         help="the class roster (student_id, and kaggle_name, extension_hours, ...: "
-        "grader/folder/roster.py): writes gradebook.csv in the review folder with points by "
-        "the rule of grader/grades/gradebook.py, and gives each student's extension; needs "
-        "--baseline "
+        "grader/folder/roster.py), or the LMS's own gradebook export (Canvas, Moodle, "
+        "Blackboard: docs/grades-to-lms.md): writes gradebook.csv in the review folder with "
+        "points by the rule of grader/grades/gradebook.py, and gives each student's "
+        "extension; needs --baseline (default: none)",
+    )
+    p.add_argument(
+        "--gradebook-format",
+        choices=GRADEBOOK_FORMATS,
+        default=score_default("gradebook_format"),
+        help="also write, beside gradebook.csv, the file that LMS's grade import reads for "
+        "one assignment column: gradebook-canvas.csv, gradebook-moodle.csv or "
+        "gradebook-blackboard.csv; students the LMS could not identify are left out and "
+        "listed; needs --roster (default: plain, gradebook.csv only)",
+    )
+    p.add_argument(
+        "--assignment",
+        default=score_default("assignment"),
+        metavar="NAME",
+        help="the assignment's name in the LMS: the grade column of --gradebook-format's file "
+        f"(default: {score_default('assignment')})",
+    )
+    p.add_argument(
+        "--assignment-id",
+        default=None,
+        metavar="ID",
+        help="the LMS's number for that column (Canvas: the assignment id in its address; "
+        "Blackboard: the Grade Center column id), so the import fills that column; without "
+        "it Canvas matches the name or adds an assignment, Blackboard adds a text column "
         "(default: none)",
     )
     p.add_argument(

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from grader.bundle.answers import AnswerKey
 from grader.grades.gradebook import Gradebook
+from grader.grades.lms import LmsGradebook
 from grader.grades.reconcile import Reconciliation
 from grader.provenance.check import Provenance
 from grader.score.entry import BoardRow, Entry
@@ -62,6 +63,8 @@ class ScoringRun:
     reconciliation: Reconciliation | None = None  # with --kaggle-leaderboard
     provenance: list[Provenance] | None = None  # with --notebooks
     unjudged: int = 0  # files a deadline could not be applied to (no time, no LMS mark)
+    lms_gradebook: LmsGradebook | None = None  # with --gradebook-format other than plain
+    roster_summary: str = ""  # a roster read from an LMS export: which, in one line
 
     @property
     def exit_code(self) -> int:
