@@ -2,7 +2,7 @@
 
 The library raises typed errors (grader.core.errors); this module prints them as
 one `Error: ...` line and picks the exit code: 0 success, 1 the input was
-judged bad, 2 a usage error (DESIGN.md).
+judged bad, 2 a usage error (docs/architecture.md, "Exit codes").
 """
 
 from __future__ import annotations
