@@ -543,7 +543,8 @@ def test_an_excel_roster_with_semicolons_and_a_bom_is_read(canvas, tmp_path):
     assert result.stderr == (
         f"Warning: --roster {roster}: column(s) 'Tutor' not used; the known columns are "
         "student_id, kaggle_name, name, email, canvas_id, canvas_anon_id, moodle_id, username, "
-        "github, sis_user_id, sis_login_id, section, first_name, last_name, extension_hours.\n"
+        "github, sis_user_id, sis_login_id, section, first_name, last_name, extension_hours, "
+        "kaggle_notebook.\n"
     )
     assert [p.split("/")[0] for p in tree(into)] == ["collected.csv", "jsmith"]
 
