@@ -473,6 +473,14 @@ def _add_score(commands: argparse._SubParsersAction) -> None:
         "reconciliation.csv in the review folder (default: none)",
     )
     p.add_argument(
+        "--no-fresh-check",
+        dest="fresh_check",
+        action="store_false",
+        help="skip the fresh-image check, which runs when the solution's folder holds "
+        "fresh.csv (grader prepare --fresh) and at least 10 files are ranked: fresh.csv in "
+        "the review folder, fresh-gap flags (default: on)",
+    )
+    p.add_argument(
         "--baseline",
         default=None,
         metavar="NAME",

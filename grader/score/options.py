@@ -33,6 +33,7 @@ class ScoreOptions:
     staff: tuple[str, ...] = ()  # participants on the board without a rank (baseline, TA files)
     late_policy: str = "ignore"  # ignore | zero | penalty:P%/day: parsed once, by _policy
     kaggle_leaderboard: Path | None = None  # Kaggle's download: review/reconciliation.csv
+    fresh_check: bool = True  # with private/fresh.csv: review/fresh.csv (grader.stats.fresh)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "staff", tuple(self.staff or ()))

@@ -14,6 +14,7 @@ from grader.grades.gradebook import Gradebook
 from grader.grades.reconcile import Reconciliation
 from grader.score.entry import BoardRow, Entry
 from grader.score.options import ScoreOptions
+from grader.stats.fresh import FreshCheck
 from grader.stats.integrity import Flag
 from grader.stats.lookup import LookupRow
 from grader.stats.uncertainty import Interval, RowUncertainty, Shakeup
@@ -60,6 +61,7 @@ class ScoringRun:
     stages: Stages = field(default_factory=lambda: Stages())
     reconciliation: Reconciliation | None = None  # with --kaggle-leaderboard
     unjudged: int = 0  # files a deadline could not be applied to (no time, no LMS mark)
+    fresh: FreshCheck | None = None  # None: no fresh images, or --no-fresh-check
 
     @property
     def exit_code(self) -> int:
