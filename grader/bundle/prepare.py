@@ -194,7 +194,7 @@ def split_dataset(
     mask_rng = np.random.default_rng(derived_mask_seed(seed) if mask_seed is None else mask_seed)
     public = np.zeros(len(test_labels), dtype=bool)
     public[~is_fresh] = stratified_mask(test_labels[~is_fresh], public_fraction, mask_rng)
-    if public.all() or not public.any():
+    if public[~is_fresh].all() or not public.any():
         raise UsageError(
             f"--public-fraction {public_fraction}: leaves the Public or the Private split "
             f"of the {int((~is_fresh).sum())} {'CIFAR-10 ' if fresh else ''}test images empty; "

@@ -140,9 +140,9 @@ def fresh_check(board, key) -> FreshCheck | None:
         return None
     rows = [row for row in board if row.entry.predicted is not None]
     images = int(key.fresh.sum())
-    if len(rows) < MIN_FILES:
-        return FreshCheck(images, len(rows), None, None)
     original = ~key.public & ~key.fresh
+    if len(rows) < MIN_FILES or not original.any():
+        return FreshCheck(images, len(rows), None, None)
     correct = np.stack([row.entry.predicted == key.labels for row in rows])
     threshold = z_threshold(sum(not row.staff for row in rows))
     line, expected, z = line_test(
