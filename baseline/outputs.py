@@ -14,9 +14,9 @@ import numpy as np
 
 from baseline.errors import TrainingError
 from grader.bundle.answers import AnswerKey
-from grader.bundle.files import Bundle
+from grader.bundle.files import Bundle, resolve_public_dir
 from grader.bundle.submission import SubmissionChecker
-from grader.core.fileio import write_text_atomically
+from grader.core.fileio import file_digest, write_text_atomically
 
 EDITED_CODE = "edited_code.py"  # a notebook's edited lesson functions, as they ran
 # The files a run writes in --out besides its checkpoints (baseline.checkpoint).
@@ -176,6 +176,23 @@ def git_commit() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return commit + ("+dirty" if dirty.strip() else "")
+
+
+def kit_record() -> dict[str, str]:
+    """Which kit ran: its version and sha256 (the notebooks' check, baseline.notebook), so a
+    TA can tell from a notebook's output what trained it (grader.provenance)."""
+    from baseline.kit import loaded_kit
+    from grader import __version__
+
+    digest, where = loaded_kit()
+    return {"version": __version__, "sha256": digest, "from": where}
+
+
+def input_digests(data: Path) -> dict[str, str]:
+    """sha256 of the public test files the run predicted: a TA compares them with the
+    bundle's manifest to tell whether the run read this competition's test images."""
+    public = resolve_public_dir(data)
+    return {name: file_digest(public / name) for name in ("test_images.npy", "test.csv")}
 
 
 def write_run_json(path: Path, record: dict[str, Any]) -> None:

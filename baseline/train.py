@@ -14,7 +14,7 @@ Runbook (from the kit's root, after `grader prepare`):
     python -m baseline.train --model resnet18 --weights none --image-size 32 \\
         --train-limit 2000 --epochs 2 --out runs/smoke
 
-The baseline (DESIGN.md): torchvision resnet50 with IMAGENET1K_V1 weights and
+The baseline (docs/baseline.md): torchvision resnet50 with IMAGENET1K_V1 weights and
 a new 10-way fc, SGD lr 1e-3 (no momentum, no weight decay), global batch 128,
 3 epochs, RandomResizedCrop 224 + flip + ImageNet normalisation, seed 42.
 Expected accuracy on T4 x2: not measured yet.
@@ -69,6 +69,8 @@ from baseline.outputs import (
     EDITED_CODE,
     check_submission,
     git_commit,
+    input_digests,
+    kit_record,
     library_versions,
     write_confusion,
     write_run_json,
@@ -370,6 +372,8 @@ def run_record(setup: Setup, predict_start: float) -> dict:
         "edited_code": setup.edited,
         "versions": library_versions(),
         "git_commit": git_commit(),
+        "kit": kit_record(),
+        "inputs": input_digests(Path(cfg.data)),
         "timings_s": {
             "total": round(time.perf_counter() - setup.started, 3),
             "epochs": [round(row["seconds"], 3) for row in history],

@@ -2,7 +2,7 @@
 
 The library raises typed errors (grader.core.errors); this module prints them as
 one `Error: ...` line and picks the exit code: 0 success, 1 the input was
-judged bad, 2 a usage error (DESIGN.md).
+judged bad, 2 a usage error (docs/architecture.md, "Exit codes").
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from grader.collect.options import default as collect_default
 from grader.core.constants import (
     DEFAULT_PUBLIC_FRACTION,
     DEFAULT_SOLUTION,
+    GRADEBOOK_FORMATS,
     HISTORY_NAME,
     LMS_FORMATS,
     RANK_BY,
@@ -43,6 +44,7 @@ def get_parser() -> argparse.ArgumentParser:
     _add_score(commands)
     _add_submit(commands)
     _add_leaderboard(commands)
+    _add_notebooks(commands)
     _add_history(commands)
     return parser
 
@@ -252,8 +254,8 @@ def _add_collect(commands: argparse._SubParsersAction) -> None:
         metavar="CSV",
         help="student_id plus the ids the LMS writes (canvas_id, canvas_anon_id, moodle_id, "
         "name, username, github) and kaggle_name, which names the folder (else student_id); "
-        "without it each file is named by the export's own name for the student "
-        "(default: none)",
+        "or the LMS's own gradebook export (docs/grades-to-lms.md); without it each file is "
+        "named by the export's own name for the student (default: none)",
     )
     p.add_argument(
         "--format",
@@ -349,6 +351,55 @@ def _run_leaderboard_download(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_notebooks(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser(
+        "notebooks",
+        help="pull the students' shared Kaggle notebooks and their outputs (for grader score "
+        "--notebooks)",
+        description="Every student runs their notebook on Kaggle and shares it with the TA's "
+        "account. Pull each one's latest saved version (code and metadata) and the files its "
+        "run wrote, with the official kaggle client; grader score --notebooks DIR then says "
+        "whether each graded file is one the notebook wrote.",
+        epilog="Exit status: 0 every named notebook pulled with its output, 1 some notebook "
+        "not shared, not found or without output (the others are pulled), 2 usage error "
+        "(roster, --into, credentials), 130 interrupted by Ctrl-C (the students done are "
+        "kept). See docs/provenance.md.",
+    )
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    pull = actions.add_parser(
+        "pull",
+        help="pull every roster student's kaggle_notebook into DIR/<participant>/ (default: none)",
+        description="For each roster student with a kaggle_notebook (owner/slug or the "
+        "notebook's address), write DIR/<participant>/code/ (kaggle kernels pull -m) and "
+        "DIR/<participant>/output/ (kaggle kernels output) of its latest saved version. A "
+        "student's folder is replaced as a whole, only once both parts are complete.",
+    )
+    pull.add_argument(
+        "--roster",
+        type=Path,
+        required=True,
+        metavar="CSV",
+        help="the class roster with a kaggle_notebook column (default: none, required)",
+    )
+    pull.add_argument(
+        "--into",
+        type=Path,
+        default=Path("notebooks"),
+        metavar="DIR",
+        help="where each student's folder goes; only folders this command wrote are replaced "
+        "(default: notebooks)",
+    )
+    pull.set_defaults(run=_run_notebooks_pull)
+
+
+def _run_notebooks_pull(args: argparse.Namespace) -> int:
+    from grader.provenance.pull import pull_notebooks, pull_summary
+
+    run = pull_notebooks(args.roster, args.into, warn=_warn, say=print)
+    print(pull_summary(run))
+    return run.exit_code
+
+
 def _add_score(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser(
         "score",
@@ -440,9 +491,34 @@ def _add_score(commands: argparse._SubParsersAction) -> None:
         default=None,
         metavar="CSV",
         help="the class roster (student_id, and kaggle_name, extension_hours, ...: "
-        "grader/folder/roster.py): writes gradebook.csv in the review folder with points by "
-        "the rule of grader/grades/gradebook.py, and gives each student's extension; needs "
-        "--baseline "
+        "grader/folder/roster.py), or the LMS's own gradebook export (Canvas, Moodle, "
+        "Blackboard: docs/grades-to-lms.md): writes gradebook.csv in the review folder with "
+        "points by the rule of grader/grades/gradebook.py, and gives each student's "
+        "extension; needs --baseline (default: none)",
+    )
+    p.add_argument(
+        "--gradebook-format",
+        choices=GRADEBOOK_FORMATS,
+        default=score_default("gradebook_format"),
+        help="also write, beside gradebook.csv, the file that LMS's grade import reads for "
+        "one assignment column: gradebook-canvas.csv, gradebook-moodle.csv or "
+        "gradebook-blackboard.csv; students the LMS could not identify are left out and "
+        "listed; needs --roster (default: plain, gradebook.csv only)",
+    )
+    p.add_argument(
+        "--assignment",
+        default=score_default("assignment"),
+        metavar="NAME",
+        help="the assignment's name in the LMS: the grade column of --gradebook-format's file "
+        f"(default: {score_default('assignment')})",
+    )
+    p.add_argument(
+        "--assignment-id",
+        default=None,
+        metavar="ID",
+        help="the LMS's number for that column (Canvas: the assignment id in its address; "
+        "Blackboard: the Grade Center column id), so the import fills that column; without "
+        "it Canvas matches the name or adds an assignment, Blackboard adds a text column "
         "(default: none)",
     )
     p.add_argument(
@@ -471,6 +547,15 @@ def _add_score(commands: argparse._SubParsersAction) -> None:
         help="Kaggle's leaderboard download (.zip or .csv, grader leaderboard download): "
         "checks that a file of each participant reproduces their Kaggle score; writes "
         "reconciliation.csv in the review folder (default: none)",
+    )
+    p.add_argument(
+        "--notebooks",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="the students' notebooks pulled by grader notebooks pull: writes provenance.csv "
+        "in the review folder (is each graded file one the notebook's run wrote?); --out is "
+        "unchanged (default: none)",
     )
     p.add_argument(
         "--no-fresh-check",

@@ -60,7 +60,7 @@ def submit(path: Path, competition: str, message: str) -> Receipt:
         raise UsageError(f"no Kaggle credentials found: {KAGGLE_TOKEN_HELP}")
     import requests  # installed with kaggle
 
-    api = _client()
+    api = client()
     try:
         response = api.competition_submit(str(path), message, competition)
     except requests.exceptions.HTTPError as exc:
@@ -80,7 +80,7 @@ def submit(path: Path, competition: str, message: str) -> Receipt:
     return Receipt(text, ref or None)
 
 
-def _client():
+def client():
     """The authenticated KaggleApi, imported only now (its import authenticates)."""
     try:
         from kaggle import api
@@ -122,7 +122,7 @@ def download_leaderboard(competition: str, folder: Path) -> Path:
         raise UsageError(f"--out {folder}: a file, not a folder. Choose a folder.")
     import requests  # installed with kaggle
 
-    api = _client()
+    api = client()
     folder.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{competition}.download-", dir=folder))
     try:

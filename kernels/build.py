@@ -35,7 +35,7 @@ import jupytext
 import nbformat
 
 from baseline.config import RECIPES, TrainConfig
-from baseline.notebook import kit_zip
+from baseline.kit import kit_zip
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "kernels" / "course.py"

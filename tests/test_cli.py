@@ -82,6 +82,7 @@ def test_every_command_and_flag_has_help_with_its_default():
         "collect",
         "history",
         "leaderboard",
+        "notebooks",
         "prepare",
         "score",
         "submit",
@@ -227,3 +228,16 @@ def test_an_unknown_progress_setting_warns_and_guesses(monkeypatch, capsys):
     monkeypatch.setattr(progress.sys.stderr, "isatty", lambda: False, raising=False)
     assert progress.mode() == "plain"
     assert "CIFAR10_KIT_PROGRESS='fancy' is not one of bar, plain" in capsys.readouterr().err
+
+
+def test_the_cli_reference_is_current():
+    """docs/cli.md is generated from the parser (python -m grader.docs): a flag added to a
+    command without rebuilding the page fails here."""
+    from grader.docs import PAGE, commands, reference
+
+    page = PAGE.read_text(encoding="utf-8")
+    assert page == reference(), "run python -m grader.docs"
+    for name, parser in commands(get_parser()):
+        for action in parser._actions:
+            for flag in action.option_strings:
+                assert f"{flag}" in page, (name, flag)

@@ -265,7 +265,8 @@ def test_packages_below_the_minimum_are_upgraded_online_and_stop_offline(capsys)
 def test_a_kit_other_than_the_notebooks_is_refused(tmp_path):
     import hashlib
 
-    from baseline.notebook import NotebookStop, check_kit, kit_zip, loaded_kit
+    from baseline.kit import kit_zip, loaded_kit
+    from baseline.notebook import NotebookStop, check_kit
 
     digest, where = loaded_kit()
     assert (digest, where) == (hashlib.sha256(kit_zip(ROOT)).hexdigest(), str(ROOT))
@@ -281,7 +282,7 @@ def test_a_kit_other_than_the_notebooks_is_refused(tmp_path):
     zipped.write_bytes(kit_zip(ROOT))
     probe = (
         f"import sys; sys.path.insert(0, {str(zipped)!r}); "
-        "from baseline.notebook import loaded_kit; print(*loaded_kit())"
+        "from baseline.kit import loaded_kit; print(*loaded_kit())"
     )
     env = {k: v for k, v in ENV.items() if k != "PYTHONPATH"}
     done = subprocess.run(
@@ -291,7 +292,7 @@ def test_a_kit_other_than_the_notebooks_is_refused(tmp_path):
 
 
 def test_the_kit_is_the_tracked_files_only(tmp_path):
-    from baseline.notebook import kit_files
+    from baseline.kit import kit_files
 
     for name in ("grader/a.py", "grader/scratch.py", "baseline/b.py", "baseline/space.json"):
         (tmp_path / name).parent.mkdir(exist_ok=True)
@@ -315,7 +316,7 @@ def test_the_first_cell_finds_the_kit_dataset_as_kaggle_attaches_it(layout, tmp_
     the kit either way (away from the checkout) and checks it is the one it was built for."""
     import zipfile
 
-    from baseline.notebook import kit_zip
+    from baseline.kit import kit_zip
 
     dataset = tmp_path / "input" / "cifar10-kit"
     dataset.mkdir(parents=True)

@@ -285,7 +285,7 @@ def test_an_interrupted_download_keeps_the_previous_one(tmp_path, monkeypatch):
             raise requests.exceptions.ConnectionError("connection reset")
 
     monkeypatch.setattr(submit, "credentials_found", lambda: True)
-    monkeypatch.setattr(submit, "_client", Cut)
+    monkeypatch.setattr(submit, "client", Cut)
     out = tmp_path / "lb"
     out.mkdir()
     (out / "cifar10-class.zip").write_bytes(NEWER.read_bytes())

@@ -1027,7 +1027,8 @@ def test_a_final_gradebook_is_not_provisional_and_follows_rank_by(
     [
         (
             "name,id\nalice,1\n",
-            "line 1: needs the column student_id, found name, id.",
+            "line 1: needs the column student_id, or the header of a Canvas, Moodle or "
+            "Blackboard gradebook export (docs/grades-to-lms.md); found name, id.",
         ),
         (
             "kaggle_name,student_id\nalice,1\nALICE,2\n",

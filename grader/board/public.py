@@ -1,4 +1,5 @@
-"""The public board's files, the per-participant reports, and the terminal table.
+"""The public board's files (leaderboard.csv, scores.csv, leaderboard.md, index.html,
+shakeup.csv) and the per-participant reports; grader.board.terminal prints the board.
 
 Participant names are untrusted: every output escapes them (grader.core.text).
 Without `final`, no output here carries a Private-split number, and every

@@ -18,6 +18,8 @@ commands add to):
   bundle has fresh test images and at least 10 files are ranked: participant, file,
   original_accuracy, fresh_accuracy, expected_fresh_accuracy, z, flagged;
 * `gradebook.csv` with `--roster`;
+* `gradebook-canvas.csv`, `gradebook-moodle.csv` or `gradebook-blackboard.csv` with
+  `--gradebook-format` (grader.grades.lms): the same points in that LMS's import layout;
 * `reconciliation.csv` with `--kaggle-leaderboard` (grader.grades.reconcile): per
   participant and Kaggle team, whether a file handed in reproduces the Kaggle
   score.
@@ -33,9 +35,12 @@ from pathlib import Path
 from grader.board.public import write_reports
 from grader.bundle.answers import SPLITS
 from grader.core.constants import REVIEW_MARKER
-from grader.core.text import csv_cell, csv_text, p_text
+from grader.core.text import csv_cell, csv_text, markdown_text, p_text
 from grader.grades.gradebook import gradebook_csv
+from grader.grades.lms import FILE_NAME as LMS_FILES
+from grader.grades.lms import LABEL as LMS_LABEL
 from grader.grades.reconcile import reconciliation_csv
+from grader.provenance.check import provenance_csv
 from grader.score.run import ScoringRun
 
 REVIEW_TITLE = "# grader score: review folder (for the TA only)"
@@ -52,8 +57,10 @@ REVIEW_FILES = frozenset(
         "fresh.csv",
         "gradebook.csv",
         "lookup.csv",
+        "provenance.csv",
         "reconciliation.csv",
         "reports",
+        *LMS_FILES.values(),
     }
 )
 LOOKUP_COLUMNS = [
@@ -177,11 +184,30 @@ def readme(run: ScoringRun) -> str:
             "rank, the ranking metric's score, p_vs_baseline, note (which file was graded, "
             "late files and the late policy) |"
         )
+    if (lms := run.lms_gradebook) is not None:
+        left_out = (
+            f"; {len(lms.left_out)} left out, whom the LMS could not identify (grader score's "
+            "output names them)"
+            if lms.left_out
+            else ""
+        )
+        lines.append(
+            f"| `{lms.file}` | gradebook.csv's points in {LMS_LABEL[lms.format]}'s grade "
+            f"import layout, grade column {markdown_text(lms.column)}: "
+            f"{lms.rows} of the roster's {lms.rows + len(lms.left_out)} students{left_out} |"
+        )
     if run.reconciliation is not None:
         lines.append(
             "| `reconciliation.csv` | per participant and Kaggle team: the Kaggle score, the "
             "files handed in that reproduce it (5 decimals), the closest file, status "
             "(reproduced, not reproduced, no Kaggle entry, no file) |"
+        )
+    if run.provenance is not None:
+        lines.append(
+            "| `provenance.csv` | per participant: the graded file, the student's Kaggle "
+            "notebook, whether its run wrote that file (reproduced, differs with the share of "
+            "equal labels, no output, not pulled, no notebook), the device and kit its "
+            "run.json names, and notes from reading its code |"
         )
     lines += [
         "",
@@ -204,6 +230,10 @@ def write_review(folder: Path, run: ScoringRun) -> None:
         files["fresh.csv"] = fresh_csv(run.fresh.rows)
     if run.gradebook is not None:
         files["gradebook.csv"] = gradebook_csv(run.gradebook.rows, run.options.rank_by)
+    if run.provenance is not None:
+        files["provenance.csv"] = provenance_csv(run.provenance)
+    if run.lms_gradebook is not None:
+        files[run.lms_gradebook.file] = run.lms_gradebook.text
     if run.reconciliation is not None:
         files["reconciliation.csv"] = reconciliation_csv(run.reconciliation)
     for name, text in files.items():

@@ -21,7 +21,10 @@ from grader.core.text import (
     terminal_text,
     time_text,
 )
+from grader.grades.lms import LABEL as LMS_LABEL
+from grader.grades.lms import LmsGradebook
 from grader.grades.reconcile import reconciliation_text
+from grader.provenance.check import provenance_text
 from grader.score.entry import BoardRow, Entry, board_split
 from grader.score.run import ScoringRun
 
@@ -175,12 +178,18 @@ def score_summary(run: ScoringRun) -> str:
                 f"Late policy {options.late_policy}: {book.late_changed} student(s) graded on "
                 "another file or with a penalty (the note of each row says why)."
             )
+        if run.roster_summary:
+            lines.insert(0, f"Roster: {terminal_text(run.roster_summary)}")
+        if run.lms_gradebook is not None:
+            lines += lms_text(run.lms_gradebook, options.review_dir, options.final)
         parts.append("\n".join(lines))
     if run.unjudged:
         parts.append(
             f"Deadline: {run.unjudged} file(s) have no known submission time and no LMS late "
             "mark (collected.csv), so --deadline could not be applied to them."
         )
+    if run.provenance is not None:
+        parts.append(provenance_text(run.provenance, options.review_dir / "provenance.csv"))
     if run.reconciliation is not None:
         parts.append(
             reconciliation_text(run.reconciliation, options.review_dir / "reconciliation.csv")
@@ -191,6 +200,26 @@ def score_summary(run: ScoringRun) -> str:
         f"Wrote {options.review_dir}/ (for the TA only): {_listing(options.review_dir)}."
     )
     return "\n\n".join(parts)
+
+
+def lms_text(lms: LmsGradebook, review: Path, final: bool) -> list[str]:
+    """What the LMS import file holds, and every roster student left out of it, by id."""
+    when = "" if final else " Its grades are provisional (Public split): import a --final run's."
+    lines = [
+        f"{LMS_LABEL[lms.format]} import file: {review / lms.file} ({lms.rows} students, "
+        f"grade column {terminal_text(lms.column)!r}; how to import it: "
+        f"docs/grades-to-lms.md).{when}"
+    ]
+    if lms.left_out:
+        lines.append(
+            f"Left out of {lms.file} ({len(lms.left_out)}; graded in gradebook.csv, but "
+            f"{LMS_LABEL[lms.format]} could not tell who they are): "
+            + "; ".join(
+                f"{terminal_text(s.student_id)} ({terminal_text(why)})" for s, why in lms.left_out
+            )
+            + ". Add the column to the roster, or enter their grades by hand."
+        )
+    return lines
 
 
 def _listing(folder: Path) -> str:

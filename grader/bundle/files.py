@@ -1,6 +1,6 @@
 """Read and check the public half of a competition bundle.
 
-The bundle layout is the data contract of DESIGN.md::
+The bundle layout is the data contract of docs/architecture.md::
 
     public/train_images.npy   uint8 (N, 32, 32, 3), RGB, HWC
     public/train.csv          id,label   (label = class name; row i = image i)

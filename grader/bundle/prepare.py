@@ -1,6 +1,6 @@
 """Turn CIFAR-10 into a Kaggle class competition bundle (`grader prepare`).
 
-The bundle (DESIGN.md, "Data contracts")::
+The bundle (docs/architecture.md, "The competition bundle")::
 
     OUT/public/    train_images.npy train.csv test_images.npy test.csv
                    sample_submission.csv classes.txt README.md   -> Kaggle's Data tab

@@ -6,7 +6,7 @@ integer labels in the standard class order):
 * ``torchvision``: the official archive fetched into a cache folder, the same
   file (URL and md5) that ``torchvision.datasets.CIFAR10(download=True)``
   fetches, in the same layout, so an existing torchvision data root can serve
-  as the cache. The grader never imports torch (DESIGN.md), so the download is
+  as the cache. The grader never imports torch (docs/architecture.md), so the download is
   done here with the standard library rather than through torchvision.
 * the official python release: ``cifar-10-python.tar.gz`` or its extracted
   ``cifar-10-batches-py/`` folder, checked against the official md5 sums.

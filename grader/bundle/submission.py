@@ -1,9 +1,9 @@
 """The one submission validator, used by `validate`, `score` and `submit`.
 
-A submission (DESIGN.md): header `id,label`, one row per test id in any order;
-a label is a class name (any case, surrounding spaces ignored) or its index
-0-9, one style for the whole file; UTF-8, with or without BOM, LF or CRLF,
-quoted fields allowed.
+A submission (docs/architecture.md, "A submission"): header `id,label`, one row per
+test id in any order; a label is a class name (any case, surrounding spaces
+ignored) or its index 0-9, one style for the whole file; UTF-8, with or without
+BOM, LF or CRLF, quoted fields allowed.
 
 The checker reports every problem in a file at once. Row problems are grouped
 by kind, each group with its count and its first few lines, so that a file

@@ -602,6 +602,8 @@ def collect_summary(result: Collection) -> str:
             + [f"  {terminal_text(label)}: {fmt} ({note})" for label, fmt, note in result.exports]
         )
     ]
+    if result.roster is not None and result.roster.summary:
+        parts.append(f"Roster: {terminal_text(result.roster.summary)}")
     parts.append(_table(result))
     copied = [o for o in result.outcomes if o.kind == "copied"]
     already = [o for o in result.outcomes if o.kind == "already"]

@@ -24,3 +24,7 @@ LMS_FORMATS = (
     "folder",
 )  # --format (grader.collect.lms)
 DEFAULT_MAX_MB = 10  # a 10,000-row submission is about 0.15 MB; the validator refuses 1+ MB
+
+# grader score --gradebook-format: plain is gradebook.csv alone (grader.grades.lms)
+GRADEBOOK_FORMATS = ("plain", "canvas", "moodle", "blackboard")
+DEFAULT_ASSIGNMENT = "CIFAR-10 competition"  # --assignment: the grade column's name in the LMS

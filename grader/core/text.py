@@ -96,23 +96,29 @@ class CsvError(ValueError):
         )
 
 
-def csv_table(data: bytes) -> tuple[list[str], list[tuple[int, list[str]]]]:
+def csv_table(data: bytes, utf16: bool = False) -> tuple[list[str], list[tuple[int, list[str]]]]:
     """The header (cells stripped) and the non-blank rows after it, each with the line it
     starts on, of a small CSV file the TA gives (a roster, Kaggle's leaderboard).
 
-    Read as UTF-8 with or without a byte-order mark, `,`-separated or `;` (Excel's
-    CSV where the decimal separator is a comma: a first line with `;` and no `,`),
-    quotes strictly. CsvError names the line of: bytes that are not UTF-8, a quote
-    never closed (which would swallow the rest of the file into one cell) or a stray
-    one, a cell holding a line break, a column named twice (ignoring case), a row
+    Read as UTF-8 with or without a byte-order mark, or, when `utf16`, UTF-16 with one
+    (Blackboard's tab-separated Grade Center download); `,`-separated, `;` (Excel's
+    CSV where the decimal separator is a comma: a first line with `;` and no `,`) or
+    tab (a first line with tabs and neither), quotes strictly. CsvError names the
+    line of: bytes that are not UTF-8, a quote never closed (which would swallow the
+    rest of the file into one cell) or a stray one, a cell holding a line break, a
+    column named twice (ignoring case), a row
     with more cells than the header.
     """
     try:
-        text = data.decode("utf-8-sig")
+        # A UTF-16 byte-order mark: no UTF-8 text starts with those bytes.
+        utf16 = utf16 and data.startswith((b"\xff\xfe", b"\xfe\xff"))
+        text = data.decode("utf-16" if utf16 else "utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise CsvError(0, f"not UTF-8 text ({exc}).") from None
+        raise CsvError(0, f"not {'UTF-16' if utf16 else 'UTF-8'} text ({exc}).") from None
     first = text.split("\n", 1)[0]
-    delimiter = ";" if ";" in first and "," not in first else ","
+    delimiter = ","
+    if "," not in first:
+        delimiter = ";" if ";" in first else "\t" if "\t" in first else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     rows: list[tuple[int, list[str]]] = []
     start = 1
@@ -140,7 +146,7 @@ def csv_table(data: bytes) -> tuple[list[str], list[tuple[int, list[str]]]]:
             raise CsvError(
                 line,
                 f"{len(cells)} cells, but the header has {len(header)} columns (a "
-                f"'{delimiter}' in a name needs quotes).",
+                f"{'tab' if delimiter == chr(9) else repr(delimiter)} in a name needs quotes).",
             )
     return header, body
 

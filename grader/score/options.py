@@ -11,7 +11,13 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from pathlib import Path
 
-from grader.core.constants import DEFAULT_SOLUTION, HISTORY_NAME, PLAUSIBLE, REVIEW_NAME
+from grader.core.constants import (
+    DEFAULT_ASSIGNMENT,
+    DEFAULT_SOLUTION,
+    HISTORY_NAME,
+    PLAUSIBLE,
+    REVIEW_NAME,
+)
 
 
 @dataclass(frozen=True)
@@ -33,6 +39,10 @@ class ScoreOptions:
     staff: tuple[str, ...] = ()  # participants on the board without a rank (baseline, TA files)
     late_policy: str = "ignore"  # ignore | zero | penalty:P%/day: parsed once, by _policy
     kaggle_leaderboard: Path | None = None  # Kaggle's download: review/reconciliation.csv
+    notebooks: Path | None = None  # grader notebooks pull's folder: review/provenance.csv
+    gradebook_format: str = "plain"  # plain | canvas | moodle | blackboard (grader.grades.lms)
+    assignment: str = DEFAULT_ASSIGNMENT  # the grade column's name in the LMS import file
+    assignment_id: str | None = None  # the LMS's id of that column (Canvas, Blackboard)
     fresh_check: bool = True  # with private/fresh.csv: review/fresh.csv (grader.stats.fresh)
 
     def __post_init__(self) -> None:

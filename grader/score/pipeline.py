@@ -30,6 +30,7 @@ computed and wrote. Its guarantees:
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shlex
 import stat
@@ -42,6 +43,7 @@ from grader.board.review import FOLDER_MODE, write_review
 from grader.bundle.answers import AnswerKey, load_solution
 from grader.bundle.submission import SubmissionChecker
 from grader.core import names
+from grader.core.constants import DEFAULT_ASSIGNMENT, GRADEBOOK_FORMATS
 from grader.core.errors import BundleError, UsageError
 from grader.core.fileio import (
     build_folder_atomically,
@@ -53,7 +55,10 @@ from grader.folder.roster import Roster, match_participants, read_roster
 from grader.grades.gradebook import Grading, gradebook
 from grader.grades.history import record
 from grader.grades.late import IGNORE, Policy, judge, parse_policy
+from grader.grades.lms import LABEL as LMS_LABEL
+from grader.grades.lms import assignment_problem, lms_gradebook
 from grader.grades.reconcile import KaggleBoard, read_kaggle_board, reconcile
+from grader.provenance.check import TEST_IMAGES, provenance_flags, provenance_rows
 from grader.score.discover import apply_manifest, discover
 from grader.score.entry import BoardRow, Entry, board_split
 from grader.score.options import ScoreOptions
@@ -95,6 +100,7 @@ def score_submissions(
         students = _roster(options, roster_warnings.append)
         _refuse_students_as_staff(options, students)
         policy = _policy(options, students)
+        _check_gradebook_format(options, students, roster_warnings.append)
         kaggle = (
             read_kaggle_board(options.kaggle_leaderboard) if options.kaggle_leaderboard else None
         )
@@ -212,12 +218,51 @@ def _compute(
                 staff=staff,
             )
             run.gradebook = gradebook(students, grading)
+            run.roster_summary = given.roster.summary
+            if options.gradebook_format != "plain":
+                run.lms_gradebook = lms_gradebook(
+                    students,
+                    run.gradebook.rows,
+                    options.gradebook_format,
+                    options.assignment,
+                    options.assignment_id,
+                )
     if given.kaggle is not None:
         with stages("reconciliation"):
             run.reconciliation = reconcile(
                 given.kaggle, entries, split, options.rank_by, students, staff
             )
+    if options.notebooks is not None:
+        with stages("provenance"):
+            run.provenance = provenance_rows(
+                options.notebooks,
+                board,
+                checker,
+                _named_notebooks(students, {e.participant for e in entries if e.identified}),
+                _test_images_sha256(options.solution),
+            )
+            run.flags += provenance_flags(run.provenance)
     return run
+
+
+def _named_notebooks(students: list, present: set[str]) -> dict[str, str]:
+    """participant -> the roster's kaggle_notebook (matched as the gradebook matches)."""
+    matched, _ = match_participants(students, present)
+    participant_of = {id(s): p for p, s in matched.items()}
+    return {
+        participant_of.get(id(s), s.participant): s.kaggle_notebook
+        for s in students
+        if s.kaggle_notebook
+    }
+
+
+def _test_images_sha256(solution: Path) -> str | None:
+    """The sha256 of the bundle's public test images, from private/manifest.json."""
+    try:
+        manifest = json.loads((solution.parent / "manifest.json").read_text("utf-8"))
+        return str(manifest["files"][TEST_IMAGES])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _load_key(solution: Path) -> AnswerKey:
@@ -260,6 +305,36 @@ def _policy(options: ScoreOptions, roster: Roster | None) -> Policy:
             f"--late-policy {policy} acts in the gradebook: add --roster CSV and --baseline NAME."
         )
     return policy
+
+
+def _check_gradebook_format(
+    options: ScoreOptions, roster: Roster | None, warn: Callable[[str], None]
+) -> None:
+    """--gradebook-format needs the roster; --assignment(-id) must fit the LMS's column."""
+    fmt = options.gradebook_format
+    if fmt not in GRADEBOOK_FORMATS:
+        raise UsageError(
+            f"--gradebook-format {fmt}: not a format; use one of {', '.join(GRADEBOOK_FORMATS)}."
+        )
+    if fmt == "plain":
+        if options.assignment_id is not None or options.assignment != DEFAULT_ASSIGNMENT:
+            warn(
+                "--assignment and --assignment-id name the grade column of an LMS import "
+                "file; without --gradebook-format canvas, moodle or blackboard none is written."
+            )
+        return
+    if roster is None:
+        raise UsageError(
+            f"--gradebook-format {fmt} writes the roster's grades for {LMS_LABEL[fmt]}'s "
+            "import: add --roster CSV and --baseline NAME."
+        )
+    if problem := assignment_problem(fmt, options.assignment, options.assignment_id):
+        raise UsageError(problem)
+    if fmt == "moodle" and options.assignment_id is not None:
+        warn(
+            f"--assignment-id {options.assignment_id}: Moodle's import file has no column id "
+            "(the grade column is mapped to a grade item when importing), so it is not used."
+        )
 
 
 def _staff(options: ScoreOptions, entries: list[Entry]) -> frozenset[str]:
