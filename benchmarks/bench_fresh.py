@@ -1,6 +1,6 @@
 """The fresh-image check against the lookup detector, on 30 real models' predictions.
 
-Run (about a minute on the 2-core course machine):
+Run (20-35 s on the 2-core course machine, as other work shares it):
     python benchmarks/bench_fresh.py [--fixture benchmarks/data/cifar101_predictions.npz]
 
 The evidence: the predictions the CIFAR-10.1 authors published for 30 CIFAR-10
