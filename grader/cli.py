@@ -77,8 +77,18 @@ def _add_prepare(commands: argparse._SubParsersAction) -> None:
         type=float,
         default=DEFAULT_PUBLIC_FRACTION,
         metavar="F",
-        help="share of test images on the public leaderboard, stratified by class "
-        f"(default: {DEFAULT_PUBLIC_FRACTION})",
+        help="share of CIFAR-10's test images on the public leaderboard, stratified by "
+        f"class; --fresh images are all Private (default: {DEFAULT_PUBLIC_FRACTION})",
+    )
+    p.add_argument(
+        "--fresh",
+        default=None,
+        metavar="PATH",
+        help="test images that are not in CIFAR-10, added to the Private split so that a "
+        "lookup of CIFAR-10's public labels shows (grader score's fresh-image check): "
+        "CIFAR-10.1's cifar10.1_v6_data.npy (its _labels.npy beside it), or a folder or .zip "
+        "of <class>/<image> 32x32 images; their ids go to OUT/private/fresh.csv, see "
+        "docs/fresh-images.md (default: none)",
     )
     p.add_argument(
         "--seed",
@@ -117,11 +127,18 @@ def _run_prepare(args: argparse.Namespace) -> int:
         force=args.force,
         cache_dir=args.cache_dir,
         warn=_warn,
+        fresh=args.fresh,
     )
     counts = manifest["counts"]
+    fresh = (
+        f" ({counts['fresh']:,} of them fresh, all Private; their ids are in "
+        f"{args.out / 'private' / 'fresh.csv'})"
+        if "fresh" in counts
+        else ""
+    )
     print(
         f"Built {args.out}/ in {time.perf_counter() - start:.1f} s: "
-        f"{counts['train']:,} train and {counts['test']:,} test images, "
+        f"{counts['train']:,} train and {counts['test']:,} test images{fresh}, "
         f"Public {counts['public']:,} / Private {counts['private']:,} (stratified by class).\n"
         f"  Upload {args.out / 'public'}/ to the competition's Data tab.\n"
         f"  Keep {args.out / 'private'}/ to yourself: solution.csv holds the hidden labels."
@@ -539,6 +556,14 @@ def _add_score(commands: argparse._SubParsersAction) -> None:
         help="the students' notebooks pulled by grader notebooks pull: writes provenance.csv "
         "in the review folder (is each graded file one the notebook's run wrote?); --out is "
         "unchanged (default: none)",
+    )
+    p.add_argument(
+        "--no-fresh-check",
+        dest="fresh_check",
+        action="store_false",
+        help="skip the fresh-image check, which runs when the solution's folder holds "
+        "fresh.csv (grader prepare --fresh) and at least 10 files are ranked: fresh.csv in "
+        "the review folder, fresh-gap flags (default: on)",
     )
     p.add_argument(
         "--baseline",

@@ -28,7 +28,8 @@
 # Classify 32x32 colour images into 10 classes: airplane, automobile, bird,
 # cat, deer, dog, frog, horse, ship, truck. The competition's data (in
 # `/kaggle/input/<competition>/`) holds 50,000 labelled training images and
-# 10,000 test images; 10% of the training images are held out for validation.
+# the test images to classify (`test.csv` lists their ids); 10% of the training
+# images are held out for validation.
 
 # %% [markdown] tags=["only:baseline"]
 # The baseline: torchvision ResNet50 with ImageNet weights (IMAGENET1K_V1) and

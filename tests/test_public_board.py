@@ -29,6 +29,9 @@ def write_solution(folder: Path, labels: np.ndarray, public: np.ndarray) -> Path
         for i, (y, p) in enumerate(zip(labels, public, strict=True))
     ]
     (folder / "solution.csv").write_text("\n".join(lines) + "\n")
+    # Fresh test images (grader prepare --fresh) are Private: every fifth Private row here.
+    fresh = np.flatnonzero(~public)[::5]
+    (folder / "fresh.csv").write_text("id\n" + "".join(f"{i}\n" for i in fresh))
     return folder / "solution.csv"
 
 
@@ -149,6 +152,7 @@ def test_permuting_private_labels_changes_no_byte_of_the_board(tmp_path, seed, o
     # The review folder does change: the test would see a leak if the board had one.
     assert contents(tmp_path / "a-review") != contents(tmp_path / "b-review")
     assert {f.kind for f in first.flags} >= {"identical", "implausible"}
+    assert first.fresh is not None and first.fresh.rows is not None  # the check ran
     assert first.exit_code == second.exit_code == 1
     if "deadline" in options:
         assert "late" in {f.kind for f in first.flags}

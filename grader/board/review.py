@@ -14,6 +14,9 @@ commands add to):
   least 15 files are ranked: participant, file, accuracy, right_on_hardest,
   expected_right_on_hardest, hardest, wrong_on_easiest,
   expected_wrong_on_easiest, easiest, p_value, flagged;
+* `fresh.csv`: the fresh-image check (grader.stats.fresh) per ranked file, when the
+  bundle has fresh test images and at least 10 files are ranked: participant, file,
+  original_accuracy, fresh_accuracy, expected_fresh_accuracy, z, flagged;
 * `gradebook.csv` with `--roster`;
 * `gradebook-canvas.csv`, `gradebook-moodle.csv` or `gradebook-blackboard.csv` with
   `--gradebook-format` (grader.grades.lms): the same points in that LMS's import layout;
@@ -51,6 +54,7 @@ REVIEW_FILES = frozenset(
         REVIEW_MARKER,
         "README.md",
         "flags.csv",
+        "fresh.csv",
         "gradebook.csv",
         "lookup.csv",
         "provenance.csv",
@@ -112,6 +116,37 @@ def lookup_csv(rows) -> str:
     )
 
 
+FRESH_COLUMNS = [
+    "participant",
+    "file",
+    "original_accuracy",
+    "fresh_accuracy",
+    "expected_fresh_accuracy",
+    "z",
+    "flagged",
+]
+
+
+def fresh_csv(rows) -> str:
+    """One row per ranked file: its accuracy on the original Private images and on the
+    fresh ones, and what the class's line expects of it."""
+    return csv_text(
+        FRESH_COLUMNS,
+        [
+            [
+                csv_cell(r.participant),
+                csv_cell(r.file),
+                f"{r.original_accuracy:.4f}",
+                f"{r.fresh_accuracy:.4f}",
+                f"{r.expected_fresh_accuracy:.4f}",
+                f"{r.z:.2f}",
+                "yes" if r.flagged else "",
+            ]
+            for r in rows
+        ],
+    )
+
+
 def readme(run: ScoringRun) -> str:
     """What each file of the review folder is."""
     lines = [
@@ -134,6 +169,14 @@ def readme(run: ScoringRun) -> str:
             "| `lookup.csv` | the lookup detector per ranked file: right answers on the "
             "hardest images and wrong answers on the easiest, against what files of the same "
             "accuracy give (grader/stats/lookup.py); flagged files are also in flags.csv |"
+        )
+    if run.fresh is not None and run.fresh.rows is not None:
+        lines.append(
+            "| `fresh.csv` | the fresh-image check per ranked file: accuracy on the original "
+            "Private test images and on the fresh ones, the fresh accuracy that the class's "
+            "line expects, and z, how far below it the file lies (flagged from z "
+            f"{run.fresh.threshold:.2f}; grader/stats/fresh.py); flagged files are also in "
+            "flags.csv |"
         )
     if run.gradebook is not None:
         lines.append(
@@ -183,6 +226,8 @@ def write_review(folder: Path, run: ScoringRun) -> None:
     }
     if run.lookup is not None:
         files["lookup.csv"] = lookup_csv(run.lookup)
+    if run.fresh is not None and run.fresh.rows is not None:
+        files["fresh.csv"] = fresh_csv(run.fresh.rows)
     if run.gradebook is not None:
         files["gradebook.csv"] = gradebook_csv(run.gradebook.rows, run.options.rank_by)
     if run.provenance is not None:

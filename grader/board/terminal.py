@@ -107,6 +107,29 @@ def lookup_text(run: ScoringRun) -> str:
     )
 
 
+def fresh_text(run: ScoringRun) -> str:
+    """One line: what the fresh-image check found, why it did not run, or '' when the
+    bundle has no fresh images."""
+    check = run.fresh
+    if check is None:
+        has_fresh = run.key.fresh is not None and bool(run.key.fresh.any())
+        off = has_fresh and not run.options.fresh_check
+        return "Fresh-image check: off (--no-fresh-check)." if off else ""
+    if check.rows is None:
+        from grader.stats.fresh import MIN_FILES
+
+        return (
+            f"Fresh-image check: skipped, {check.ranked} ranked file(s); it needs at least "
+            f"{MIN_FILES} to fit the line of fresh-image against original accuracy."
+        )
+    flagged = sum(r.flagged for r in check.rows)
+    return (
+        f"Fresh-image check: {flagged} of {len(check.rows)} ranked files flagged as far below "
+        f"the class's line on the {check.images:,} fresh images (z >= {check.threshold:.2f}; "
+        "advice only: ranks and grades are unchanged; fresh.csv in the review folder)."
+    )
+
+
 def shakeup_text(moved) -> str:
     """One paragraph: how much the board shook, and how much chance alone shakes it."""
     changes = [abs(a - b) for a, b in zip(moved.public_rank, moved.private_rank, strict=True)]
@@ -131,6 +154,8 @@ def score_summary(run: ScoringRun) -> str:
     if run.flags:
         parts.append(flags_text(run.flags))
     parts.append(lookup_text(run))
+    if fresh := fresh_text(run):
+        parts.append(fresh)
     if run.shakeup is not None:
         parts.append(shakeup_text(run.shakeup))
     book = run.gradebook

@@ -48,6 +48,7 @@ CLASSES_TXT = "classes.txt"
 DATA_README = "README.md"
 SOLUTION_CSV = "solution.csv"
 MANIFEST_JSON = "manifest.json"
+FRESH_CSV = "fresh.csv"  # private/: the ids of the --fresh test images (grader prepare)
 
 # The id grammar (README, "Submission format"): ASCII digits only, spaces
 # around them ignored, at most 20 of them, compared by value (007 is 7).

@@ -43,6 +43,7 @@ class ScoreOptions:
     gradebook_format: str = "plain"  # plain | canvas | moodle | blackboard (grader.grades.lms)
     assignment: str = DEFAULT_ASSIGNMENT  # the grade column's name in the LMS import file
     assignment_id: str | None = None  # the LMS's id of that column (Canvas, Blackboard)
+    fresh_check: bool = True  # with private/fresh.csv: review/fresh.csv (grader.stats.fresh)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "staff", tuple(self.staff or ()))

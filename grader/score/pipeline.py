@@ -66,6 +66,7 @@ from grader.score.paths import check_paths, check_replaceable
 from grader.score.ranking import leaderboard
 from grader.score.run import ScoringRun, Stages
 from grader.score.scoring import check_entry, score_entry
+from grader.stats.fresh import fresh_check, fresh_flags
 from grader.stats.integrity import integrity_flags
 from grader.stats.lookup import lookup_flags, lookup_rows
 from grader.stats.uncertainty import (
@@ -185,10 +186,16 @@ def _compute(
     with stages("lookup check"):
         lookup = lookup_rows(board, key.labels)
         flags += lookup_flags(lookup or [])
+    fresh = None
+    if options.fresh_check and key.fresh is not None:
+        with stages("fresh-image check"):
+            fresh = fresh_check(board, key)
+            flags += fresh_flags(fresh)
     run = ScoringRun(
         options, key, entries, board, intervals, stats, flags, stages=stages, lookup=lookup
     )
     run.unjudged = unjudged
+    run.fresh = fresh
     ranked = [row for row in board if not row.staff]
     if options.final and len(ranked) >= 2:
         with stages("shake-up"):

@@ -16,6 +16,7 @@ from grader.grades.reconcile import Reconciliation
 from grader.provenance.check import Provenance
 from grader.score.entry import BoardRow, Entry
 from grader.score.options import ScoreOptions
+from grader.stats.fresh import FreshCheck
 from grader.stats.integrity import Flag
 from grader.stats.lookup import LookupRow
 from grader.stats.uncertainty import Interval, RowUncertainty, Shakeup
@@ -65,6 +66,7 @@ class ScoringRun:
     unjudged: int = 0  # files a deadline could not be applied to (no time, no LMS mark)
     lms_gradebook: LmsGradebook | None = None  # with --gradebook-format other than plain
     roster_summary: str = ""  # a roster read from an LMS export: which, in one line
+    fresh: FreshCheck | None = None  # None: no fresh images, or --no-fresh-check
 
     @property
     def exit_code(self) -> int:

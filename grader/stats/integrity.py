@@ -38,7 +38,9 @@ COMPARE_CHUNK = 1024  # candidate pairs compared at once
 class Flag:
     """One row of review/flags.csv."""
 
-    kind: str  # identical | near-identical | implausible | late | lookup (grader.stats.lookup)
+    # identical | near-identical | implausible | late | lookup (grader.stats.lookup)
+    # | fresh-gap (grader.stats.fresh)
+    kind: str
     participants: tuple[str, ...]
     files: tuple[str, ...]
     reason: str
