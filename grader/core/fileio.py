@@ -122,8 +122,8 @@ def build_folder_atomically(
     """Run `build` on a hidden staging folder beside `out`, then rename it to `out`.
 
     The staging folder (`.<out>.partial-*`) is private (0700) while it is
-    built; when complete it gets `mode` (default: what the umask gives a new
-    folder) and takes the place of `out`. An existing `out` is swapped out
+    built; when complete it takes the place of `out` and then gets `mode`
+    (default: what the umask gives a new folder). An existing `out` is swapped out
     only after the new folder is complete, and only if `check_replace()` (run
     just before) does not raise. The swap (two renames, then `on_done()`)
     runs with SIGINT and SIGTERM held back, so Ctrl-C lands before it (and
@@ -137,14 +137,17 @@ def build_folder_atomically(
     retired = staging.with_name(staging.name.replace(".partial-", ".old-"))
     try:
         build(staging)
-        staging.chmod(0o777 & ~_umask() if mode is None else mode)
         if out.exists():
             check_replace()
         with signals_held():
             replacing = out.exists()
             if replacing:
+                out.chmod(0o700)  # private before it takes a leftover's name
                 out.rename(retired)
             staging.rename(out)
+            # Opened up only once in place: a kill at any point leaves every staging or
+            # retired folder private (0700).
+            out.chmod(0o777 & ~_umask() if mode is None else mode)
             on_done()
     except BaseException:
         if retired.exists() and not out.exists():
