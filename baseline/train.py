@@ -183,6 +183,10 @@ def set_up(cfg: TrainConfig, pieces: Pieces, replace: bool = False) -> Setup:
     sample = bundle.train_images[np.sort(train_rows[:CHECK_IMAGES])]
     transforms = check_transforms(pieces, sample, cfg, acc.device)
     model = build_network(cfg, pieces, acc)
+    described = ""
+    if acc.is_main_process:  # on the CPU, before prepare(): one image, no gradients
+        weights = resolve_weights(cfg.model, cfg.weights)
+        described = summary(model, cfg.model, weights, cfg.image_size)
     optimizer = pieces.build_optimizer(model, cfg)
     policy = pieces.cpu_augmentation(cfg)
     built = Built(
@@ -214,8 +218,8 @@ def set_up(cfg: TrainConfig, pieces: Pieces, replace: bool = False) -> Setup:
             write_text(out / EDITED_CODE, "\n\n\n".join(pieces.edited.values()) + "\n")
         if state.history:
             acc.print(f"Resuming after epoch {state.epochs_done} from {checkpoint_dir(out)}")
-        weights = resolve_weights(cfg.model, cfg.weights)
-        write_text(out / "model_summary.txt", summary(acc.unwrap_model(model), cfg.model, weights))
+        layers = f"\nThe layers, in full:\n{acc.unwrap_model(model)}\n"
+        write_text(out / "model_summary.txt", described + layers)
     return Setup(training, bundle, out, sizes, started, sorted(pieces.edited), built)
 
 

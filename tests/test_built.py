@@ -16,6 +16,7 @@ from baseline.config import TrainConfig
 from baseline.diagnose import diagnose, read_history, read_optimizer, report
 from baseline.engine import Pieces
 from baseline.errors import TrainingError
+from baseline.model import summary
 from baseline.train import run
 
 
@@ -229,3 +230,38 @@ def test_an_optimizer_edited_to_adam_is_what_the_banner_run_json_and_diagnosis_s
     assert "After 1 epoch(s): underfitting." in text
     assert "  - train longer (epochs=) or with a larger lr (lr=)\n" in text
     assert "momentum" not in text and "--" not in text
+
+
+# ----------------------------------------------------------------------------
+# The model summary: one row per block, not the network's repr
+# ----------------------------------------------------------------------------
+
+
+def test_the_model_summary_is_a_row_per_block_with_its_output_shape():
+    net = lesson.build_model(TrainConfig(model="resnet18"), None)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    text = summary(net, "resnet18", None, 32)
+    assert text.splitlines() == [
+        "model: torchvision resnet18, weights none (random init)",
+        "parameters: 11,181,642 (11,181,642 trainable)",
+        "",
+        "block    type                        output (32 px input)  parameters",
+        "conv1    Conv2d                      64 x 16 x 16               9,408",  # 64*3*7*7
+        "bn1      BatchNorm2d                 64 x 16 x 16                 128",
+        "relu     ReLU                        64 x 16 x 16                   0",
+        "maxpool  MaxPool2d                   64 x 8 x 8                     0",
+        "layer1   Sequential(2 x BasicBlock)  64 x 8 x 8               147,968",
+        "layer2   Sequential(2 x BasicBlock)  128 x 4 x 4              525,568",
+        "layer3   Sequential(2 x BasicBlock)  256 x 2 x 2            2,099,712",
+        "layer4   Sequential(2 x BasicBlock)  512 x 1 x 1            8,393,728",
+        "avgpool  AdaptiveAvgPool2d           512 x 1 x 1                    0",
+        "fc       Linear                      10                         5,130",  # 512*10+10
+    ]
+    # The forward pass changed nothing: training mode, weights, batch-norm statistics.
+    assert net.training
+    assert all(torch.equal(v, before[k]) for k, v in net.state_dict().items())
+    # resnet50's summary is 14 lines where its repr is 176 (the 224 px shapes of the lecture).
+    net = lesson.build_model(TrainConfig(), None)
+    text = summary(net, "resnet50", "IMAGENET1K_V1", 224)
+    assert len(text.splitlines()) == 14 and len(str(net).splitlines()) == 176
+    assert "layer4   Sequential(3 x Bottleneck)  2048 x 7 x 7           14,964,736" in text
