@@ -150,11 +150,15 @@ def test_the_lesson_is_written_in_korean_with_the_lectures_terms(name):
     # What the notebook says of torchvision's v2 transforms on a batch (tests/test_transforms.py
     # shows it), in both languages.
     assert "`v2.RandomErasing(p=1)`은 모든 이미지의 같은 위치를 지웁니다" in markdown
-    assert "`v2.RandomErasing(p=1)` erases the same pixels in every\n# image" not in markdown
-    assert "**A v2 transform applied to a batch draws one set of random parameters for" in markdown
-    assert "`# x = random_erasing(x, generator)" not in markdown  # the line is in the code cell
-    transforms = [c.source for c in read(name).cells if c.source.startswith("# A transform takes")]
-    assert "    # x = random_erasing(x, generator)  # RandomErasing(0.5)" in transforms[0]
+    assert (
+        "**A v2 transform applied to a batch draws one set of random parameters for\nthe whole "
+        "batch**: `v2.RandomErasing(p=1)` erases the same pixels in every\nimage." in markdown
+    )
+    # ... and the per-image version is one line away in train_transform.
+    (transforms,) = [c.source for c in read(name).cells if c.source.startswith("# A transform")]
+    assert (
+        "\n    # x = random_erasing(x, generator)  # RandomErasing(0.5): remove the " in transforms
+    )
 
 
 def test_the_setup_cell_checks_pyprojects_minimums_first():
