@@ -372,7 +372,9 @@ def run_record(setup: Setup, predict_start: float) -> dict:
             "batch": f"{cfg.batch_size} global per optimizer step, "
             f"{cfg.batch_size // acc.num_processes} per process",
             "crop": f"RandomResizedCrop({cfg.image_size}, scale={CROP_SCALE}, "
-            f"ratio={tuple(round(r, 4) for r in CROP_RATIO)}) of the 32x32 image",
+            f"ratio={tuple(round(r, 4) for r in CROP_RATIO)}) of the 32x32 image"
+            if "random_resized_crop" in setup.built.transforms["train_transform"]
+            else None,  # train_transform called no random_resized_crop
             "mixed_precision": acc.mixed_precision,
             "mixed_precision_why": precision_reason(cfg, acc),
         },

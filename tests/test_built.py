@@ -224,6 +224,10 @@ def test_an_optimizer_edited_to_adam_is_what_the_banner_run_json_and_diagnosis_s
     assert built["model"]["class"] == "ResNet" and built["model"]["trainable"] == 11_181_642
     assert built["transforms"]["train_transform"][-1] == "random_erasing"
     assert built["cpu_augmentation"] is None
+    settled = json.loads((out / "run.json").read_text())["settled"]
+    assert settled["crop"] == (
+        "RandomResizedCrop(32, scale=(0.08, 1.0), ratio=(0.75, 1.3333)) of the 32x32 image"
+    )
     # One epoch of 8 steps under-fits; the advice never suggests momentum to Adam.
     history = read_history(out)
     text = report(diagnose(history, read_optimizer(out), names="notebook"), len(history))
