@@ -52,7 +52,7 @@ from grader.core.fileio import (
 from grader.folder.roster import Roster, match_participants, read_roster
 from grader.grades.gradebook import Grading, gradebook
 from grader.grades.history import record
-from grader.grades.late import IGNORE, Policy, judge, parse_policy
+from grader.grades.late import IGNORE, Policy, judge, never_submitted, parse_policy
 from grader.grades.reconcile import KaggleBoard, read_kaggle_board, reconcile
 from grader.score.discover import apply_manifest, discover
 from grader.score.entry import BoardRow, Entry, board_split
@@ -155,7 +155,13 @@ def _compute(
         for entry in entries:
             score_entry(entry, key)
     with stages("rank"):
-        board = leaderboard(entries, options.rank_by, options.final, staff)
+        # Lateness first: under a late policy the final board leaves late files out.
+        students = given.roster.students if given.roster else []
+        matched, _ = match_participants(students, {e.participant for e in entries if e.identified})
+        extensions = {p: s.extension_hours for p, s in matched.items()}
+        late, unjudged = judge(entries, options.deadline, extensions)
+        dropped = never_submitted(entries, late, given.policy, staff) if options.final else None
+        board = leaderboard(entries, options.rank_by, options.final, staff, dropped or frozenset())
         baseline = _baseline(options, board)
     split = board_split(options.final)
     with stages("intervals and tests"):
@@ -164,10 +170,6 @@ def _compute(
             board, key, split, baseline, intervals=intervals, rank_by=options.rank_by
         )
     with stages("flags"):
-        students = given.roster.students if given.roster else []
-        matched, _ = match_participants(students, {e.participant for e in entries if e.identified})
-        extensions = {p: s.extension_hours for p, s in matched.items()}
-        late, unjudged = judge(entries, options.deadline, extensions)
         marked = any(e.lms_late is not None for e in entries if e.identified)
         if given.policy != IGNORE and options.deadline is None and not marked:
             given.warn(
