@@ -381,8 +381,16 @@ def _add_score(commands: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--final",
         action="store_true",
-        help="rank by the private split, Kaggle's final board; without it no file in --out "
-        "depends on a private label (default: public board)",
+        help="rank by the private split, Kaggle's final board; refused while --deadline is "
+        "still ahead (see --final-before-deadline); without it no file in --out depends on a "
+        "private label (default: public board)",
+    )
+    p.add_argument(
+        "--final-before-deadline",
+        action="store_true",
+        help="allow --final while --deadline (or a roster student's extended deadline) is "
+        "still ahead, with a warning: the final board shows Private scores while students "
+        "can still submit (default: refused)",
     )
     p.add_argument(
         "--public-details",

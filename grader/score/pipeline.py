@@ -35,6 +35,7 @@ import shlex
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 from grader.board.public import write_board
@@ -52,7 +53,14 @@ from grader.core.fileio import (
 from grader.folder.roster import Roster, match_participants, read_roster
 from grader.grades.gradebook import Grading, gradebook
 from grader.grades.history import record
-from grader.grades.late import IGNORE, Policy, judge, never_submitted, parse_policy
+from grader.grades.late import (
+    IGNORE,
+    Policy,
+    judge,
+    never_submitted,
+    parse_policy,
+    student_deadline,
+)
 from grader.grades.reconcile import KaggleBoard, read_kaggle_board, reconcile
 from grader.score.discover import apply_manifest, discover
 from grader.score.entry import BoardRow, Entry, board_split
@@ -94,6 +102,7 @@ def score_submissions(
         students = _roster(options, roster_warnings.append)
         _refuse_students_as_staff(options, students)
         policy = _policy(options, students)
+        _final_after_deadline(options, students, roster_warnings.append)
         kaggle = (
             read_kaggle_board(options.kaggle_leaderboard) if options.kaggle_leaderboard else None
         )
@@ -255,6 +264,37 @@ def _policy(options: ScoreOptions, roster: Roster | None) -> Policy:
             f"--late-policy {policy} acts in the gradebook: add --roster CSV and --baseline NAME."
         )
     return policy
+
+
+def _final_after_deadline(
+    options: ScoreOptions, roster: Roster | None, warn: Callable[[str], None]
+) -> None:
+    """--final publishes Private scores: refused while the deadline, or a roster student's
+    extended one, is still ahead, unless --final-before-deadline (docs/grading-rules.md 7)."""
+    if not options.final or options.deadline is None:
+        return
+    now = datetime.now(timezone.utc)
+    latest, what = options.deadline, f"the deadline {options.deadline.isoformat()} (--deadline)"
+    for student in roster.students if roster else []:
+        own = student_deadline(options.deadline, student.extension_hours)
+        if own is not None and own > max(latest, now):
+            latest = own
+            what = (
+                f"student {student.student_id}'s deadline, extended by "
+                f"{student.extension_hours:g} h to {own.isoformat()},"
+            )
+    if latest <= now:
+        return
+    if not options.final_before_deadline:
+        raise UsageError(
+            f"--final: {what} is still ahead, and the final board shows Private scores while "
+            "students can still submit. Score without --final until then, or add "
+            "--final-before-deadline."
+        )
+    warn(
+        f"--final-before-deadline: the deadline {latest.isoformat()} is still ahead; this "
+        "final board shows Private scores before it."
+    )
 
 
 def _staff(options: ScoreOptions, entries: list[Entry]) -> frozenset[str]:
