@@ -57,6 +57,7 @@ from grader.core.errors import UsageError
 from grader.core.fileio import (
     exclusive_lock,
     file_digest,
+    is_system_file,
     relation,
     signals_held,
     write_bytes_atomically,
@@ -446,7 +447,8 @@ class _Run:
             folder = self.into / participant
             if folder.is_dir() and not folder.is_symlink():
                 for path in sorted(folder.iterdir()):
-                    if path.is_file() and not path.is_symlink() and not path.name.startswith("."):
+                    hidden = path.name.startswith(".") or is_system_file(path.name)
+                    if path.is_file() and not path.is_symlink() and not hidden:
                         found.setdefault(file_digest(path), f"{participant}/{path.name}")
             self.on_disk[participant] = found
         return self.on_disk[participant]
@@ -512,7 +514,9 @@ def _top_participants(folder: Path) -> list[str]:
     """The participants DIR already has, named by grader score's rule
     (layout.participant_named); hidden entries and the manifest aside."""
     try:
-        items = sorted(p for p in folder.iterdir() if not p.name.startswith("."))
+        items = sorted(
+            p for p in folder.iterdir() if not (p.name.startswith(".") or is_system_file(p.name))
+        )
     except OSError:
         return []
     return [

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from grader.core import names
 from grader.core.errors import UsageError
+from grader.core.fileio import is_system_file
 from grader.folder.collected import MANIFEST_NAME, ManifestError, is_manifest, read_manifest
 from grader.folder.layout import SELECTED_SUFFIX, participant_named, time_in_name
 from grader.score.entry import Entry
@@ -107,11 +108,13 @@ def _listing(folder: Path) -> list[Path]:
 
 
 def _skipped(path: Path) -> bool:
-    """Hidden files and folders and README files are not submissions (submissions/README.md
-    is the kit's); a .csv file, or a folder, is always looked at, whatever its name."""
+    """Hidden files and folders, README files and what an OS or office program leaves
+    behind (Thumbs.db, desktop.ini: fileio.is_system_file) are not submissions
+    (submissions/README.md is the kit's); a .csv file, or a folder, is always looked at,
+    whatever its name."""
     name = path.name
     readme = name.lower().startswith("readme") and not name.lower().endswith(".csv")
-    return name.startswith(".") or (readme and not path.is_dir())
+    return name.startswith(".") or ((readme or is_system_file(name)) and not path.is_dir())
 
 
 def _link_problem(path: Path, root: Path) -> str:

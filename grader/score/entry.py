@@ -30,6 +30,7 @@ class Entry:
     selected: bool = False
     status: str = ""  # scored | invalid | error ("valid" between checking and scoring)
     error: str = ""
+    note: str = ""  # about a scored file (the sample submission, a .csv.txt name)
     sha256: str = ""
     metrics: dict[str, Metrics] = field(default_factory=dict)
     predicted: np.ndarray | None = None  # class index per test row (scored files only)
