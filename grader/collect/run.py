@@ -21,8 +21,10 @@ mark instead.
   atomically and never replaces a file; the manifest is replaced atomically; a
   lock beside DIR keeps a second run out; Ctrl-C lands between two files (it is
   held back while one is placed) and keeps what was copied, listed.
-* Honest: every file of an export is accounted for: copied, already there,
-  listed (not a CSV: receipts, notes, online-text entries), refused (a compressed
+* Honest: every file of an export is accounted for: copied (a CSV file, or a
+  spreadsheet a student uploaded for one: .csv.txt, .tsv, .xlsx, .xls, .ods, which
+  grader score lists with the fix), already there, listed (receipts, notes,
+  online-text entries), refused (a compressed
   file too: Kaggle takes a zipped CSV, grader score does not), or matched to no
   roster student. Exit 0 when every CSV was placed, 1 when a file was refused or
   unmatched, 2 for a usage error (nothing copied) or a manifest that could not be
@@ -65,7 +67,7 @@ from grader.core.fileio import (
 )
 from grader.core.text import columns, pad, terminal_text, time_text
 from grader.folder.collected import MANIFEST_NAME, ManifestError, Row, manifest_text, read_manifest
-from grader.folder.layout import participant_named, timestamp_text
+from grader.folder.layout import participant_named, timestamp_text, upload_suffix
 from grader.folder.roster import Roster, Student, key_problem, read_roster
 
 MAX_TOTAL = 2 << 30  # bytes read from all exports of one run (a zip bomb of many entries)
@@ -303,7 +305,7 @@ class _Run:
             return _set(outcome, "refused", item.problem)
         if item.name.lower().endswith(COMPRESSED):
             return _set(outcome, "refused", self._compressed(parsed, reading))
-        if not item.name.lower().endswith(".csv"):
+        if not upload_suffix(item.name):  # a spreadsheet that is no CSV is copied: 2.2
             what = "a Blackboard receipt" if parsed and parsed.receipt else "not a .csv file"
             return _set(outcome, "listed", f"{what}; not copied.")
         if parsed is None:
@@ -467,8 +469,10 @@ MAX_NUMBER = 9_999  # copies of one name in one folder
 
 
 def numbered(name: str, n: int) -> str:
-    """The name of the n-th copy of `name` (a .csv name): itself, then <stem>-2.csv, ..."""
-    stem, suffix = name[: -len(".csv")], name[-len(".csv") :]
+    """The name of the n-th copy of `name` (a .csv name, or another upload_suffix): itself,
+    then <stem>-2.csv, ..."""
+    cut = len(name) - len(upload_suffix(name))
+    stem, suffix = name[:cut], name[cut:]
     return name if n == 1 else f"{stem}-{n}{suffix}"
 
 
@@ -478,7 +482,8 @@ def _own_copy(file: str, name: str) -> bool:
     file of other name, placed by hand, is not."""
     if file == name:
         return True
-    number = file[len(name) - len(".csv") + 1 : len(file) - len(".csv")]
+    suffix = len(upload_suffix(name))
+    number = file[len(name) - suffix + 1 : len(file) - suffix]
     return (
         number.isascii()
         and number.isdigit()
@@ -581,12 +586,14 @@ def _match(roster: Roster, parsed: Parsed, user: str) -> tuple[Student | None, s
 def safe_name(original: str) -> str:
     """The student's file name made safe to keep in the copy's name: one name (no
     folders), no control or invisible characters (shown as '_'), no leading dot, at
-    most MAX_NAME_BYTES bytes, ending in .csv."""
+    most MAX_NAME_BYTES bytes, ending in .csv or the other suffix it has of those a
+    student uploads as a CSV (`upload_suffix`: .csv.txt, .tsv, .xlsx, ...)."""
     text = names.shown(original).replace(names.REPLACEMENT, "_")
     text = text.replace("/", "_").replace("\\", "_").strip().lstrip(".") or "submission.csv"
-    if not text.lower().endswith(".csv"):
+    if not upload_suffix(text):
         text += ".csv"
-    stem, suffix = text[: -len(".csv")], text[-len(".csv") :]
+    cut = len(text) - len(upload_suffix(text))
+    stem, suffix = text[:cut], text[cut:]
     while len(stem.encode("utf-8")) > MAX_NAME_BYTES:
         stem = stem[:-1]
     return (stem or "submission") + suffix

@@ -5,6 +5,9 @@ Layout of the folder (the TA collects files this way, see submissions/README.md)
 * ``DIR/<participant>.csv``: one file for a participant;
 * ``DIR/<participant>/<any>.csv``: several files for a participant.
 
+A ``.csv.txt`` file is read as CSV (with a note); ``.xlsx``, ``.xls``, ``.ods`` and
+``.tsv`` files are listed as not scored, with the fix (grader.folder.layout).
+
 Submission time: a timestamp at the start of the file name
 (``2026-11-20T14-03-05_...``, ``2026-11-20_1403_...`` or ``20261120-140305...``,
 read as UTC), else the file's modification time. grader collect's collected.csv
@@ -25,7 +28,14 @@ from grader.core import names
 from grader.core.errors import UsageError
 from grader.core.fileio import is_system_file
 from grader.folder.collected import MANIFEST_NAME, ManifestError, is_manifest, read_manifest
-from grader.folder.layout import SELECTED_SUFFIX, participant_named, time_in_name
+from grader.folder.layout import (
+    CSV_TXT_NOTE,
+    NOT_CSV,
+    SELECTED_SUFFIX,
+    participant_named,
+    time_in_name,
+    upload_suffix,
+)
 from grader.score.entry import Entry
 
 RENAME_HINT = "rename it with letters, digits, '-' or '_'"
@@ -160,12 +170,16 @@ def _candidate(
         return _failed(
             name, rel + "/", path, "a folder nested too deep; put files in DIR/<participant>/*.csv."
         )
-    if path.suffix.lower() != ".csv":
+    suffix = upload_suffix(path.name)
+    if not suffix:
         reason = "not a .csv file; rename it to .csv if it is a submission."
         return _failed(name, rel, path, reason)
+    if suffix in NOT_CSV:
+        return _failed(name, rel, path, NOT_CSV[suffix])
     selected = path.name.lower().endswith(SELECTED_SUFFIX)
     entry = Entry(names.identity(name), names.shown(rel), _submission_time(path, top), selected)
     entry.name = name
+    entry.note = CSV_TXT_NOTE if suffix == ".csv.txt" else ""
     return entry, path
 
 
