@@ -45,6 +45,7 @@ from grader.collect.lms import (
     FORMATS,
     ID_COLUMN,
     LABEL,
+    SEPARATOR,
     Parsed,
     User,
     Zone,
@@ -196,6 +197,9 @@ class _Run:
         self.listed = set(r.file for r in self.rows)
         self.on_disk: dict[str, dict[str, str]] = {}  # participant -> sha256 -> file
         self.shared_names: dict[str, list[str]] = {}  # see _shared_names
+        self.conflicts: dict[tuple[str, str], str] = {}  # see _user_conflicts
+        # Spelled as on disk: an NFD folder copied from a Mac is not the NFC name a roster
+        # gives, though grader score reads both as one participant (and refuses the pair).
         self.spelled = {names.clash_key(p): p for p in _top_participants(self.into)}
         self.now = datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -220,6 +224,7 @@ class _Run:
             readings = [self._read_export(export) for export in exports]
             if self.result.roster is None:
                 self.shared_names = self._shared_names(readings)
+                self.conflicts = self._user_conflicts(readings)
             for export, reading in zip(exports, readings, strict=True):
                 if reading is not None:
                     self._place_export(export, reading)
@@ -289,6 +294,60 @@ class _Run:
                 ids.setdefault(names.clash_key(p.display), set()).add(p.lms_id)
         return {key: sorted(v, key=lambda i: (len(i), i)) for key, v in ids.items() if len(v) > 1}
 
+    def _user_conflicts(self, readings: list[_Reading | None]) -> dict[tuple[str, str], str]:
+        """Without a roster, a Blackboard or GitHub Classroom user name is read from the
+        export's names (lms.settle_users), and another export can read the same name
+        another way. Refused, by (format, LMS name), with the reason: a name read as
+        another user than collected.csv records for it, and a user name that two LMS
+        names read as (in this run, or one here and one in collected.csv)."""
+        earlier: dict[tuple[str, str], str] = {}  # (format, LMS name) -> participant
+        for row in self.rows:
+            if not row.student_id and row.format in SEPARATOR:
+                parts = row.entry.split("/")
+                # A GitHub Classroom entry below the export's own -submissions folder.
+                wrapped = len(parts) > 2 and parts[0].endswith("-submissions")
+                top = int(row.format == "classroom" and wrapped)
+                parsed = parse(row.format, parts, self.result.zone, top)
+                if parsed is not None:
+                    earlier.setdefault((row.format, parsed.display), row.participant)
+        now: dict[tuple[str, str], str] = {}
+        for reading in readings:
+            for p in reading.parsed.values() if reading else ():
+                user = reading.users.get(p.display, User("")) if p else User("")
+                if p and p.format in SEPARATOR and not p.receipt and user.name:
+                    now[(p.format, p.display)] = names.identity(user.name)
+        holders: dict[tuple[str, str], set[str]] = {}  # (format, user) -> LMS names
+        for (fmt, display), participant in [*earlier.items(), *now.items()]:
+            holders.setdefault((fmt, names.clash_key(participant)), set()).add(display)
+        found = {}
+        for (fmt, display), participant in now.items():
+            what, column = LABEL[fmt], ID_COLUMN[fmt]
+            fix = (
+                "Without --roster a user name cannot be told apart from the assignment's part "
+                f"of the name: pass --roster with their {column}; not copied."
+            )
+            old = earlier.get((fmt, display))
+            others = sorted(holders[(fmt, names.clash_key(participant))] - {display})
+            if old is not None and old != participant:
+                found[(fmt, display)] = (
+                    f"the {what} name {display!r} reads as the user name {participant!r} in "
+                    f"this export, but collected.csv has it as {old!r}. {fix}"
+                )
+            elif old is None and (before := [d for d in others if (fmt, d) in earlier]):
+                found[(fmt, display)] = (
+                    f"the {what} name {display!r} reads as the user name {participant!r}, "
+                    f"which collected.csv already has for the {what} name {before[0]!r}: one "
+                    f"student or two? {fix}"
+                )
+            elif others:
+                every = sorted([display, *others])
+                listed = ", ".join(repr(d) for d in every[:-1]) + f" and {every[-1]!r}"
+                found[(fmt, display)] = (
+                    f"the {what} names {listed} {'both' if len(every) == 2 else 'all'} read "
+                    f"as the user name {participant!r}: one student or two? {fix}"
+                )
+        return found
+
     def _users(self, fmt: str, parsed: list[Parsed]) -> dict[str, User]:
         """Blackboard's and GitHub Classroom's user names, settled over the export."""
         if fmt not in ("blackboard", "classroom"):
@@ -344,6 +403,8 @@ class _Run:
         if roster is None:
             if ids := self.shared_names.get(names.clash_key(parsed.display)):
                 return None, "", _shared_name(parsed, ids), ""
+            if conflict := self.conflicts.get((parsed.format, parsed.display)):
+                return None, "", conflict, ""
             name = {"blackboard": user, "classroom": user}.get(parsed.format, parsed.display)
             if not name:
                 why = f"cannot tell the user name in {parsed.display!r}; pass --roster."
@@ -374,15 +435,16 @@ class _Run:
         )
 
     def _clash(self, participant: str) -> str:
-        """A folder or file in DIR whose name differs from `participant` only by case or
-        normalisation: grader score would refuse both."""
+        """A folder or file in DIR whose name, as spelled on disk, differs from
+        `participant` only by case, spaces or normalisation: grader score would refuse
+        both. Names are shown with non-ASCII characters spelled out (names.spelled)."""
         key = names.clash_key(participant)
         other = self.spelled.setdefault(key, participant)
         if other != participant:
             return (
-                f"{self.into}/ already has the participant {other!r}, and grader score "
-                "refuses names that differ only by letter case, spaces or normalisation "
-                f"({participant!r}). Rename one of them; not copied."
+                f"{self.into}/ already has the participant {names.spelled(other)}, and grader "
+                "score refuses names that differ only by letter case, spaces or normalisation "
+                f"({names.spelled(participant)}). Rename one of them; not copied."
             )
         return ""
 
@@ -517,18 +579,15 @@ def _set(outcome: Outcome, kind: str, reason: str) -> Outcome:
 
 def _top_participants(folder: Path) -> list[str]:
     """The participants DIR already has, named by grader score's rule
-    (layout.participant_named); hidden entries and the manifest aside."""
+    (layout.participant_named) and spelled as on disk (not normalised); hidden entries,
+    what an OS leaves behind and the manifest aside."""
     try:
         items = sorted(
             p for p in folder.iterdir() if not (p.name.startswith(".") or is_system_file(p.name))
         )
     except OSError:
         return []
-    return [
-        names.identity(participant_named(p.name, p.is_dir()))
-        for p in items
-        if p.name != MANIFEST_NAME
-    ]
+    return [participant_named(p.name, p.is_dir()) for p in items if p.name != MANIFEST_NAME]
 
 
 def _match(roster: Roster, parsed: Parsed, user: str) -> tuple[Student | None, str]:
