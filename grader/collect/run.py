@@ -11,7 +11,8 @@ student through the roster (grader.folder.roster) and copies, never moves, every
 names carry no time: such a file gets the time of its entry in the export
 (usually the export's own time) and is marked "time unknown" in the manifest
 `DIR/collected.csv` (grader.folder.collected), so that deadline rules use the LMS's late
-mark instead.
+mark instead. Its modification time is set to that time too, the stamp by which grader
+score knows it for an export's time when its manifest row is gone.
 
 * Idempotent: a file whose content the participant already has (in the manifest
   or in their folder) is not copied again; a later export adds only what is new.
@@ -35,6 +36,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -479,6 +481,9 @@ class _Run:
         if not found:
             folder.mkdir(exist_ok=True)
             file = self._write(folder, name, data)
+            if not known:  # the stamp that tells an export's time without collected.csv
+                stamp = moment.replace(microsecond=0).timestamp()
+                os.utime(self.into / file, (stamp, stamp), follow_symlinks=False)
         outcome.file = file
         self.have[(participant, digest)] = file
         if found and (file in self.listed or not _own_copy(file, f"{participant}/{name}")):

@@ -11,7 +11,9 @@ A ``.csv.txt`` file is read as CSV (with a note); ``.xlsx``, ``.xls``, ``.ods`` 
 Submission time: a timestamp at the start of the file name
 (``2026-11-20T14-03-05_...``, ``2026-11-20_1403_...`` or ``20261120-140305...``,
 read as UTC), else the file's modification time. grader collect's collected.csv
-adds whether that time is known and the LMS's late mark (apply_manifest).
+adds whether that time is known and the LMS's late mark (apply_manifest); a copy
+of an export whose row is gone is recognised by collect's stamp (its modification
+time is its name's time) and its time is unknown.
 
 Every file found gets an Entry; an unusable one (unreadable, not a regular file,
 a link leading out of the folder or to it, a name that breaks the identity rule
@@ -87,30 +89,68 @@ def _is_manifest(item: Path) -> bool:
     return item.name == MANIFEST_NAME and not item.is_symlink() and is_manifest(item)
 
 
-def apply_manifest(entries: list[Entry], folder: Path) -> str:
+def apply_manifest(entries: list[Entry], folder: Path) -> list[str]:
     """Mark the files grader collect copied with what it learned: whether the time is
-    known and the LMS's late mark. A row applies to the file at its path, else to the
-    participant's file with its sha256 (a copy renamed since, e.g. to .selected.csv),
-    so `entries` must have been read (check_entry). Returns a warning ('' when none):
-    an unreadable manifest is ignored, never fatal."""
+    known and the LMS's late mark (docs/grading-rules.md 1.6 and 1.7). A row applies to
+    the file at its path, else to the participant's file with its sha256 (a copy renamed
+    since, e.g. to .selected.csv), else, when the row's own file is gone, to the file
+    with its sha256 alone (a renamed participant folder), if the rows with that sha256
+    agree. `entries` must have been read (check_entry). A file with no row whose name's
+    time is collect's stamp of an export time (`_stamped`) is marked time unknown and
+    `row_lost`. Returns warnings: an unreadable manifest (ignored, never fatal), the
+    files matched by content alone."""
     path = folder / MANIFEST_NAME
-    if not _is_manifest(path):
-        return ""
-    try:
-        read = read_manifest(path)
-    except (ManifestError, OSError) as exc:
-        return (
-            f"{path}: {exc}; it was ignored, so every file's time is read from its name "
-            "and LMS late marks are not used. Run grader collect again to rewrite it."
-        )
+    read: list = []
+    warnings = []
+    if _is_manifest(path):
+        try:
+            read = read_manifest(path)
+        except (ManifestError, OSError) as exc:
+            warnings.append(
+                f"{path}: {exc}; it was ignored, so every file's time is read from its name "
+                "and LMS late marks are not used. Run grader collect again to rewrite it."
+            )
     rows = {row.file: row for row in read}
     by_content = {(names.identity(row.participant), row.sha256): row for row in read}
+    present = {e.file for e in entries}
+    gone: dict[str, list] = {}  # sha256 -> rows whose file is no longer there
+    for row in read:
+        if row.file not in present:
+            gone.setdefault(row.sha256, []).append(row)
+    moved = []
     for e in entries:
+        if not e.identified:
+            continue
         row = rows.get(e.file) or by_content.get((e.participant, e.sha256))
-        if row is not None and e.identified:
+        same = gone.get(e.sha256, []) if row is None else []
+        if same and len({(r.time_known, r.lms_late) for r in same}) == 1:
+            row = same[0]
+            moved.append(f"{e.file} was collected as {same[0].file}")
+        if row is not None:
             e.time_known = row.time_known == "yes"
             e.lms_late = {"yes": True, "no": False}.get(row.lms_late)
-    return ""
+        elif _stamped(e, folder):
+            e.time_known, e.row_lost = False, True
+    if moved:
+        shown = "; ".join(moved[:3]) + ("; ..." if len(moved) > 3 else "")
+        warnings.append(
+            f"{len(moved)} file(s) matched their collected.csv row by content (sha256) alone: "
+            f"their folder or name changed since grader collect. {shown}."
+        )
+    return warnings
+
+
+def _stamped(e: Entry, folder: Path) -> bool:
+    """Whether a file in a participant folder carries grader collect's stamp of an export
+    time: its modification time equals its name's time to the second (collect sets it so
+    for the Canvas, Moodle and GitHub Classroom files whose names carry no time)."""
+    if "/" not in e.file or time_in_name(e.file.rsplit("/", 1)[1]) is None:
+        return False
+    try:
+        modified = int((folder / e.file).lstat().st_mtime)
+    except OSError:
+        return False
+    return modified == int(e.submitted_at.timestamp())
 
 
 def _listing(folder: Path) -> list[Path]:

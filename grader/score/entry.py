@@ -38,6 +38,7 @@ class Entry:
     name: str = field(default="", repr=False)  # the raw name that names the participant
     time_known: bool = True  # False: grader collect gave it the export's time (collected.csv)
     lms_late: bool | None = None  # the LMS's late mark (collected.csv; None: no mark)
+    row_lost: bool = False  # time unknown: collect's copy of an export, no collected.csv row
     sample: bool = False  # its predictions are the bundle's sample submission's
 
 

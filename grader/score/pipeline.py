@@ -153,7 +153,7 @@ def _compute(
         _baseline_present(options, [entry for entry, _ in found])
         checker = SubmissionChecker(key)
         entries = [check_entry(entry, path, checker) for entry, path in found]
-        if problem := apply_manifest(entries, options.folder):
+        for problem in apply_manifest(entries, options.folder):
             given.warn(problem)
     if say is not None and len(entries) >= LONG_RUN:
         say(
@@ -193,7 +193,9 @@ def _compute(
     run = ScoringRun(
         options, key, entries, board, intervals, stats, flags, stages=stages, lookup=lookup
     )
-    run.unjudged = unjudged
+    if options.deadline is not None:
+        run.rowless = sum(1 for e in entries if e.identified and e.row_lost)
+    run.unjudged = unjudged - run.rowless
     ranked = [row for row in board if not row.staff]
     if options.final and len(ranked) >= 2:
         with stages("shake-up"):

@@ -60,6 +60,7 @@ class ScoringRun:
     stages: Stages = field(default_factory=lambda: Stages())
     reconciliation: Reconciliation | None = None  # with --kaggle-leaderboard
     unjudged: int = 0  # files a deadline could not be applied to (no time, no LMS mark)
+    rowless: int = 0  # of those, collect's copies whose collected.csv row is gone
 
     @property
     def exit_code(self) -> int:
