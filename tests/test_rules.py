@@ -5,13 +5,19 @@ from __future__ import annotations
 
 import csv
 import shutil
+import tempfile
 import unicodedata
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from grader.core.errors import UsageError
 from grader.core.text import csv_cell
+from grader.folder.roster import read_roster
+from grader.grades.reconcile import read_kaggle_board
 from tests.scoring_fixtures import solution_rows, write_predictions
 from tests.test_collect import grader, tree, write_zip
 from tests.test_score import review_of, score_cli
@@ -523,3 +529,34 @@ def test_spreadsheet_uploads_are_collected_and_say_what_to_do(competition, tmp_p
             "",
         ),
     }
+
+
+# Pieces of the TA's own files: each reader's columns, odd cells and odd line ends.
+TA_CELLS = st.one_of(
+    st.sampled_from(
+        ["student_id", "kaggle_name", "extension_hours", "username", "TeamName", "Score",
+         "TeamId", "SubmissionDate", "TeamMemberUserNames", "Rank"]
+    ),
+    st.sampled_from(
+        ["", "1", "-1", "nan", "inf", "1e400", "48", "1,5", "9999-12-31 23:59:59", "2026-13-45",
+         "0001-01-01T00:00+14:00", '"', "'", ";", "\x00", "\ufeff", "a\nb", "ä", "=1+1"]
+    ),
+    st.text(max_size=8),
+)  # fmt: skip
+TA_FILES = st.lists(st.lists(TA_CELLS, max_size=6).map(",".join), min_size=1, max_size=6).flatmap(
+    lambda lines: st.sampled_from(["\n", "\r\n", "\r"]).map(lambda end: end.join(lines))
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(TA_FILES, st.booleans())
+def test_a_tas_roster_or_leaderboard_is_read_or_refused_in_one_line(text, roster):
+    """Case 8: whatever a roster or a Kaggle leaderboard holds, reading it gives its rows
+    or a UsageError of one line that names the file; never another exception."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "ta.csv"
+        path.write_bytes(text.encode("utf-8", "surrogatepass"))
+        try:
+            read_roster(path) if roster else read_kaggle_board(path)
+        except UsageError as exc:
+            assert str(path) in str(exc) and "\n" not in str(exc)

@@ -140,7 +140,7 @@ def csv_table(data: bytes) -> tuple[list[str], list[tuple[int, list[str]]]]:
             1, f"the column {repeated!r} appears {names.count(repeated)} times; keep one."
         )
     body = [(line, cells) for line, cells in rows[1:] if any(cell.strip() for cell in cells)]
-    for line, cells in body:
+    for line, cells in rows[:1] + body:
         if any("\n" in cell or "\r" in cell for cell in cells):
             raise CsvError(
                 line, "a cell holds a line break (a quote that was not meant to open one?)."
