@@ -25,7 +25,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 from grader.core.text import csv_cell, csv_uncell
@@ -101,7 +101,8 @@ def read_manifest(path: Path) -> list[Row]:
             row = Row(*(csv_uncell(c) for c in cells))
             try:
                 moment = row.moment
-            except ValueError:
+                moment.astimezone(timezone.utc)  # a time that UTC cannot hold is no time
+            except (ValueError, OverflowError):
                 raise ManifestError(
                     f"line {reader.line_num}: submitted_at {row.submitted_at!r} is not an ISO time"
                 ) from None
