@@ -4,6 +4,7 @@ reads: the rules of docs/grading-rules.md where they were broken."""
 from __future__ import annotations
 
 import csv
+import re
 import shutil
 import tempfile
 import unicodedata
@@ -18,6 +19,7 @@ from grader.core.errors import UsageError
 from grader.core.text import csv_cell
 from grader.folder.roster import read_roster
 from grader.grades.reconcile import read_kaggle_board
+from grader.score.discover import discover
 from tests.scoring_fixtures import solution_rows, write_predictions
 from tests.test_collect import grader, tree, write_zip
 from tests.test_score import review_of, score_cli
@@ -560,3 +562,31 @@ def test_a_tas_roster_or_leaderboard_is_read_or_refused_in_one_line(text, roster
             read_roster(path) if roster else read_kaggle_board(path)
         except UsageError as exc:
             assert str(path) in str(exc) and "\n" not in str(exc)
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        (f"x{suffix}", f"a spreadsheet workbook ({suffix.lower()}), not a CSV file; not scored. "
+         "Open it and save it as CSV UTF-8 (comma-separated), then submit that file.")
+        for suffix in (".xlsx", ".XLS", ".ods")
+    ]
+    + [("x.tsv", "a tab-separated file (.tsv), not a comma-separated CSV file; not scored. "
+        "Save it as CSV (comma-separated), then submit that file.")],
+)  # fmt: skip
+def test_each_spreadsheet_kind_says_how_to_save_it_as_csv(tmp_path, name, reason):
+    (tmp_path / "ann").mkdir()
+    (tmp_path / "ann" / name).write_bytes(b"PK")
+    ((entry, _),) = discover(tmp_path)
+    assert (entry.participant, entry.status, entry.error) == ("ann", "error", reason)
+
+
+def test_every_test_the_rule_page_names_exists():
+    """docs/grading-rules.md names a test beside each rule: each must be there."""
+    root = Path(__file__).resolve().parents[1]
+    page = (root / "docs" / "grading-rules.md").read_text(encoding="utf-8")
+    named = re.findall(r"`(test_\w+\.py)(?:::(test_\w+))?`", page)
+    assert len(named) > 30
+    for file, function in named:
+        source = (root / "tests" / file).read_text(encoding="utf-8")
+        assert not function or f"def {function}(" in source, (file, function)
