@@ -440,9 +440,10 @@ def _add_score(commands: argparse._SubParsersAction) -> None:
         "--late-policy",
         default=score_default("late_policy"),
         metavar="POLICY",
-        help="what the gradebook does with a file after the student's deadline: ignore, "
-        "zero (it does not count) or penalty:P%%/day (P%% off per started day); the student "
-        "gets the most points any of their files keeps (default: ignore)",
+        help="what a file after the student's deadline counts for: ignore (as any file), "
+        "zero (as never submitted) or penalty:P%%/day (its points lose P%% per started day); "
+        "under zero and penalty the final board leaves late files out. Rules: "
+        "docs/grading-rules.md (default: ignore)",
     )
     p.add_argument(
         "--staff",

@@ -192,50 +192,57 @@ def _graded(g: Grading, i: int | None, own: list[Entry], base_entry: Entry, base
     def p_of(e: Entry) -> float | None:
         return g.stats[i].p_vs_baseline if e is ranked else _p(e, base_entry, g)
 
-    def late(e: Entry) -> bool:
-        return _late(g, e) is True
-
     if g.policy.kind == "ignore":
         return Choice(ranked, Fraction(1), p_of(ranked), _flag_notes(g, ranked), False)
     share = {e.file: factor(g.policy, g.late.get(e.file)) for e in own}
-    on_time = [e for e in own if not late(e)]
-    options = [_shown(on_time, g)] if on_time else []
-    if g.policy.kind == "penalty":
-        keeping = [e for e in own if share[e.file] > 0]
-        options += [e for e in board_candidates(keeping, g.rank_by, g.final) if late(e)]
     notes = []
-    if ranked is not None and late(ranked):  # the public board keeps late files
+    if ranked is not None and _late(g, ranked):  # the public board keeps late files
         lateness = g.late[ranked.file]
         notes.append(
             f"ranked file {ranked.file} is late: {lateness.reason}; "
             f"{penalty_text(g.policy, lateness)}"
         )
-    unchanged = _shown(own, g)  # what `ignore` would grade
+    options = _options(g, own, share)
     if not options:
         return Choice(None, Fraction(0), None, [*notes, "no file was on time"], True)
-    ranked_options = sorted(options, key=lambda e: board_order(e, g.split, g.rank_by))
-    scored = [
-        (points(_value(e, g), base, p_of(e)) * share[e.file], share[e.file]) for e in ranked_options
-    ]
     # The most points win; on equal points the larger share (on time first), then the
     # board's order (max keeps the first of equals).
-    best = max(range(len(ranked_options)), key=lambda k: scored[k])
-    graded = ranked_options[best]
-    if graded is not ranked and not late(graded):
+    graded = max(
+        options, key=lambda e: (points(_value(e, g), base, p_of(e)) * share[e.file], share[e.file])
+    )
+    notes += _choice_notes(g, graded, ranked, own)
+    changed = graded is not _shown(own, g) or share[graded.file] < 1  # _shown: ignore's
+    return Choice(graded, share[graded.file], p_of(graded), notes, changed)
+
+
+def _options(g: Grading, own: list[Entry], share: dict[str, Fraction]) -> list[Entry]:
+    """The files that compete under zero or penalty, in the board's order: the file the
+    board would show without the late files; under penalty also each late file the board
+    would choose from if late files counted (those that keep points)."""
+    on_time = [e for e in own if not _late(g, e)]
+    options = [_shown(on_time, g)] if on_time else []
+    if g.policy.kind == "penalty":
+        keeping = [e for e in own if share[e.file] > 0]
+        options += [e for e in board_candidates(keeping, g.rank_by, g.final) if _late(g, e)]
+    return sorted(options, key=lambda e: board_order(e, g.split, g.rank_by))
+
+
+def _choice_notes(g: Grading, graded: Entry, ranked: Entry | None, own: list[Entry]) -> list[str]:
+    """Why the graded file is graded, when it is not the board's; what zero left out."""
+    notes = []
+    if graded is not ranked and not _late(g, graded):
         notes.append(f"graded the on-time file {graded.file}")
     elif graded is not ranked:
         other = g.late[graded.file]
         note = f"graded {graded.file}, late: {other.reason}; {penalty_text(g.policy, other)}"
-        if ranked is not None and not late(ranked):
+        if ranked is not None and not _late(g, ranked):
             note += f"; it keeps more points than the board's file {ranked.file}"
         notes.append(note)
     if g.policy.kind == "zero":
-        skipped = [e.file for e in own if late(e) and e is not ranked]
+        skipped = [e.file for e in own if _late(g, e) and e is not ranked]
         if skipped:
             notes.append(f"not counted, late (--late-policy zero): {', '.join(skipped)}")
-    notes += _flag_notes(g, graded)
-    changed = graded is not unchanged or share[graded.file] < 1
-    return Choice(graded, share[graded.file], p_of(graded), notes, changed)
+    return notes + _flag_notes(g, graded)
 
 
 def _shown(files: list[Entry], g: Grading) -> Entry:
@@ -246,10 +253,10 @@ def _shown(files: list[Entry], g: Grading) -> Entry:
     )
 
 
-def _late(g: Grading, e: Entry) -> bool | None:
-    """True late, None undecided, False on time (no Lateness)."""
+def _late(g: Grading, e: Entry) -> bool:
+    """Whether the late rules judged the file late (undecided counts as on time)."""
     lateness = g.late.get(e.file)
-    return False if lateness is None else lateness.late
+    return lateness is not None and lateness.late is True
 
 
 def _flag_notes(g: Grading, e: Entry) -> list[str]:
