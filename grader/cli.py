@@ -449,8 +449,16 @@ def _add_score(commands: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--final",
         action="store_true",
-        help="rank by the private split, Kaggle's final board; without it no file in --out "
-        "depends on a private label (default: public board)",
+        help="rank by the private split, Kaggle's final board; refused while --deadline is "
+        "still ahead (see --final-before-deadline); without it no file in --out depends on a "
+        "private label (default: public board)",
+    )
+    p.add_argument(
+        "--final-before-deadline",
+        action="store_true",
+        help="allow --final while --deadline (or a roster student's extended deadline) is "
+        "still ahead, with a warning: the final board shows Private scores while students "
+        "can still submit (default: refused)",
     )
     p.add_argument(
         "--public-details",
@@ -525,9 +533,10 @@ def _add_score(commands: argparse._SubParsersAction) -> None:
         "--late-policy",
         default=score_default("late_policy"),
         metavar="POLICY",
-        help="what the gradebook does with a file after the student's deadline: ignore, "
-        "zero (it does not count) or penalty:P%%/day (P%% off per started day); the student "
-        "gets the most points any of their files keeps (default: ignore)",
+        help="what a file after the student's deadline counts for: ignore (as any file), "
+        "zero (as never submitted) or penalty:P%%/day (its points lose P%% per started day); "
+        "under zero and penalty the final board leaves late files out. Rules: "
+        "docs/grading-rules.md (default: ignore)",
     )
     p.add_argument(
         "--staff",

@@ -210,10 +210,11 @@ def test_every_file_is_listed_and_those_that_cannot_be_submissions_say_why(tmp_p
         ("ben", "ben.csv", "", ""),
         ("cy.csv", "cy.csv/a.csv", "", ""),
         (
-            "dee.tsv",
+            "dee",  # a spreadsheet uploaded for a CSV file names its participant too
             "dee.tsv",
             "error",
-            "not a .csv file; rename it to .csv if it is a submission.",
+            "a tab-separated file (.tsv), not a comma-separated CSV file; not scored. Save it "
+            "as CSV (comma-separated), then submit that file.",
         ),
     ]
 

@@ -123,9 +123,12 @@ def _interval_cells(spans) -> list[str]:
 
 
 def scores_csv(entries: list[Entry], final: bool, intervals=None) -> str:
-    """One row per file: status, reason, every score the board may show and (with
-    `intervals`, from uncertainty.file_intervals) the 95% intervals on the ranking split."""
-    columns = ["participant", "file", "submitted_at", "selected", "status", "error", "sha256"]
+    """One row per file: status, reason (`error`), a note on a scored file, every score the
+    board may show and (with `intervals`, from uncertainty.file_intervals) the 95%
+    intervals on the ranking split."""
+    columns = [
+        "participant", "file", "submitted_at", "selected", "status", "error", "note", "sha256",
+    ]  # fmt: skip
     columns += [f"{s}_{m}" for s in splits_shown(final) for m in METRICS]
     if intervals is not None:
         columns += _interval_columns(board_split(final))
@@ -138,6 +141,7 @@ def scores_csv(entries: list[Entry], final: bool, intervals=None) -> str:
             "yes" if e.selected else "no",
             e.status,
             csv_cell(e.error),
+            csv_cell(e.note),
             e.sha256,
         ]
         row += [_number(e, s, m) for s in splits_shown(final) for m in METRICS]

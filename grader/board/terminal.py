@@ -188,6 +188,12 @@ def score_summary(run: ScoringRun) -> str:
             f"Deadline: {run.unjudged} file(s) have no known submission time and no LMS late "
             "mark (collected.csv), so --deadline could not be applied to them."
         )
+    if run.rowless:
+        parts.append(
+            f"Deadline: {run.rowless} file(s) in collected Canvas/Moodle/Classroom layout have "
+            "no collected.csv row: their time is unknown, so the deadline was not applied to "
+            "them. Run grader collect again with the same exports, or restore collected.csv."
+        )
     if run.provenance is not None:
         parts.append(provenance_text(run.provenance, options.review_dir / "provenance.csv"))
     if run.reconciliation is not None:

@@ -60,6 +60,7 @@ from grader.bundle.files import (
     TEST_IMAGES,
     TRAIN_CSV,
     TRAIN_IMAGES,
+    sample_labels,
 )
 from grader.bundle.sources import FreshImages, RawDataset, check_new, load_fresh, load_source
 from grader.core.constants import DEFAULT_PUBLIC_FRACTION, HISTORY_NAME, REVIEW_NAME
@@ -246,7 +247,7 @@ def _write_bundle(folder: Path, split: Split, manifest: dict) -> None:
     _write_csv(
         public / SAMPLE_SUBMISSION,
         ["id", "label"],
-        zip(test_ids, names[test_ids % len(classes)], strict=True),
+        zip(test_ids, names[sample_labels(test_ids, len(classes))], strict=True),
     )
     (public / CLASSES_TXT).write_text("".join(f"{name}\n" for name in classes), encoding="utf-8")
     (public / DATA_README).write_text(_data_readme(manifest), encoding="utf-8")

@@ -12,8 +12,9 @@ it may not be used:
   its zip header claims (a zip bomb stops at the cap).
 
 Nothing is ever extracted: `read` returns a file's bytes, and the caller
-decides where (and whether) they go. Entries that archivers add on their own
-(`__MACOSX/`, `.DS_Store`, `Thumbs.db`, `desktop.ini`) and tools' folders
+decides where (and whether) they go. Entries that archivers and operating systems
+add on their own (`__MACOSX/`, grader.core.fileio.is_system_file: `.DS_Store`,
+`Thumbs.db`, `desktop.ini`, `._*`, `.~lock.*#`) and tools' folders
 (`.git/` in a GitHub Classroom repository, `.ipynb_checkpoints/`) are skipped. Zip names without
 the UTF-8 flag are decoded as UTF-8 when they are valid UTF-8 (what most
 archivers write), else as cp437 (the zip standard).
@@ -31,8 +32,8 @@ from pathlib import Path
 
 from grader.collect.lms import Zone
 from grader.core.errors import UsageError
+from grader.core.fileio import is_system_file
 
-ARCHIVER_FILES = frozenset({".ds_store", "thumbs.db", "desktop.ini"})
 # Folders of tools, not of students: an archiver's resource forks, git's objects,
 # Jupyter's autosaved copies.
 TOOL_FOLDERS = frozenset({"__MACOSX", ".git", ".ipynb_checkpoints"})
@@ -155,7 +156,7 @@ def _archiver_entry(info: zipfile.ZipInfo) -> bool:
     return (
         name.endswith("/")
         or not parts
-        or parts[-1].lower() in ARCHIVER_FILES
+        or is_system_file(parts[-1])
         or any(p in TOOL_FOLDERS for p in parts[:-1])
     )
 
@@ -203,7 +204,7 @@ def _folder_items(root: Path) -> list[Item]:
             n for n in subfolders if n not in TOOL_FOLDERS and not (here / n).is_symlink()
         )
         for name in sorted(files):
-            if name.lower() in ARCHIVER_FILES:
+            if is_system_file(name):
                 continue
             items.append(_file_item(here / name, rel / name))
     return items

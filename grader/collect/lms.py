@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
 
 from grader.core.constants import LMS_FORMATS
-from grader.folder.layout import after_timestamp, participant_named, time_in_name
+from grader.folder.layout import after_timestamp, participant_named, time_in_name, upload_suffix
 
 FORMATS = LMS_FORMATS
 LABEL = {
@@ -229,12 +229,14 @@ def classroom_top(paths: list[list[str]], export_stem: str) -> int | None:
 
 def _folder(parts: list[str], tz: Zone) -> Parsed | None:
     name, top = parts[-1], len(parts) == 1
-    if top and not name.lower().endswith(".csv"):
+    suffix = upload_suffix(name)
+    if top and not suffix:
         return None  # names no participant in the submissions layout
-    when = time_in_name(name, top) if name.lower().endswith(".csv") else None
+    when = time_in_name(name, top) if suffix else None
     original = name
     if when is not None:  # the time is kept apart: the copy's name starts with it again
-        original = (after_timestamp(name[: -len(".csv")]) or "submission") + name[-len(".csv") :]
+        cut = len(name) - len(suffix)
+        original = (after_timestamp(name[:cut]) or "submission") + name[cut:]
     participant = participant_named(name) if top else parts[0]
     return Parsed("folder", "", participant, "_".join([*parts[1:-1], original]), when)
 

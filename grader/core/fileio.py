@@ -25,6 +25,20 @@ from pathlib import Path
 from grader.core.errors import UsageError
 
 CHUNK = 1 << 22  # 4 MiB
+# Files an operating system or an office program leaves in any folder a person opens:
+# Finder's .DS_Store, Windows Explorer's Thumbs.db and desktop.ini (compared ignoring
+# case), macOS's ._ resource forks on foreign disks, LibreOffice's .~lock.<file># while
+# a file is open. Never a submission, never a reason to refuse replacing a folder.
+SYSTEM_FILES = frozenset({".ds_store", "thumbs.db", "desktop.ini"})
+
+
+def is_system_file(name: str) -> bool:
+    """Whether `name` is one of the files an OS or office program leaves behind."""
+    return (
+        name.lower() in SYSTEM_FILES
+        or name.startswith("._")
+        or (name.startswith(".~lock.") and name.endswith("#"))
+    )
 
 
 def file_digest(path: Path, algorithm: str = "sha256") -> str:
@@ -183,8 +197,9 @@ def replace_problem(
     It may when it is empty, or when the kit wrote it: it holds the kit's
     `marker` file, every other entry is a file (or a link, of which only the
     link goes) named in `known`, and `reports/` is a folder of the kit's .json
-    reports (each starting with `report_start`). So no file or folder of the
-    user's is ever deleted.
+    reports (each starting with `report_start`). Files an OS or office program
+    leaves behind (`is_system_file`) go with the folder. So no file or folder of
+    the user's is ever deleted.
     """
     if not folder.exists():
         return ""
@@ -199,14 +214,23 @@ def replace_problem(
     for path in entries:
         if path.name == "reports" and path.is_dir() and not path.is_symlink():
             foreign += [
-                f"reports/{p.name}" for p in sorted(path.iterdir()) if not _report(p, report_start)
+                f"reports/{p.name}"
+                for p in sorted(path.iterdir())
+                if not (_report(p, report_start) or _left_behind(p))
             ]
+        elif _left_behind(path):
+            continue
         elif path.name not in known or (path.is_dir() and not path.is_symlink()):
             foreign.append(path.name)
     if foreign:
         shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
         return f"holds files grader score did not write ({shown}), which replacing it would delete"
     return ""
+
+
+def _left_behind(path: Path) -> bool:
+    """A file (not a folder) an OS or office program left in the folder."""
+    return is_system_file(path.name) and (path.is_symlink() or not path.is_dir())
 
 
 def _report(path: Path, start: bytes) -> bool:

@@ -2,7 +2,9 @@
 
 Participant names come from file names and are untrusted. In CSV a cell that
 a spreadsheet would run as a formula (=, +, -, @, tab, CR first) gets a
-leading apostrophe (OWASP's advice for CSV injection); Markdown escapes HTML
+leading apostrophe (OWASP's advice for CSV injection), and so does a cell that
+starts with an apostrophe, so that `+1` and `'+1` stay two cells (`'+1`,
+`''+1`) and `csv_uncell` gives each back; Markdown escapes HTML
 and Markdown syntax; HTML escapes everything; the terminal shows control
 characters as '?'.
 """
@@ -32,8 +34,15 @@ TEST_METHOD = {"accuracy": "exact McNemar test", "macro_f1": "paired permutation
 
 
 def csv_cell(text: str) -> str:
-    """Neutralise a spreadsheet formula: prefix an apostrophe when it starts like one."""
-    return "'" + text if text.startswith(FORMULA_START) else text
+    """Neutralise a spreadsheet formula: prefix an apostrophe when the cell starts like
+    one, or with an apostrophe (which the prefix would otherwise make ambiguous). Every
+    CSV file the kit writes goes through this one guard."""
+    return "'" + text if text.startswith((*FORMULA_START, "'")) else text
+
+
+def csv_uncell(text: str) -> str:
+    """The text `csv_cell` was given: the guard's apostrophe removed."""
+    return text[1:] if text.startswith("'") else text
 
 
 def markdown_text(text: str) -> str:
@@ -137,7 +146,7 @@ def csv_table(data: bytes, utf16: bool = False) -> tuple[list[str], list[tuple[i
             1, f"the column {repeated!r} appears {names.count(repeated)} times; keep one."
         )
     body = [(line, cells) for line, cells in rows[1:] if any(cell.strip() for cell in cells)]
-    for line, cells in body:
+    for line, cells in rows[:1] + body:
         if any("\n" in cell or "\r" in cell for cell in cells):
             raise CsvError(
                 line, "a cell holds a line break (a quote that was not meant to open one?)."

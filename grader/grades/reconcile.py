@@ -193,7 +193,15 @@ def _parse(path: Path, header: list[str], rows: list[tuple[int, list[str]]], whe
             latest[key] = (datetime.min, team)
             continue
         # Without a date column the last row of a team counts.
-        when = _date(row[date], where, line) if date is not None else datetime.min
+        when = datetime.min
+        if date is not None and date >= len(row):
+            raise UsageError(
+                f"{where} line {line}: no SubmissionDate (the row has {len(row)} cells, the "
+                f"header {len(header)} columns), by which each team's latest row is chosen. "
+                "Pass the file as downloaded from Kaggle."
+            )
+        if date is not None:
+            when = _date(row[date], where, line)
         if key not in latest or when >= latest[key][0]:
             latest[key] = (when, team)
     teams = sorted((team for _, team in latest.values()), key=lambda t: t.line)

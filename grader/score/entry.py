@@ -30,6 +30,7 @@ class Entry:
     selected: bool = False
     status: str = ""  # scored | invalid | error ("valid" between checking and scoring)
     error: str = ""
+    note: str = ""  # about a scored file (the sample submission, a .csv.txt name)
     sha256: str = ""
     metrics: dict[str, Metrics] = field(default_factory=dict)
     predicted: np.ndarray | None = None  # class index per test row (scored files only)
@@ -37,6 +38,8 @@ class Entry:
     name: str = field(default="", repr=False)  # the raw name that names the participant
     time_known: bool = True  # False: grader collect gave it the export's time (collected.csv)
     lms_late: bool | None = None  # the LMS's late mark (collected.csv; None: no mark)
+    row_lost: bool = False  # time unknown: collect's copy of an export, no collected.csv row
+    sample: bool = False  # its predictions are the bundle's sample submission's
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ class ScoreOptions:
     out: Path = Path("leaderboard")  # the board: may be shown to students
     review: Path | None = None  # default: review/ beside the solution
     final: bool = False  # rank by the Private split (Kaggle's final board)
+    final_before_deadline: bool = False  # allow --final while a deadline is still ahead
     rank_by: str = "accuracy"  # or macro_f1
     baseline: str | None = None  # participant every other is tested against
     roster: Path | None = None  # kaggle_name,student_id: writes review/gradebook.csv

@@ -36,6 +36,7 @@ import shlex
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 from grader.board.public import write_board
@@ -54,7 +55,14 @@ from grader.core.fileio import (
 from grader.folder.roster import Roster, match_participants, read_roster
 from grader.grades.gradebook import Grading, gradebook
 from grader.grades.history import record
-from grader.grades.late import IGNORE, Policy, judge, parse_policy
+from grader.grades.late import (
+    IGNORE,
+    Policy,
+    judge,
+    never_submitted,
+    parse_policy,
+    student_deadline,
+)
 from grader.grades.lms import LABEL as LMS_LABEL
 from grader.grades.lms import assignment_problem, lms_gradebook
 from grader.grades.reconcile import KaggleBoard, read_kaggle_board, reconcile
@@ -101,6 +109,7 @@ def score_submissions(
         _refuse_students_as_staff(options, students)
         policy = _policy(options, students)
         _check_gradebook_format(options, students, roster_warnings.append)
+        _final_after_deadline(options, students, roster_warnings.append)
         kaggle = (
             read_kaggle_board(options.kaggle_leaderboard) if options.kaggle_leaderboard else None
         )
@@ -151,7 +160,7 @@ def _compute(
         _baseline_present(options, [entry for entry, _ in found])
         checker = SubmissionChecker(key)
         entries = [check_entry(entry, path, checker) for entry, path in found]
-        if problem := apply_manifest(entries, options.folder):
+        for problem in apply_manifest(entries, options.folder):
             given.warn(problem)
     if say is not None and len(entries) >= LONG_RUN:
         say(
@@ -162,7 +171,13 @@ def _compute(
         for entry in entries:
             score_entry(entry, key)
     with stages("rank"):
-        board = leaderboard(entries, options.rank_by, options.final, staff)
+        # Lateness first: under a late policy the final board leaves late files out.
+        students = given.roster.students if given.roster else []
+        matched, _ = match_participants(students, {e.participant for e in entries if e.identified})
+        extensions = {p: s.extension_hours for p, s in matched.items()}
+        late, unjudged = judge(entries, options.deadline, extensions)
+        dropped = never_submitted(entries, late, given.policy, staff) if options.final else None
+        board = leaderboard(entries, options.rank_by, options.final, staff, dropped or frozenset())
         baseline = _baseline(options, board)
     split = board_split(options.final)
     with stages("intervals and tests"):
@@ -171,10 +186,6 @@ def _compute(
             board, key, split, baseline, intervals=intervals, rank_by=options.rank_by
         )
     with stages("flags"):
-        students = given.roster.students if given.roster else []
-        matched, _ = match_participants(students, {e.participant for e in entries if e.identified})
-        extensions = {p: s.extension_hours for p, s in matched.items()}
-        late, unjudged = judge(entries, options.deadline, extensions)
         marked = any(e.lms_late is not None for e in entries if e.identified)
         if given.policy != IGNORE and options.deadline is None and not marked:
             given.warn(
@@ -194,7 +205,9 @@ def _compute(
     run = ScoringRun(
         options, key, entries, board, intervals, stats, flags, stages=stages, lookup=lookup
     )
-    run.unjudged = unjudged
+    if options.deadline is not None:
+        run.rowless = sum(1 for e in entries if e.identified and e.row_lost)
+    run.unjudged = unjudged - run.rowless
     run.fresh = fresh
     ranked = [row for row in board if not row.staff]
     if options.final and len(ranked) >= 2:
@@ -335,6 +348,37 @@ def _check_gradebook_format(
             f"--assignment-id {options.assignment_id}: Moodle's import file has no column id "
             "(the grade column is mapped to a grade item when importing), so it is not used."
         )
+
+
+def _final_after_deadline(
+    options: ScoreOptions, roster: Roster | None, warn: Callable[[str], None]
+) -> None:
+    """--final publishes Private scores: refused while the deadline, or a roster student's
+    extended one, is still ahead, unless --final-before-deadline (docs/grading-rules.md 7)."""
+    if not options.final or options.deadline is None:
+        return
+    now = datetime.now(timezone.utc)
+    latest, what = options.deadline, f"the deadline {options.deadline.isoformat()} (--deadline)"
+    for student in roster.students if roster else []:
+        own = student_deadline(options.deadline, student.extension_hours)
+        if own is not None and own > max(latest, now):
+            latest = own
+            what = (
+                f"student {student.student_id}'s deadline, extended by "
+                f"{student.extension_hours:g} h to {own.isoformat()},"
+            )
+    if latest <= now:
+        return
+    if not options.final_before_deadline:
+        raise UsageError(
+            f"--final: {what} is still ahead, and the final board shows Private scores while "
+            "students can still submit. Score without --final until then, or add "
+            "--final-before-deadline."
+        )
+    warn(
+        f"--final-before-deadline: the deadline {latest.isoformat()} is still ahead; this "
+        "final board shows Private scores before it."
+    )
 
 
 def _staff(options: ScoreOptions, entries: list[Entry]) -> frozenset[str]:

@@ -67,6 +67,7 @@ class ScoringRun:
     lms_gradebook: LmsGradebook | None = None  # with --gradebook-format other than plain
     roster_summary: str = ""  # a roster read from an LMS export: which, in one line
     fresh: FreshCheck | None = None  # None: no fresh images, or --no-fresh-check
+    rowless: int = 0  # of those, collect's copies whose collected.csv row is gone
 
     @property
     def exit_code(self) -> int:

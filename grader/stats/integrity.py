@@ -4,10 +4,11 @@ None of these decides anything: each flag names the participants and files
 and says why. Some are computed from Private rows (near-identical uses every
 test row), so flags live in the review folder, never in the public board.
 
-* identical: byte-identical files (same sha256) from different participants;
-* near-identical: two participants' ranked files that give the same wrong
-  class on at least 90% of the test images either of them gets wrong (with at
-  least 30 such images). Independent models share hard images, but each also
+* identical: byte-identical files (same sha256) from different participants, the
+  untouched sample submission aside (every student may hand it in);
+* near-identical: two participants' ranked files (sample submissions aside) that
+  give the same wrong class on at least 90% of the test images either of them gets
+  wrong (with at least 30 such images). Independent models share hard images, but each also
   has errors of its own; a copy with a few rows changed shares nearly all.
   A copy whose owner then fixed many of its errors is not caught by this rule
   (the price of finding pairs without comparing every pair);
@@ -72,7 +73,7 @@ def integrity_flags(entries, board, key, plausible: float = PLAUSIBLE, late=None
 def _identical(entries) -> list[Flag]:
     by_hash: dict[str, list] = defaultdict(list)
     for e in entries:
-        if e.sha256:
+        if e.sha256 and not e.sample:
             by_hash[e.sha256].append(e)
     return [
         Flag(
@@ -89,7 +90,7 @@ def _identical(entries) -> list[Flag]:
 
 def _near_identical(board, key) -> list[Flag]:
     """Pairs of ranked files that make nearly the same wrong predictions."""
-    rows = [row for row in board if row.entry.predicted is not None]
+    rows = [row for row in board if row.entry.predicted is not None and not row.entry.sample]
     if len(rows) < 2:
         return []
     predicted = np.stack([row.entry.predicted for row in rows])
