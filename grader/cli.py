@@ -230,7 +230,7 @@ def _add_collect(commands: argparse._SubParsersAction) -> None:
         "matched to no student (the rest are copied), 2 usage error (nothing copied) or "
         "DIR/collected.csv could not be written (the copies made stay; the next run lists "
         "them), 130 interrupted by Ctrl-C (the copies made are listed in collected.csv). "
-        "Naming rules per LMS and the roster's columns: README, 'Collecting submissions'.",
+        "Naming rules per LMS and the roster's columns: docs/collect.md.",
     )
     p.add_argument(
         "exports",

@@ -41,7 +41,7 @@ LECTURE_TERMS = [
     *("규제", "드롭아웃", "배치 정규화", "정확도", "검증 데이터", "학습 곡선", "배치 크기"),
     *("에폭", "모멘텀", "가중치 감쇠", "전이 학습"),
 ]
-# The smoke settings the README documents for the notebooks' CPU run (baseline.notebook.SMOKE).
+# The notebooks' CPU smoke settings (baseline.notebook.SMOKE; docs/notebooks.md).
 SMOKE_FLAGS = [
     *("--model", "resnet18", "--weights", "none", "--image-size", "32"),
     *("--train-limit", "500", "--epochs", "1", "--batch-size", "64", "--seed", "42"),

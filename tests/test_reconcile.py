@@ -320,7 +320,7 @@ def test_grader_never_downloads_without_credentials(tmp_path):
 
 
 def test_a_hint_needs_more_matches_elsewhere_than_reproductions():
-    """README: the hint comes when more participants not reproduced match the other metric
+    """docs/score.md: the hint comes when more participants not reproduced match the other metric
     or split than reproduce on the chosen one."""
     from grader.grades.reconcile import _hints
 

@@ -58,7 +58,7 @@ SOLUTION_CSV = "solution.csv"
 MANIFEST_JSON = "manifest.json"
 FRESH_CSV = "fresh.csv"  # private/: the ids of the --fresh test images (grader prepare)
 
-# The id grammar (README, "Submission format"): ASCII digits only, spaces
+# The id grammar (docs/students.md, "grader validate"): ASCII digits only, spaces
 # around them ignored, at most 20 of them, compared by value (007 is 7).
 MAX_ID_DIGITS = 20
 ID_GRAMMAR = f"a whole number of at most {MAX_ID_DIGITS} digits 0-9"

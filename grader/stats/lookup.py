@@ -30,7 +30,7 @@ never changes a rank or a grade. On the evidence of benchmarks/bench_lookup.py (
 real models trained at CPU scale, 17-52% accuracy, and 14 strong files from an error
 model calibrated on them) it flags no honest file, every lookup built from true labels
 or from the real files, and none of the partial lookups built from the error model's
-strong files, which look exactly like stronger honest models (README).
+strong files, which look exactly like stronger honest models (docs/score.md).
 """
 
 from __future__ import annotations
