@@ -68,7 +68,7 @@ from grader.core.fileio import (
     write_bytes_atomically,
     write_text_atomically,
 )
-from grader.core.text import columns, pad, terminal_text, time_text
+from grader.core.text import table, terminal_text, time_text
 from grader.folder.collected import MANIFEST_NAME, ManifestError, Row, manifest_text, read_manifest
 from grader.folder.layout import participant_named, timestamp_text, upload_suffix
 from grader.folder.roster import Roster, Student, key_problem, read_roster
@@ -744,7 +744,7 @@ def _table(result: Collection) -> str:
         return "No file collected yet."
     with_ids = any(r.student_id for r in result.manifest)
     heads = ["student"] * with_ids + ["participant", "new", "files", "latest (UTC)"]
-    table = []
+    body = []
     for participant in sorted(rows_of):
         rows = rows_of[participant]
         latest = max(rows, key=lambda r: r.moment)
@@ -753,12 +753,5 @@ def _table(result: Collection) -> str:
             when += " (time unknown: export's time)"
         student = next((r.student_id for r in rows if r.student_id), "")
         cells = [terminal_text(participant, 30), str(new.get(participant, 0)), str(len(rows))]
-        table.append([terminal_text(student, 20)] * with_ids + [*cells, when])
-    widths = [max(len(h), *(columns(r[i]) for r in table)) for i, h in enumerate(heads)]
-    numeric = {len(heads) - 3, len(heads) - 2}
-    return "\n".join(
-        "  ".join(
-            pad(c, w, right=i in numeric) for i, (c, w) in enumerate(zip(row, widths, strict=True))
-        ).rstrip()
-        for row in [heads, *table]
-    )
+        body.append([terminal_text(student, 20)] * with_ids + [*cells, when])
+    return table(heads, body, numeric={len(heads) - 3, len(heads) - 2})
