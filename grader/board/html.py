@@ -24,7 +24,7 @@ from grader.core.text import (
     rank_text,
     time_text,
 )
-from grader.score.entry import board_split
+from grader.score.entry import board_split, entry_value
 from grader.score.run import ScoringRun
 
 STYLE = """
@@ -108,7 +108,7 @@ def leaderboard_html(run: ScoringRun, details: bool = False) -> str:
                 f"<td>{rank_text(row.rank)}</td><td>{group_letters(u.group)}</td>"
                 f'<td class="name">{_name_cell(i, row.participant, details)}</td>'
                 f"<td>{100 * m.accuracy:.2f}%</td><td>{100 * m.macro_f1:.2f}%</td>"
-                f"<td>{_bar(span.low, getattr(m, rank_by), span.high, lo, hi)} "
+                f"<td>{_bar(span.low, entry_value(row.entry, split, rank_by), span.high, lo, hi)} "
                 f"{100 * span.low:.1f}&ndash;{100 * span.high:.1f}%</td>"
                 f'<td class="file">{_e(row.entry.file)}</td>'
                 f"<td>{_e(time_text(row.entry.submitted_at))}</td></tr>"

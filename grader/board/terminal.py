@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from grader.board.public import percent_of, splits_shown
+from grader.board.public import splits_shown
 from grader.core.text import (
     LABEL,
     METRICS,
     SHORT,
     group_letters,
+    percent,
     rank_text,
     span_text,
     table,
@@ -24,7 +25,7 @@ from grader.grades.lms import LABEL as LMS_LABEL
 from grader.grades.lms import LmsGradebook
 from grader.grades.reconcile import reconciliation_text
 from grader.provenance.check import provenance_text
-from grader.score.entry import BoardRow, Entry, board_split
+from grader.score.entry import BoardRow, Entry, board_split, entry_value
 from grader.score.run import ScoringRun
 
 
@@ -38,7 +39,7 @@ def terminal_table(
     heads += [*extra, "file", "submitted (UTC)"]
     rows = [
         [rank_text(row.rank), terminal_text(row.participant, 24)]
-        + [percent_of(row.entry, s, m) for s in shown for m in METRICS]
+        + [percent(entry_value(row.entry, s, m)) for s in shown for m in METRICS]
         + ([span_text(getattr(stats[i], rank_by)), group_letters(stats[i].group)] if extra else [])
         + [
             terminal_text(row.entry.file, 40),

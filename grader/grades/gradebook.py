@@ -45,7 +45,7 @@ from grader.core import names
 from grader.core.text import csv_cell, csv_text, p_text
 from grader.folder.roster import Student, match_participants
 from grader.grades.late import IGNORE, Lateness, Policy, factor, penalty_text
-from grader.score.entry import Entry
+from grader.score.entry import Entry, entry_value
 from grader.score.ranking import board_candidates, board_order
 from grader.stats.uncertainty import paired_p
 
@@ -105,7 +105,7 @@ def gradebook(students: list[Student], grading: Grading) -> Gradebook:
     g = grading
     index = {row.participant: i for i, row in enumerate(g.board)}
     base_entry = g.board[index[g.baseline]].entry
-    base = _value(base_entry, g)
+    base = entry_value(base_entry, g.split, g.rank_by)
     unscored: dict[str, int] = {}
     for e in g.entries:
         if e.status != "scored" and e.name:
@@ -136,14 +136,16 @@ def gradebook(students: list[Student], grading: Grading) -> Gradebook:
         choice = _graded(g, i, own[participant], base_entry, base)
         notes += choice.notes
         book.late_changed += choice.changed
-        pts = 0 if choice.file is None else points(_value(choice.file, g), base, choice.p)
+        pts = 0
+        if choice.file is not None:
+            pts = points(entry_value(choice.file, g.split, g.rank_by), base, choice.p)
         book.graded.append(None if choice.file is None else choice.file.file)
         book.rows.append(
             _row(
                 student,
                 pts * choice.share,
                 "" if i is None else g.board[i].rank,
-                "" if i is None else repr(_value(g.board[i].entry, g)),
+                "" if i is None else repr(entry_value(g.board[i].entry, g.split, g.rank_by)),
                 "" if i is None else p_text(g.stats[i].p_vs_baseline),
                 notes,
                 g,
@@ -152,10 +154,6 @@ def gradebook(students: list[Student], grading: Grading) -> Gradebook:
     known = set(matched) | {g.baseline} | set(g.staff)
     book.strangers = [row.participant for row in g.board if row.participant not in known]
     return book
-
-
-def _value(entry: Entry, g: Grading) -> float:
-    return getattr(entry.metrics[g.split], g.rank_by)
 
 
 def _row(student: Student, pts, rank, score: str, p: str, notes: list[str], g: Grading):
@@ -208,7 +206,11 @@ def _graded(g: Grading, i: int | None, own: list[Entry], base_entry: Entry, base
     # The most points win; on equal points the larger share (on time first), then the
     # board's order (max keeps the first of equals).
     graded = max(
-        options, key=lambda e: (points(_value(e, g), base, p_of(e)) * share[e.file], share[e.file])
+        options,
+        key=lambda e: (
+            points(entry_value(e, g.split, g.rank_by), base, p_of(e)) * share[e.file],
+            share[e.file],
+        ),
     )
     notes += _choice_notes(g, graded, ranked, own)
     changed = graded is not _shown(own, g) or share[graded.file] < 1  # _shown: ignore's

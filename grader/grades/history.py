@@ -19,6 +19,7 @@ from pathlib import Path
 
 from grader import __version__
 from grader.core.text import percent, table
+from grader.score.entry import entry_value
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS scorings (
@@ -92,7 +93,7 @@ def record(path: Path, entries, solution_sha256: str) -> int:
     rows = []
     for e in (e for e in entries if e.identified):
         scores = [
-            getattr(e.metrics[s], m) if e.metrics else None
+            entry_value(e, s, m) if e.metrics else None
             for s in ("public", "private", "all")
             for m in ("accuracy", "macro_f1")
         ]

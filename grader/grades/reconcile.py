@@ -41,6 +41,7 @@ from pathlib import Path
 from grader.core import names
 from grader.core.errors import UsageError
 from grader.core.text import CsvError, csv_cell, csv_table, csv_text, terminal_text
+from grader.score.entry import entry_value
 
 TOLERANCE = 0.5e-5 + 1e-12  # half a unit of Kaggle's 5th decimal (plus float slack)
 MAX_BYTES = 64 << 20  # a leaderboard of 100,000 teams is about 10 MB
@@ -290,7 +291,7 @@ def reconcile(
                 result.without_entry.append(participant)
             continue
         team, how = team_of[participant]
-        hits = [e for e in files if _same(_value(e, split, rank_by), team.score)]
+        hits = [e for e in files if _same(entry_value(e, split, rank_by), team.score)]
         status = "reproduced" if hits else "not reproduced"
         result.rows.append(
             _row(participant, student_id, team, how, hits, files, split, rank_by, status)
@@ -304,11 +305,11 @@ def reconcile(
                 participant,
                 team,
                 closest.file if closest else "",
-                _value(closest, split, rank_by) if closest else None,
+                entry_value(closest, split, rank_by) if closest else None,
             )
         )
         for other in _alternatives(split, rank_by):
-            if any(_same(_value(e, *other), team.score) for e in files):
+            if any(_same(entry_value(e, *other), team.score) for e in files):
                 missed_other[f"{other[0]} {other[1]}"] = (
                     missed_other.get(f"{other[0]} {other[1]}", 0) + 1
                 )
@@ -372,21 +373,19 @@ def _match_teams(teams: list[Team], own: dict[str, list], students) -> dict[str,
     return team_of
 
 
-def _value(entry, split: str, rank_by: str) -> float:
-    return getattr(entry.metrics[split], rank_by)
-
-
 def _same(kit: float, kaggle: float) -> bool:
     return abs(kit - kaggle) <= TOLERANCE
 
 
 def _closest(files, split: str, rank_by: str, score: float):
-    return min(files, key=lambda e: abs(_value(e, split, rank_by) - score), default=None)
+    return min(files, key=lambda e: abs(entry_value(e, split, rank_by) - score), default=None)
 
 
 def _row(participant, student_id, team, how, hits, files, split, rank_by, status) -> list:
     closest = _closest(files, split, rank_by, team.score) if team else None
-    closest = closest or (max(files, key=lambda e: _value(e, split, rank_by)) if files else None)
+    closest = closest or (
+        max(files, key=lambda e: entry_value(e, split, rank_by)) if files else None
+    )
     return [
         participant,
         student_id.get(participant, ""),
@@ -397,7 +396,7 @@ def _row(participant, student_id, team, how, hits, files, split, rank_by, status
         team.score_text if team else "",
         " | ".join(e.file for e in hits),
         closest.file if closest else "",
-        f"{_value(closest, split, rank_by):.5f}" if closest else "",
+        f"{entry_value(closest, split, rank_by):.5f}" if closest else "",
         status,
     ]
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from fractions import Fraction
+from typing import Literal, overload
 
 import numpy as np
 
@@ -52,6 +54,18 @@ class BoardRow:
     entry: Entry
     scored_files: int
     staff: bool = False
+
+
+@overload
+def entry_value(entry: Entry, split: str, metric: str, exact: Literal[False] = False) -> float: ...
+@overload
+def entry_value(entry: Entry, split: str, metric: str, exact: Literal[True]) -> Fraction: ...
+def entry_value(entry: Entry, split: str, metric: str, exact: bool = False) -> float | Fraction:
+    """A scored file's `metric` (accuracy or macro_f1) on `split` (public, private or all):
+    the float every output shows, or with `exact` the fraction of confusion counts that
+    every comparison of scores uses (so equal scores tie whatever the float rounding)."""
+    scores = entry.metrics[split]
+    return scores.exact(metric) if exact else getattr(scores, metric)
 
 
 def board_split(final: bool) -> str:

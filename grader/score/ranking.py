@@ -12,17 +12,10 @@ docs/grading-rules.md, sections 4 and 5.
 
 from __future__ import annotations
 
-from fractions import Fraction
-
-from grader.score.entry import BoardRow, Entry, board_split
+from grader.score.entry import BoardRow, Entry, board_split, entry_value
 from grader.stats.metrics import competition_ranks
 
 MAX_SELECTED = 2
-
-
-def exact_value(entry: Entry, split: str, rank_by: str) -> Fraction:
-    """The ranking score as an exact fraction: what every comparison of scores uses."""
-    return entry.metrics[split].exact(rank_by)
 
 
 def leaderboard(
@@ -55,7 +48,9 @@ def leaderboard(
             chosen.append((participant, best, len(own)))
     chosen.sort(key=lambda item: (*board_order(item[1], split, rank_by), item[0]))
     ranked = [item for item in chosen if item[0] not in staff]
-    ranks = iter(competition_ranks([exact_value(best, split, rank_by) for _, best, _ in ranked]))
+    ranks = iter(
+        competition_ranks([entry_value(best, split, rank_by, exact=True) for _, best, _ in ranked])
+    )
     return [
         BoardRow(None, participant, best, count, staff=True)
         if participant in staff
@@ -66,7 +61,7 @@ def leaderboard(
 
 def board_order(entry: Entry, split: str, rank_by: str) -> tuple:
     """Sort key: higher score first, then the earlier submission, then the file name."""
-    return (-exact_value(entry, split, rank_by), entry.submitted_at, entry.file)
+    return (-entry_value(entry, split, rank_by, exact=True), entry.submitted_at, entry.file)
 
 
 def board_candidates(own: list[Entry], rank_by: str, final: bool) -> list[Entry]:

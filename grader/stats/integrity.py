@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from grader.core.constants import PLAUSIBLE
+from grader.score.entry import entry_value
 
 SAME_ERRORS = 0.90
 MIN_SHARED_ERRORS = 30
@@ -54,13 +55,13 @@ def integrity_flags(entries, board, key, plausible: float = PLAUSIBLE, late=None
     late = late or {}
     flags = _identical(entries) + _near_identical(board, key)
     for e in entries:
-        if e.status == "scored" and e.metrics["public"].accuracy >= plausible:
+        if e.status == "scored" and entry_value(e, "public", "accuracy") >= plausible:
             flags.append(
                 Flag(
                     "implausible",
                     (e.participant,),
                     (e.file,),
-                    f"public accuracy {e.metrics['public'].accuracy:.2%} is at or "
+                    f"public accuracy {entry_value(e, 'public', 'accuracy'):.2%} is at or "
                     f"above {plausible:.0%}; CIFAR-10's test labels are public, "
                     "so check the code behind it",
                 )

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from grader.score.entry import entry_value
 from grader.stats.metrics import competition_ranks, f1_from_counts
 
 RESAMPLES = 1000
@@ -380,7 +381,9 @@ def shakeup(
     each participant's rank on `public_board` (the public leaderboard; default: the
     rank of the final file's public score)."""
     entries = [row.entry for row in final_board]
-    observed = [[e.metrics[split].exact(rank_by) for e in entries] for split in SPLIT_PAIR]
+    observed = [
+        [entry_value(e, split, rank_by, exact=True) for e in entries] for split in SPLIT_PAIR
+    ]
     masks = _resplit_masks(key, resplits, seed)
     public_scores, private_scores = _resplit_scores(entries, key, masks, rank_by)
     taus = np.array(
