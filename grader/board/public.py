@@ -16,11 +16,10 @@ from pathlib import Path
 
 from grader.board.html import leaderboard_html
 from grader.bundle.answers import SPLITS
-from grader.core.constants import BOARD_MARKER
+from grader.core.constants import BOARD_MARKER, METRICS
 from grader.core.text import (
     INTERVAL_METHOD,
     LABEL,
-    METRICS,
     SHORT,
     STAFF_NOTE,
     TEST_METHOD,

@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from grader.board.public import splits_shown
+from grader.core.constants import METRICS
 from grader.core.text import (
     LABEL,
-    METRICS,
     SHORT,
     group_letters,
     percent,

@@ -63,7 +63,13 @@ from grader.bundle.files import (
     sample_labels,
 )
 from grader.bundle.sources import FreshImages, RawDataset, check_new, load_fresh, load_source
-from grader.core.constants import DEFAULT_PUBLIC_FRACTION, HISTORY_NAME, REVIEW_NAME
+from grader.core.constants import (
+    DEFAULT_BUNDLE,
+    DEFAULT_PUBLIC_FRACTION,
+    HISTORY_NAME,
+    REVIEW_NAME,
+    TORCHVISION,
+)
 from grader.core.errors import UsageError
 from grader.core.fileio import build_folder_atomically, file_digest, leftovers
 
@@ -84,8 +90,8 @@ class Split:
 
 
 def prepare(
-    source: str,
-    out: Path,
+    source: str = TORCHVISION,
+    out: Path = Path(DEFAULT_BUNDLE),
     public_fraction: float = DEFAULT_PUBLIC_FRACTION,
     seed: int | None = None,
     force: bool = False,

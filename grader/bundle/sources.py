@@ -49,6 +49,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from grader.bundle.files import CIFAR10_CLASSES, IMAGE_SHAPE
+from grader.core.constants import CACHE_NAME, TORCHVISION
 from grader.core.errors import SourceError, UsageError
 from grader.core.fileio import file_digest
 from grader.core.progress import bars
@@ -97,16 +98,17 @@ class RawDataset:
 
 
 def default_cache_dir() -> Path:
-    """Where `--source torchvision` keeps the archive: $XDG_CACHE_HOME/cifar10-kit."""
+    """Where `--source torchvision` keeps the archive: $XDG_CACHE_HOME/cifar10-kit, else
+    ~/.cache/cifar10-kit."""
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "cifar10-kit"
+    return Path(base) / CACHE_NAME
 
 
 def load_source(
     spec: str, cache_dir: Path | None = None, progress: bool | None = None
 ) -> RawDataset:
     """Read CIFAR-10 from `spec`: "torchvision" or the path of a file or folder."""
-    if spec == "torchvision":
+    if spec == TORCHVISION:
         cached = fetch_official(cache_dir or default_cache_dir(), progress)
         try:
             return _load_official(cached)

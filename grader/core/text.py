@@ -23,7 +23,6 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # Characters that start Markdown syntax inside a table cell (< > & are HTML-escaped).
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 
-METRICS = ("accuracy", "macro_f1")
 LABEL = {"accuracy": "Accuracy", "macro_f1": "Macro-F1"}
 SHORT = {"accuracy": "acc", "macro_f1": "F1"}
 # How the board's intervals and paired tests are made, per ranking metric.

@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from grader.core import names
+from grader.core.constants import DEFAULT_RANK_BY
 from grader.core.text import csv_cell, csv_text, p_text
 from grader.folder.roster import Student, match_participants
 from grader.grades.late import IGNORE, Lateness, Policy, factor, penalty_text
@@ -89,7 +90,7 @@ class Grading:
     split: str
     baseline: str
     entries: list[Entry]
-    rank_by: str = "accuracy"
+    rank_by: str = DEFAULT_RANK_BY
     key: object = None  # the AnswerKey: paired tests of files that are not board rows
     late: dict[str, Lateness] = field(default_factory=dict)  # by file (grader.grades.late.judge)
     policy: Policy = IGNORE
@@ -280,7 +281,7 @@ def _p(entry: Entry, base_entry: Entry, g: Grading) -> float | None:
     return paired_p(entry.predicted, base_entry.predicted, g.key, g.split, g.rank_by)
 
 
-def gradebook_csv(rows: list[list], rank_by: str = "accuracy") -> str:
+def gradebook_csv(rows: list[list], rank_by: str = DEFAULT_RANK_BY) -> str:
     """gradebook.csv's text, names neutralised for spreadsheets; the score column is named
     after the ranking metric."""
     return csv_text(

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader.core.constants import DEFAULT_NOTEBOOKS
 from grader.core.errors import GraderError, UsageError
 from grader.core.fileio import build_folder_atomically, exclusive_lock
 from grader.folder.roster import Student, read_roster
@@ -62,7 +63,7 @@ class PullRun:
 
 def pull_notebooks(
     roster_path: Path,
-    into: Path,
+    into: Path = Path(DEFAULT_NOTEBOOKS),
     warn: Callable[[str], None] = lambda message: None,
     say: Callable[[str], None] = lambda line: None,
 ) -> PullRun:

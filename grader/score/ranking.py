@@ -12,6 +12,7 @@ docs/grading-rules.md, sections 4 and 5.
 
 from __future__ import annotations
 
+from grader.core.constants import DEFAULT_RANK_BY
 from grader.score.entry import BoardRow, Entry, board_split, entry_value
 from grader.stats.metrics import competition_ranks
 
@@ -20,7 +21,7 @@ MAX_SELECTED = 2
 
 def leaderboard(
     entries: list[Entry],
-    rank_by: str = "accuracy",
+    rank_by: str = DEFAULT_RANK_BY,
     final: bool = False,
     staff: frozenset[str] = frozenset(),
     dropped: frozenset[str] = frozenset(),

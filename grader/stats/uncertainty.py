@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from grader.core.constants import DEFAULT_RANK_BY
 from grader.score.entry import entry_value
 from grader.stats.metrics import competition_ranks, f1_from_counts
 
@@ -259,7 +260,7 @@ def board_uncertainty(
     baseline: str | None = None,
     resamples: int = RESAMPLES,
     intervals: dict[str, dict[str, Interval]] | None = None,
-    rank_by: str = "accuracy",
+    rank_by: str = DEFAULT_RANK_BY,
 ) -> list[RowUncertainty]:
     """Intervals, tests and tied groups for every row of a board, on its ranking split.
 
@@ -370,7 +371,7 @@ class Shakeup:
 def shakeup(
     final_board,
     key,
-    rank_by: str = "accuracy",
+    rank_by: str = DEFAULT_RANK_BY,
     resplits: int = RESPLITS,
     seed: int = SEED,
     public_board=None,
