@@ -208,12 +208,12 @@ def split_dataset(
             "choose a fraction nearer 0.3."
         )
     return Split(
-        raw.train_images[train_order],
-        raw.train_labels[train_order],
-        test_images[test_order],
-        test_labels,
-        public,
-        is_fresh,
+        train_images=raw.train_images[train_order],
+        train_labels=raw.train_labels[train_order],
+        test_images=test_images[test_order],
+        test_labels=test_labels,
+        public=public,
+        fresh=is_fresh,
     )
 
 

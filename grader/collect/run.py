@@ -127,7 +127,7 @@ def collect(
         )
     _check_into(options)
     roster = read_roster(options.roster, warn) if options.roster is not None else None
-    result = Collection(options, zone, roster)
+    result = Collection(options=options, zone=zone, roster=roster)
     exports = _open_all(options.exports, zone)
     try:
         with exclusive_lock(options.into, "--into", "grader collect"):
@@ -361,7 +361,7 @@ class _Run:
         return settle_users(files or parsed, known, fmt)
 
     def _item(self, export: Export, item: Item, parsed: Parsed | None, reading) -> Outcome:
-        outcome = Outcome(export.label, names.shown(item.path), "")
+        outcome = Outcome(export=export.label, entry=names.shown(item.path), kind="")
         if item.problem:
             return _set(outcome, "refused", item.problem)
         if item.name.lower().endswith(COMPRESSED):
@@ -490,18 +490,18 @@ class _Run:
             return _set(outcome, "already", f"the same file is already there as {file}.")
         self.rows.append(
             Row(
-                file,
-                participant,
-                student.student_id if student else "",
-                moment.astimezone(timezone.utc).isoformat(timespec="seconds"),
-                "yes" if known else "no",
-                "" if parsed.late is None else ("yes" if parsed.late else "no"),
-                parsed.format,
-                export.label,
-                names.shown(item.path),
-                names.shown(parsed.original),
-                digest,
-                self.now,
+                file=file,
+                participant=participant,
+                student_id=student.student_id if student else "",
+                submitted_at=moment.astimezone(timezone.utc).isoformat(timespec="seconds"),
+                time_known="yes" if known else "no",
+                lms_late="" if parsed.late is None else ("yes" if parsed.late else "no"),
+                format=parsed.format,
+                export=export.label,
+                entry=names.shown(item.path),
+                original_name=names.shown(parsed.original),
+                sha256=digest,
+                collected_at=self.now,
             )
         )
         self.listed.add(file)

@@ -119,7 +119,7 @@ def gradebook(students: list[Student], grading: Grading) -> Gradebook:
     # have no row for a student whose files are all late, who is still graded.
     matched, by_case = match_participants(students, own)
     participant_of = {id(s): p for p, s in matched.items()}
-    book = Gradebook([], case_matches=[(s.participant, p) for s, p in by_case])
+    book = Gradebook(rows=[], case_matches=[(s.participant, p) for s, p in by_case])
     for student in students:
         participant = participant_of.get(id(student))
         if participant is None:
@@ -127,7 +127,7 @@ def gradebook(students: list[Student], grading: Grading) -> Gradebook:
             note = "no valid submission" + (
                 f" ({count} file(s) not scored: see scores.csv)" if count else ""
             )
-            book.rows.append(_row(student, 0, "", "", "", [note], g))
+            book.rows.append(_row(student, pts=0, rank="", score="", p="", notes=[note], g=g))
             book.graded.append(None)
             continue
         i = index.get(participant)
@@ -144,12 +144,12 @@ def gradebook(students: list[Student], grading: Grading) -> Gradebook:
         book.rows.append(
             _row(
                 student,
-                pts * choice.share,
-                "" if i is None else g.board[i].rank,
-                "" if i is None else repr(entry_value(g.board[i].entry, g.split, g.rank_by)),
-                "" if i is None else p_text(g.stats[i].p_vs_baseline),
-                notes,
-                g,
+                pts=pts * choice.share,
+                rank="" if i is None else g.board[i].rank,
+                score="" if i is None else repr(entry_value(g.board[i].entry, g.split, g.rank_by)),
+                p="" if i is None else p_text(g.stats[i].p_vs_baseline),
+                notes=notes,
+                g=g,
             )
         )
     known = set(matched) | {g.baseline} | set(g.staff)
@@ -157,7 +157,7 @@ def gradebook(students: list[Student], grading: Grading) -> Gradebook:
     return book
 
 
-def _row(student: Student, pts, rank, score: str, p: str, notes: list[str], g: Grading):
+def _row(student: Student, *, pts, rank, score: str, p: str, notes: list[str], g: Grading):
     provisional = [PROVISIONAL] if g.split == "public" else []
     return [
         student.student_id,
@@ -192,7 +192,13 @@ def _graded(g: Grading, i: int | None, own: list[Entry], base_entry: Entry, base
         return g.stats[i].p_vs_baseline if e is ranked else _p(e, base_entry, g)
 
     if g.policy.kind == "ignore":
-        return Choice(ranked, Fraction(1), p_of(ranked), _flag_notes(g, ranked), False)
+        return Choice(
+            file=ranked,
+            share=Fraction(1),
+            p=p_of(ranked),
+            notes=_flag_notes(g, ranked),
+            changed=False,
+        )
     share = {e.file: factor(g.policy, g.late.get(e.file)) for e in own}
     notes = []
     if ranked is not None and _late(g, ranked):  # the public board keeps late files
@@ -203,7 +209,13 @@ def _graded(g: Grading, i: int | None, own: list[Entry], base_entry: Entry, base
         )
     options = _options(g, own, share)
     if not options:
-        return Choice(None, Fraction(0), None, [*notes, "no file was on time"], True)
+        return Choice(
+            file=None,
+            share=Fraction(0),
+            p=None,
+            notes=[*notes, "no file was on time"],
+            changed=True,
+        )
     # The most points win; on equal points the larger share (on time first), then the
     # board's order (max keeps the first of equals).
     graded = max(
@@ -215,7 +227,9 @@ def _graded(g: Grading, i: int | None, own: list[Entry], base_entry: Entry, base
     )
     notes += _choice_notes(g, graded, ranked, own)
     changed = graded is not _shown(own, g) or share[graded.file] < 1  # _shown: ignore's
-    return Choice(graded, share[graded.file], p_of(graded), notes, changed)
+    return Choice(
+        file=graded, share=share[graded.file], p=p_of(graded), notes=notes, changed=changed
+    )
 
 
 def _options(g: Grading, own: list[Entry], share: dict[str, Fraction]) -> list[Entry]:

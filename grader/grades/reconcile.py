@@ -182,12 +182,12 @@ def _parse(path: Path, header: list[str], rows: list[tuple[int, list[str]]], whe
             return row[i].strip() if i is not None and i < len(row) else ""
 
         team = Team(
-            cell("teamid"),
-            cell("teamname"),
-            tuple(m.strip() for m in cell("teammemberusernames").split(",") if m.strip()),
-            _score(cell("score"), where, line),
-            cell("score"),
-            line,
+            team_id=cell("teamid"),
+            name=cell("teamname"),
+            members=tuple(m.strip() for m in cell("teammemberusernames").split(",") if m.strip()),
+            score=_score(cell("score"), where, line),
+            score_text=cell("score"),
+            line=line,
         )
         key = team.team_id or names.clash_key(team.name)
         if layout == "newer":  # one row per team
@@ -275,16 +275,25 @@ def reconcile(
             if e.status == "scored":
                 own[e.participant].append(e)
     team_of = _match_teams(board.teams, own, students)
-    result = Reconciliation(board, split, rank_by)
+    result = Reconciliation(board=board, split=split, rank_by=rank_by)
     result.by_name = [(t, p, how) for p, (t, how) in team_of.items() if how != "user name"]
-    student_id = {s.participant: s.student_id for s in students}
+    student_ids = {s.participant: s.student_id for s in students}
     missed_other: dict[str, int] = {}
     for participant in sorted(own):
         files = own[participant]
+        student_id = student_ids.get(participant, "")
         if participant not in team_of:
             result.rows.append(
                 _row(
-                    participant, student_id, None, "", [], files, split, rank_by, "no Kaggle entry"
+                    participant=participant,
+                    student_id=student_id,
+                    team=None,
+                    how="",
+                    hits=[],
+                    files=files,
+                    split=split,
+                    rank_by=rank_by,
+                    status="no Kaggle entry",
                 )
             )
             if participant not in staff:
@@ -294,7 +303,17 @@ def reconcile(
         hits = [e for e in files if _same(entry_value(e, split, rank_by), team.score)]
         status = "reproduced" if hits else "not reproduced"
         result.rows.append(
-            _row(participant, student_id, team, how, hits, files, split, rank_by, status)
+            _row(
+                participant=participant,
+                student_id=student_id,
+                team=team,
+                how=how,
+                hits=hits,
+                files=files,
+                split=split,
+                rank_by=rank_by,
+                status=status,
+            )
         )
         if hits:
             result.reproduced.append(participant)
@@ -381,14 +400,25 @@ def _closest(files, split: str, rank_by: str, score: float):
     return min(files, key=lambda e: abs(entry_value(e, split, rank_by) - score), default=None)
 
 
-def _row(participant, student_id, team, how, hits, files, split, rank_by, status) -> list:
+def _row(
+    *,
+    participant: str,
+    student_id: str,
+    team: Team | None,
+    how: str,
+    hits: list,
+    files: list,
+    split: str,
+    rank_by: str,
+    status: str,
+) -> list:
     closest = _closest(files, split, rank_by, team.score) if team else None
     closest = closest or (
         max(files, key=lambda e: entry_value(e, split, rank_by)) if files else None
     )
     return [
         participant,
-        student_id.get(participant, ""),
+        student_id,
         team.team_id if team else "",
         team.name if team else "",
         ",".join(team.members) if team else "",

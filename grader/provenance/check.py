@@ -99,20 +99,55 @@ def _row(
     file = entry.file if entry is not None else ""
     if place is None:
         status = "not pulled" if notebook else "no notebook"
-        return Provenance(participant, file, notebook, status, None, "", "")
+        return Provenance(
+            participant=participant,
+            file=file,
+            notebook=notebook,
+            status=status,
+            agreement=None,
+            device="",
+            kit="",
+        )
     notebook = notebook or _pulled_ref(place)
     device, kit = _run_record(place / "output", test_sha256)
     notes = tuple(code_notes(place / "code"))
     outputs = _output_csvs(place / "output", checker)
     if entry is not None and any(digest == entry.sha256 for digest, _ in outputs):
-        return Provenance(participant, file, notebook, "reproduced", 1.0, device, kit, notes)
+        return Provenance(
+            participant=participant,
+            file=file,
+            notebook=notebook,
+            status="reproduced",
+            agreement=1.0,
+            device=device,
+            kit=kit,
+            notes=notes,
+        )
     valid = [labels for _, labels in outputs if labels is not None]
     if not valid:
-        return Provenance(participant, file, notebook, "no output", None, device, kit, notes)
+        return Provenance(
+            participant=participant,
+            file=file,
+            notebook=notebook,
+            status="no output",
+            agreement=None,
+            device=device,
+            kit=kit,
+            notes=notes,
+        )
     agreement = None
     if entry is not None and entry.predicted is not None:
         agreement = max(float(np.mean(labels == entry.predicted)) for labels in valid)
-    return Provenance(participant, file, notebook, "differs", agreement, device, kit, notes)
+    return Provenance(
+        participant=participant,
+        file=file,
+        notebook=notebook,
+        status="differs",
+        agreement=agreement,
+        device=device,
+        kit=kit,
+        notes=notes,
+    )
 
 
 def _output_csvs(output: Path, checker: SubmissionChecker) -> list[tuple[str, np.ndarray | None]]:
@@ -195,16 +230,21 @@ def provenance_flags(rows: list[Provenance]) -> list[Flag]:
             )
             flags.append(
                 Flag(
-                    "provenance",
-                    (r.participant,),
-                    (r.file,) if r.file else (),
-                    f"the notebook {r.notebook}'s output holds a submission, but not the graded "
-                    f"file{share}",
+                    kind="provenance",
+                    participants=(r.participant,),
+                    files=(r.file,) if r.file else (),
+                    reason=f"the notebook {r.notebook}'s output holds a submission, but not "
+                    f"the graded file{share}",
                 )
             )
         for note in r.notes:
             flags.append(
-                Flag("provenance", (r.participant,), (r.file,) if r.file else (), f"code: {note}")
+                Flag(
+                    kind="provenance",
+                    participants=(r.participant,),
+                    files=(r.file,) if r.file else (),
+                    reason=f"code: {note}",
+                )
             )
     return flags
 

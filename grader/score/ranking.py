@@ -53,9 +53,9 @@ def leaderboard(
         competition_ranks([entry_value(best, split, rank_by, exact=True) for _, best, _ in ranked])
     )
     return [
-        BoardRow(None, participant, best, count, staff=True)
+        BoardRow(rank=None, participant=participant, entry=best, scored_files=count, staff=True)
         if participant in staff
-        else BoardRow(next(ranks), participant, best, count)
+        else BoardRow(rank=next(ranks), participant=participant, entry=best, scored_files=count)
         for participant, best, count in chosen
     ]
 

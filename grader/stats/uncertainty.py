@@ -281,11 +281,11 @@ def board_uncertainty(
         spans = intervals[row.entry.file]
         rows.append(
             RowUncertainty(
-                spans["accuracy"],
-                spans["macro_f1"],
-                test(i, i + 1) if i + 1 < len(board) else None,
-                test(i, reference) if reference is not None else None,
-                groups[i],
+                accuracy=spans["accuracy"],
+                macro_f1=spans["macro_f1"],
+                p_vs_next=test(i, i + 1) if i + 1 < len(board) else None,
+                p_vs_baseline=test(i, reference) if reference is not None else None,
+                group=groups[i],
             )
         )
     return rows
@@ -396,14 +396,14 @@ def shakeup(
         public_rank = [rank_of[row.participant] for row in final_board]
     tau = kendall_tau(*(np.asarray(_dense(scores)) for scores in observed))
     return Shakeup(
-        [row.participant for row in final_board],
-        public_rank,
-        private_rank,
-        tau,
-        float(np.mean(taus)),
-        float(np.std(taus)),
-        resplits,
-        int(np.count_nonzero(taus <= tau + 1e-12)),
+        participants=[row.participant for row in final_board],
+        public_rank=public_rank,
+        private_rank=private_rank,
+        tau=tau,
+        resplit_tau_mean=float(np.mean(taus)),
+        resplit_tau_sd=float(np.std(taus)),
+        resplits=resplits,
+        at_or_below=int(np.count_nonzero(taus <= tau + 1e-12)),
     )
 
 
