@@ -41,6 +41,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Literal
 
 from grader.collect.exports import Export, Item, TooLarge, open_export
 from grader.collect.lms import (
@@ -79,13 +80,18 @@ COMPRESSED = (".zip", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar", ".tar")
 MAX_NAME_BYTES = 150  # of the original name kept in the copy's name (file names: 255 bytes)
 
 
+# What became of a file of an export ("" until decided): copied; already in DIR; listed
+# (not a CSV, not copied); refused; unmatched (no student).
+OutcomeKind = Literal["", "copied", "already", "listed", "refused", "unmatched"]
+
+
 @dataclass
 class Outcome:
     """One file of an export and what became of it."""
 
     export: str
     entry: str
-    kind: str  # copied | already | listed | refused | unmatched
+    kind: OutcomeKind
     reason: str = ""
     participant: str = ""
     file: str = ""  # where it is in DIR (copied or already there)
@@ -577,7 +583,7 @@ def _shared_name(parsed: Parsed, ids: list[str]) -> str:
     )
 
 
-def _set(outcome: Outcome, kind: str, reason: str) -> Outcome:
+def _set(outcome: Outcome, kind: OutcomeKind, reason: str) -> Outcome:
     outcome.kind, outcome.reason = kind, reason
     return outcome
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from grader import __version__
 from grader.core.text import percent, table
-from grader.score.entry import entry_value
+from grader.score.entry import Entry, entry_value
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS scorings (
@@ -87,7 +87,7 @@ def history_problem(path: Path) -> str:
     return ""
 
 
-def record(path: Path, entries, solution_sha256: str) -> int:
+def record(path: Path, entries: list[Entry], solution_sha256: str) -> int:
     """Store a scoring run; return how many rows were new."""
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     rows = []

@@ -37,11 +37,12 @@ import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Literal
 
 from grader.core import names
 from grader.core.errors import UsageError
 from grader.core.text import CsvError, csv_cell, csv_table, csv_text, terminal_text
-from grader.score.entry import entry_value
+from grader.score.entry import Entry, entry_value
 
 TOLERANCE = 0.5e-5 + 1e-12  # half a unit of Kaggle's 5th decimal (plus float slack)
 MAX_BYTES = 64 << 20  # a leaderboard of 100,000 teams is about 10 MB
@@ -55,6 +56,9 @@ NEW_COLUMNS = (
     "TeamMemberUserNames",
 )
 OLD_COLUMNS = ("TeamId", "TeamName", "SubmissionDate", "Score")
+# reconciliation.csv's status: a file gives the team's score; none does; a participant
+# with files but no team; a team with no files.
+ReconcileStatus = Literal["reproduced", "not reproduced", "no Kaggle entry", "no file"]
 CSV_COLUMNS = [
     "participant",
     "student_id",
@@ -260,7 +264,7 @@ class Reconciliation:
 
 def reconcile(
     board: KaggleBoard,
-    entries,
+    entries: list[Entry],
     split: str,
     rank_by: str,
     students=(),
@@ -301,7 +305,7 @@ def reconcile(
             continue
         team, how = team_of[participant]
         hits = [e for e in files if _same(entry_value(e, split, rank_by), team.score)]
-        status = "reproduced" if hits else "not reproduced"
+        status: ReconcileStatus = "reproduced" if hits else "not reproduced"
         result.rows.append(
             _row(
                 participant=participant,
@@ -410,7 +414,7 @@ def _row(
     files: list,
     split: str,
     rank_by: str,
-    status: str,
+    status: ReconcileStatus,
 ) -> list:
     closest = _closest(files, split, rank_by, team.score) if team else None
     closest = closest or (

@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, get_args
 
 import numpy as np
 
@@ -41,7 +42,8 @@ from grader.provenance.pull import MARKER
 from grader.score.entry import BoardRow, Entry
 from grader.stats.integrity import Flag
 
-STATUSES = ("reproduced", "differs", "no output", "not pulled", "no notebook")
+ProvenanceStatus = Literal["reproduced", "differs", "no output", "not pulled", "no notebook"]
+STATUSES: tuple[ProvenanceStatus, ...] = get_args(ProvenanceStatus)
 COLUMNS = ["participant", "file", "notebook", "status", "agreement", "device", "kit", "code_notes"]
 TEST_IMAGES = "public/test_images.npy"  # its key in the bundle manifest's "files"
 
@@ -53,7 +55,7 @@ class Provenance:
     participant: str
     file: str  # the graded file ('' when the participant has none)
     notebook: str  # owner/slug
-    status: str  # one of STATUSES
+    status: ProvenanceStatus
     agreement: float | None
     device: str
     kit: str
@@ -98,7 +100,7 @@ def _row(
 ) -> Provenance:
     file = entry.file if entry is not None else ""
     if place is None:
-        status = "not pulled" if notebook else "no notebook"
+        status: ProvenanceStatus = "not pulled" if notebook else "no notebook"
         return Provenance(
             participant=participant,
             file=file,

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal, get_args
 
 from grader.core.constants import DEFAULT_NOTEBOOKS
 from grader.core.errors import GraderError, UsageError
@@ -29,7 +30,8 @@ from grader.folder.roster import Student, read_roster
 from grader.kaggle import KAGGLE_TOKEN_HELP, client, credentials_found
 
 MARKER = ".grader-notebook"  # in every folder this command writes
-STATUSES = ("pulled", "no output", "not shared", "not found", "error")
+PullStatus = Literal["pulled", "no output", "not shared", "not found", "error"]
+STATUSES: tuple[PullStatus, ...] = get_args(PullStatus)
 LOG_SUFFIX = ".log"  # the client saves the run's log as <slug>.log beside the outputs
 
 
@@ -39,7 +41,7 @@ class Pulled:
 
     participant: str
     notebook: str  # owner/slug
-    status: str  # one of STATUSES
+    status: PullStatus
     detail: str = ""  # the reason, or what was written
     files: int = 0  # output files (the run's log aside)
 

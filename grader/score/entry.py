@@ -15,6 +15,11 @@ import numpy as np
 
 from grader.stats.metrics import Metrics
 
+# What became of a file: scored; invalid (the validator's problems are the error); error
+# (unreadable, or a name that breaks the identity rule). "valid" between checking and
+# scoring, "" before it is judged.
+EntryStatus = Literal["", "valid", "scored", "invalid", "error"]
+
 
 @dataclass
 class Entry:
@@ -30,7 +35,7 @@ class Entry:
     file: str  # path relative to the submissions folder, with /, printable
     submitted_at: datetime
     selected: bool = False
-    status: str = ""  # scored | invalid | error ("valid" between checking and scoring)
+    status: EntryStatus = ""
     error: str = ""
     note: str = ""  # about a scored file (the sample submission, a .csv.txt name)
     sha256: str = ""

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from grader.core.constants import PLAUSIBLE
-from grader.score.entry import entry_value
+from grader.score.entry import Entry, entry_value
 
 SAME_ERRORS = 0.90
 MIN_SHARED_ERRORS = 30
@@ -49,7 +49,9 @@ class Flag:
     p_value: float | None = None  # where a test stands behind the flag
 
 
-def integrity_flags(entries, board, key, plausible: float = PLAUSIBLE, late=None) -> list[Flag]:
+def integrity_flags(
+    entries: list[Entry], board, key, plausible: float = PLAUSIBLE, late=None
+) -> list[Flag]:
     """Every flag of a scoring run, in a stable order; `late` maps files to their
     grader.grades.late.Lateness (late or undecided)."""
     late = late or {}
@@ -78,7 +80,7 @@ def integrity_flags(entries, board, key, plausible: float = PLAUSIBLE, late=None
     return flags
 
 
-def _identical(entries) -> list[Flag]:
+def _identical(entries: list[Entry]) -> list[Flag]:
     by_hash: dict[str, list] = defaultdict(list)
     for e in entries:
         if e.sha256 and not e.sample:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from grader.core.constants import DEFAULT_RANK_BY
-from grader.score.entry import entry_value
+from grader.score.entry import Entry, entry_value
 from grader.stats.metrics import competition_ranks, f1_from_counts
 
 RESAMPLES = 1000
@@ -239,7 +239,7 @@ class RowUncertainty:
 
 
 def file_intervals(
-    entries, key, split: str, resamples: int = RESAMPLES
+    entries: list[Entry], key, split: str, resamples: int = RESAMPLES
 ) -> dict[str, dict[str, Interval]]:
     """95% intervals of accuracy and macro-F1 on `split` for every scored file, by file."""
     mask = key.mask(split)
