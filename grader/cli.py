@@ -16,17 +16,22 @@ from pathlib import Path
 from grader import __version__
 from grader.collect.options import default as collect_default
 from grader.core.constants import (
+    CACHE_NAME,
+    DEFAULT_BUNDLE,
+    DEFAULT_HISTORY,
+    DEFAULT_NOTEBOOKS,
+    DEFAULT_PUBLIC,
     DEFAULT_PUBLIC_FRACTION,
-    DEFAULT_SOLUTION,
     GRADEBOOK_FORMATS,
     HISTORY_NAME,
     LMS_FORMATS,
-    RANK_BY,
+    METRICS,
+    PLAUSIBLE,
+    REVIEW_NAME,
+    TORCHVISION,
 )
 from grader.core.errors import BundleError, GraderError, UsageError
 from grader.score.options import default as score_default
-
-DEFAULT_HISTORY = str(Path(DEFAULT_SOLUTION).parent / HISTORY_NAME)
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -63,14 +68,14 @@ def _add_prepare(commands: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--source",
-        default="torchvision",
-        help="'torchvision' or the path of a local copy (default: torchvision)",
+        default=TORCHVISION,
+        help=f"'{TORCHVISION}' or the path of a local copy (default: {TORCHVISION})",
     )
     p.add_argument(
         "--out",
         type=Path,
-        default=Path("competition"),
-        help="folder to create (default: competition)",
+        default=Path(DEFAULT_BUNDLE),
+        help=f"folder to create (default: {DEFAULT_BUNDLE})",
     )
     p.add_argument(
         "--public-fraction",
@@ -110,7 +115,8 @@ def _add_prepare(commands: argparse._SubParsersAction) -> None:
         default=None,
         metavar="DIR",
         help="where --source torchvision keeps the download; a torchvision data "
-        "root works too (default: ~/.cache/cifar10-kit)",
+        f"root works too (default: ~/.cache/{CACHE_NAME}, or $XDG_CACHE_HOME/{CACHE_NAME} "
+        "when that is set)",
     )
     p.set_defaults(run=_run_prepare)
 
@@ -159,10 +165,10 @@ def _add_validate(commands: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--competition",
         type=Path,
-        default=Path("competition/public"),
+        default=Path(DEFAULT_PUBLIC),
         metavar="DIR",
         help="the competition's public files, with test.csv and classes.txt "
-        "(default: competition/public)",
+        f"(default: {DEFAULT_PUBLIC})",
     )
     p.set_defaults(run=_run_validate)
 
@@ -245,7 +251,7 @@ def _add_collect(commands: argparse._SubParsersAction) -> None:
         default=collect_default("into"),
         metavar="DIR",
         help="the submissions folder to copy into, created if needed; files already there "
-        "are never replaced (default: submissions)",
+        f"are never replaced (default: {collect_default('into')})",
     )
     p.add_argument(
         "--roster",
@@ -262,15 +268,15 @@ def _add_collect(commands: argparse._SubParsersAction) -> None:
         choices=["auto", *LMS_FORMATS],
         default=collect_default("format"),
         help="the export's naming; auto tells it from the names and says what it found "
-        "(default: auto)",
+        f"(default: {collect_default('format')})",
     )
     p.add_argument(
         "--timezone",
         default=collect_default("timezone"),
         metavar="TZ",
         help="the timezone of Blackboard's attempt times and of zip entries' times: local, "
-        "UTC, a name such as Europe/Berlin or an offset such as +01:00 (default: local, this "
-        "machine's)",
+        "UTC, a name such as Europe/Berlin or an offset such as +01:00 (default: "
+        f"{collect_default('timezone')}, this machine's)",
     )
     p.add_argument(
         "--max-size",
@@ -384,10 +390,10 @@ def _add_notebooks(commands: argparse._SubParsersAction) -> None:
     pull.add_argument(
         "--into",
         type=Path,
-        default=Path("notebooks"),
+        default=Path(DEFAULT_NOTEBOOKS),
         metavar="DIR",
         help="where each student's folder goes; only folders this command wrote are replaced "
-        "(default: notebooks)",
+        f"(default: {DEFAULT_NOTEBOOKS})",
     )
     pull.set_defaults(run=_run_notebooks_pull)
 
@@ -436,7 +442,8 @@ def _add_score(commands: argparse._SubParsersAction) -> None:
         default=score_default("out"),
         metavar="DIR",
         help="the board, which may be shown to students: index.html, leaderboard.csv, "
-        "leaderboard.md, scores.csv; replaced as a whole on each run (default: leaderboard)",
+        f"leaderboard.md, scores.csv; replaced as a whole on each run (default: "
+        f"{score_default('out')})",
     )
     p.add_argument(
         "--review",
@@ -444,7 +451,7 @@ def _add_score(commands: argparse._SubParsersAction) -> None:
         default=None,
         metavar="DIR",
         help="the TA-only folder: flags.csv, reports/, gradebook.csv; mode 0700, replaced "
-        "on each run (default: review/ beside the solution)",
+        f"on each run (default: {REVIEW_NAME}/ beside the solution)",
     )
     p.add_argument(
         "--final",
@@ -473,7 +480,7 @@ def _add_score(commands: argparse._SubParsersAction) -> None:
         default=None,
         metavar="FILE",
         help="SQLite file keeping every scoring; re-scoring the same files adds nothing "
-        "(default: history.sqlite beside the solution)",
+        f"(default: {HISTORY_NAME} beside the solution)",
     )
     p.add_argument(
         "--plausible",
@@ -511,7 +518,8 @@ def _add_score(commands: argparse._SubParsersAction) -> None:
         help="also write, beside gradebook.csv, the file that LMS's grade import reads for "
         "one assignment column: gradebook-canvas.csv, gradebook-moodle.csv or "
         "gradebook-blackboard.csv; students the LMS could not identify are left out and "
-        "listed; needs --roster (default: plain, gradebook.csv only)",
+        f"listed; needs --roster (default: {score_default('gradebook_format')}, gradebook.csv "
+        "only)",
     )
     p.add_argument(
         "--assignment",
@@ -536,7 +544,7 @@ def _add_score(commands: argparse._SubParsersAction) -> None:
         help="what a file after the student's deadline counts for: ignore (as any file), "
         "zero (as never submitted) or penalty:P%%/day (its points lose P%% per started day); "
         "under zero and penalty the final board leaves late files out. Rules: "
-        "docs/grading-rules.md (default: ignore)",
+        f"docs/grading-rules.md (default: {score_default('late_policy')})",
     )
     p.add_argument(
         "--staff",
@@ -583,9 +591,9 @@ def _add_score(commands: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--rank-by",
-        choices=RANK_BY,
+        choices=METRICS,
         default=score_default("rank_by"),
-        help="the metric that ranks (default: accuracy)",
+        help=f"the metric that ranks (default: {score_default('rank_by')})",
     )
     p.add_argument(
         "--timings",
@@ -651,7 +659,9 @@ def _fraction(text: str) -> float:
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
     if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must lie above 0 and at most 1, e.g. 0.99")
+        raise argparse.ArgumentTypeError(
+            f"{text!r} must lie above 0 and at most 1, e.g. {PLAUSIBLE}"
+        )
     return value
 
 
@@ -704,9 +714,9 @@ def _add_submit(commands: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--data",
         type=Path,
-        default=Path("competition/public"),
+        default=Path(DEFAULT_PUBLIC),
         metavar="DIR",
-        help="the competition's public files, to validate against (default: competition/public)",
+        help=f"the competition's public files, to validate against (default: {DEFAULT_PUBLIC})",
     )
     p.set_defaults(run=_run_submit)
 

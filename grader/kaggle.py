@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.core.errors import GraderError, UsageError
+from grader.core.fileio import write_bytes_atomically
 
 KAGGLE_TOKEN_HELP = (
     "create an API token on kaggle.com (Settings > API > Create New Token) and put the "
@@ -139,7 +140,7 @@ def download_leaderboard(competition: str, folder: Path) -> Path:
         downloaded = staging / path.name
         if not downloaded.is_file():
             raise SubmitError(f"Kaggle's client reported no error, but {path} was not written.")
-        downloaded.replace(path)
+        write_bytes_atomically(path, downloaded.read_bytes())
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return path

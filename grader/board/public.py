@@ -16,11 +16,10 @@ from pathlib import Path
 
 from grader.board.html import leaderboard_html
 from grader.bundle.answers import SPLITS
-from grader.core.constants import BOARD_MARKER
+from grader.core.constants import BOARD_MARKER, METRICS
 from grader.core.text import (
     INTERVAL_METHOD,
     LABEL,
-    METRICS,
     SHORT,
     STAFF_NOTE,
     TEST_METHOD,
@@ -34,7 +33,7 @@ from grader.core.text import (
     span_text,
     time_text,
 )
-from grader.score.entry import BoardRow, Entry, board_split
+from grader.score.entry import BoardRow, Entry, board_split, entry_value
 from grader.score.run import ScoringRun
 
 REPORT_HASH_LENGTHS = (8, 16, 64)
@@ -173,7 +172,7 @@ def leaderboard_markdown(
     ]
     for i, row in enumerate(board):
         cells = [rank_text(row.rank), markdown_text(row.participant)]
-        cells += [percent_of(row.entry, s, m) for s in shown for m in METRICS]
+        cells += [percent(entry_value(row.entry, s, m)) for s in shown for m in METRICS]
         if stats is not None:
             cells += [span_text(getattr(stats[i], rank_by)), group_letters(stats[i].group)]
         cells += [
@@ -292,8 +291,4 @@ def shakeup_csv(moved) -> str:
 
 def _number(entry: Entry, split: str, metric: str) -> str:
     """A score at full precision (repr), so equal scores stay visibly equal."""
-    return repr(getattr(entry.metrics[split], metric)) if entry.metrics else ""
-
-
-def percent_of(entry: Entry, split: str, metric: str) -> str:
-    return percent(getattr(entry.metrics[split], metric))
+    return repr(entry_value(entry, split, metric)) if entry.metrics else ""

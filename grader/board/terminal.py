@@ -8,16 +8,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from grader.board.public import percent_of, splits_shown
+from grader.board.public import splits_shown
+from grader.core.constants import METRICS
 from grader.core.text import (
     LABEL,
-    METRICS,
     SHORT,
-    columns,
     group_letters,
-    pad,
+    percent,
     rank_text,
     span_text,
+    table,
     terminal_text,
     time_text,
 )
@@ -25,7 +25,7 @@ from grader.grades.lms import LABEL as LMS_LABEL
 from grader.grades.lms import LmsGradebook
 from grader.grades.reconcile import reconciliation_text
 from grader.provenance.check import provenance_text
-from grader.score.entry import BoardRow, Entry, board_split
+from grader.score.entry import BoardRow, Entry, board_split, entry_value
 from grader.score.run import ScoringRun
 
 
@@ -37,9 +37,9 @@ def terminal_table(
     heads = ["rank", "participant"] + [f"{s} {SHORT[m]}" for s in shown for m in METRICS]
     extra = [f"95% CI {SHORT[rank_by]}", "group"] if stats is not None else []
     heads += [*extra, "file", "submitted (UTC)"]
-    table = [
+    rows = [
         [rank_text(row.rank), terminal_text(row.participant, 24)]
-        + [percent_of(row.entry, s, m) for s in shown for m in METRICS]
+        + [percent(entry_value(row.entry, s, m)) for s in shown for m in METRICS]
         + ([span_text(getattr(stats[i], rank_by)), group_letters(stats[i].group)] if extra else [])
         + [
             terminal_text(row.entry.file, 40),
@@ -47,15 +47,7 @@ def terminal_table(
         ]
         for i, row in enumerate(board)
     ]
-    widths = [max([len(h)] + [columns(r[i]) for r in table]) for i, h in enumerate(heads)]
     numeric = {0} | set(range(2, 2 + len(shown) * len(METRICS) + len(extra)))
-
-    def line(cells: list[str]) -> str:
-        return "  ".join(
-            pad(c, w, right=i in numeric)
-            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-        ).rstrip()
-
     title = "Final" if final else "Public"
     # Files under a refused name count once per name: they belong to no participant.
     participants = len({(e.identified, e.participant if e.identified else e.name) for e in entries})
@@ -64,8 +56,7 @@ def terminal_table(
         f"{title} leaderboard, ranked by {board_split(final)} {LABEL[rank_by].lower()}: "
         f"{len(board) - staff} of {participants - staff} participants ranked"
         + (f"; {staff} staff row(s) shown without a rank." if staff else "."),
-        line(heads),
-        *(line(r) for r in table),
+        table(heads, rows, numeric),
     ]
     unscored = [e for e in entries if e.status != "scored"]
     if unscored:

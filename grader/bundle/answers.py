@@ -78,7 +78,7 @@ def load_public_key(public_dir: str | Path) -> AnswerKey:
         raise BundleError(
             f"{root / TEST_CSV}: holds no test ids; rebuild it with `grader prepare`."
         )
-    return AnswerKey(ids, classes, source=str(root))
+    return AnswerKey(ids=ids, classes=classes, source=str(root))
 
 
 def load_solution(path: str | Path) -> AnswerKey:
@@ -123,10 +123,10 @@ def load_solution(path: str | Path) -> AnswerKey:
     if not ids:
         raise BundleError(f"{path}: holds no test ids; rebuild it with `grader prepare`.")
     key = AnswerKey(
-        np.asarray(ids, np.int64),
-        classes,
-        np.asarray(labels, np.int64),
-        np.asarray(public, bool),
+        ids=np.asarray(ids, np.int64),
+        classes=classes,
+        labels=np.asarray(labels, np.int64),
+        public=np.asarray(public, bool),
         source=str(path),
     )
     fresh_csv = path.parent / FRESH_CSV

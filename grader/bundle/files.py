@@ -124,7 +124,15 @@ def load_bundle(path: str | Path) -> Bundle:
     test_ids, _ = read_id_csv(root / TEST_CSV, ("id",), classes)
     _check_count(root / TRAIN_CSV, len(train_ids), root / TRAIN_IMAGES, len(train_images))
     _check_count(root / TEST_CSV, len(test_ids), root / TEST_IMAGES, len(test_images))
-    return Bundle(root, classes, train_images, train_ids, train_labels, test_images, test_ids)
+    return Bundle(
+        root=root,
+        classes=classes,
+        train_images=train_images,
+        train_ids=train_ids,
+        train_labels=train_labels,
+        test_images=test_images,
+        test_ids=test_ids,
+    )
 
 
 def read_classes(path: Path) -> tuple[str, ...]:

@@ -63,7 +63,13 @@ from grader.bundle.files import (
     sample_labels,
 )
 from grader.bundle.sources import FreshImages, RawDataset, check_new, load_fresh, load_source
-from grader.core.constants import DEFAULT_PUBLIC_FRACTION, HISTORY_NAME, REVIEW_NAME
+from grader.core.constants import (
+    DEFAULT_BUNDLE,
+    DEFAULT_PUBLIC_FRACTION,
+    HISTORY_NAME,
+    REVIEW_NAME,
+    TORCHVISION,
+)
 from grader.core.errors import UsageError
 from grader.core.fileio import build_folder_atomically, file_digest, leftovers
 
@@ -84,8 +90,8 @@ class Split:
 
 
 def prepare(
-    source: str,
-    out: Path,
+    source: str = TORCHVISION,
+    out: Path = Path(DEFAULT_BUNDLE),
     public_fraction: float = DEFAULT_PUBLIC_FRACTION,
     seed: int | None = None,
     force: bool = False,
@@ -202,12 +208,12 @@ def split_dataset(
             "choose a fraction nearer 0.3."
         )
     return Split(
-        raw.train_images[train_order],
-        raw.train_labels[train_order],
-        test_images[test_order],
-        test_labels,
-        public,
-        is_fresh,
+        train_images=raw.train_images[train_order],
+        train_labels=raw.train_labels[train_order],
+        test_images=test_images[test_order],
+        test_labels=test_labels,
+        public=public,
+        fresh=is_fresh,
     )
 
 

@@ -49,6 +49,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from grader.bundle.files import CIFAR10_CLASSES, IMAGE_SHAPE
+from grader.core.constants import CACHE_NAME, TORCHVISION
 from grader.core.errors import SourceError, UsageError
 from grader.core.fileio import file_digest
 from grader.core.progress import bars
@@ -97,16 +98,17 @@ class RawDataset:
 
 
 def default_cache_dir() -> Path:
-    """Where `--source torchvision` keeps the archive: $XDG_CACHE_HOME/cifar10-kit."""
+    """Where `--source torchvision` keeps the archive: $XDG_CACHE_HOME/cifar10-kit, else
+    ~/.cache/cifar10-kit."""
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "cifar10-kit"
+    return Path(base) / CACHE_NAME
 
 
 def load_source(
     spec: str, cache_dir: Path | None = None, progress: bool | None = None
 ) -> RawDataset:
     """Read CIFAR-10 from `spec`: "torchvision" or the path of a file or folder."""
-    if spec == "torchvision":
+    if spec == TORCHVISION:
         cached = fetch_official(cache_dir or default_cache_dir(), progress)
         try:
             return _load_official(cached)
@@ -195,10 +197,10 @@ def _load_official(path: Path) -> RawDataset:
     train_images, train_labels = _read_batches(files, TRAIN_BATCHES, location)
     test_images, test_labels = _read_batches(files, TEST_BATCHES, location)
     raw = RawDataset(
-        train_images,
-        train_labels,
-        test_images,
-        test_labels,
+        train_images=train_images,
+        train_labels=train_labels,
+        test_images=test_images,
+        test_labels=test_labels,
         kind="cifar-python-archive" if path.is_file() else "cifar-python-folder",
         location=location,
         checksums="differ" if differ else "official",
@@ -375,9 +377,12 @@ def _load_imagefolder(tree: _FolderTree | _ZipTree, progress: bool | None) -> Ra
     with tree.open() as read, _bar(total, "Decoding images", progress, "img") as bar:
         for split in SPLITS:
             arrays[split] = _decode_split(files[split], read, tree.location, bar)
+    (train_images, train_labels), (test_images, test_labels) = arrays["train"], arrays["test"]
     return RawDataset(
-        *arrays["train"],
-        *arrays["test"],
+        train_images=train_images,
+        train_labels=train_labels,
+        test_images=test_images,
+        test_labels=test_labels,
         kind=tree.kind,
         location=tree.location,
         warnings=warnings,
@@ -551,9 +556,9 @@ def _load_fresh_npy(path: Path, flag: str) -> FreshImages:
             f"class (0-9: {', '.join(CIFAR10_CLASSES)})."
         )
     return FreshImages(
-        np.ascontiguousarray(images),
-        labels.astype(np.int64),
-        [f"row {i}" for i in range(len(images))],
+        images=np.ascontiguousarray(images),
+        labels=labels.astype(np.int64),
+        names=[f"row {i}" for i in range(len(images))],
         kind="cifar10.1-npy",
         location=str(path.resolve()),
         sha256={p.name: file_digest(p) for p in (path, labels_path)},
@@ -587,7 +592,15 @@ def _load_fresh_tree(tree: _FolderTree | _ZipTree, flag: str, progress: bool | N
         digests = {location.name: file_digest(location)}
     else:  # one digest for the tree: sha256 of its "path sha256" lines, sorted by path
         digests = {f"{location.name}/": tree_digest.hexdigest()}
-    return FreshImages(images, labels, paths, tree.kind, tree.location, digests, warnings)
+    return FreshImages(
+        images=images,
+        labels=labels,
+        names=paths,
+        kind=tree.kind,
+        location=tree.location,
+        sha256=digests,
+        warnings=warnings,
+    )
 
 
 def _group_fresh(paths: list[str], flag: str, warnings: list[str]) -> list[str]:

@@ -128,7 +128,7 @@ class SubmissionChecker:
         string and array operations. Anything else, valid or not, goes through
         the row-by-row diagnosis, so every message comes from one place.
         """
-        result = Checked(name, classes=self.key.classes)
+        result = Checked(name=name, classes=self.key.classes)
         text = self._decode(data, result)
         if text is None:
             return result
@@ -142,7 +142,7 @@ class SubmissionChecker:
 
     def diagnose_bytes(self, data: bytes, name: str) -> Checked:
         """`check_bytes` without the fast path: the row-by-row diagnosis of any file."""
-        result = Checked(name, classes=self.key.classes)
+        result = Checked(name=name, classes=self.key.classes)
         text = self._decode(data, result)
         if text is not None:
             _FileCheck(self, result).run(text)

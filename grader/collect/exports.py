@@ -182,7 +182,13 @@ def _zip_item(info: zipfile.ZipInfo, tz: Zone) -> Item:
         when = tz.aware(datetime(*info.date_time))
     except (ValueError, OverflowError, OSError):  # a zip can hold any bytes here
         when = datetime(1980, 1, 1, tzinfo=timezone.utc)
-    return Item(shown or name, info.file_size, when.astimezone(timezone.utc), problem, info)
+    return Item(
+        path=shown or name,
+        size=info.file_size,
+        when=when.astimezone(timezone.utc),
+        problem=problem,
+        ref=info,
+    )
 
 
 # ----------------------------------------------------------------------------
@@ -216,11 +222,11 @@ def _raise(exc: OSError) -> None:
 
 def _link_item(path: Path, rel: Path) -> Item:
     return Item(
-        rel.as_posix(),
-        0,
-        datetime.fromtimestamp(0, tz=timezone.utc),
-        "a symbolic link; links are never followed. Not copied.",
-        path,
+        path=rel.as_posix(),
+        size=0,
+        when=datetime.fromtimestamp(0, tz=timezone.utc),
+        problem="a symbolic link; links are never followed. Not copied.",
+        ref=path,
     )
 
 
@@ -232,7 +238,7 @@ def _file_item(path: Path, rel: Path) -> Item:
         problem = "a symbolic link; links are never followed. Not copied."
     elif not stat.S_ISREG(info.st_mode):
         problem = "not a regular file; not copied."
-    return Item(rel.as_posix(), info.st_size, when, problem, path)
+    return Item(path=rel.as_posix(), size=info.st_size, when=when, problem=problem, ref=path)
 
 
 def _read_regular(path: Path, limit: int) -> bytes:

@@ -41,6 +41,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Literal
 
 from grader.collect.exports import Export, Item, TooLarge, open_export
 from grader.collect.lms import (
@@ -68,7 +69,7 @@ from grader.core.fileio import (
     write_bytes_atomically,
     write_text_atomically,
 )
-from grader.core.text import columns, pad, terminal_text, time_text
+from grader.core.text import table, terminal_text, time_text
 from grader.folder.collected import MANIFEST_NAME, ManifestError, Row, manifest_text, read_manifest
 from grader.folder.layout import participant_named, timestamp_text, upload_suffix
 from grader.folder.roster import Roster, Student, key_problem, read_roster
@@ -79,13 +80,18 @@ COMPRESSED = (".zip", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar", ".tar")
 MAX_NAME_BYTES = 150  # of the original name kept in the copy's name (file names: 255 bytes)
 
 
+# What became of a file of an export ("" until decided): copied; already in DIR; listed
+# (not a CSV, not copied); refused; unmatched (no student).
+OutcomeKind = Literal["", "copied", "already", "listed", "refused", "unmatched"]
+
+
 @dataclass
 class Outcome:
     """One file of an export and what became of it."""
 
     export: str
     entry: str
-    kind: str  # copied | already | listed | refused | unmatched
+    kind: OutcomeKind
     reason: str = ""
     participant: str = ""
     file: str = ""  # where it is in DIR (copied or already there)
@@ -127,7 +133,7 @@ def collect(
         )
     _check_into(options)
     roster = read_roster(options.roster, warn) if options.roster is not None else None
-    result = Collection(options, zone, roster)
+    result = Collection(options=options, zone=zone, roster=roster)
     exports = _open_all(options.exports, zone)
     try:
         with exclusive_lock(options.into, "--into", "grader collect"):
@@ -361,7 +367,7 @@ class _Run:
         return settle_users(files or parsed, known, fmt)
 
     def _item(self, export: Export, item: Item, parsed: Parsed | None, reading) -> Outcome:
-        outcome = Outcome(export.label, names.shown(item.path), "")
+        outcome = Outcome(export=export.label, entry=names.shown(item.path), kind="")
         if item.problem:
             return _set(outcome, "refused", item.problem)
         if item.name.lower().endswith(COMPRESSED):
@@ -490,18 +496,18 @@ class _Run:
             return _set(outcome, "already", f"the same file is already there as {file}.")
         self.rows.append(
             Row(
-                file,
-                participant,
-                student.student_id if student else "",
-                moment.astimezone(timezone.utc).isoformat(timespec="seconds"),
-                "yes" if known else "no",
-                "" if parsed.late is None else ("yes" if parsed.late else "no"),
-                parsed.format,
-                export.label,
-                names.shown(item.path),
-                names.shown(parsed.original),
-                digest,
-                self.now,
+                file=file,
+                participant=participant,
+                student_id=student.student_id if student else "",
+                submitted_at=moment.astimezone(timezone.utc).isoformat(timespec="seconds"),
+                time_known="yes" if known else "no",
+                lms_late="" if parsed.late is None else ("yes" if parsed.late else "no"),
+                format=parsed.format,
+                export=export.label,
+                entry=names.shown(item.path),
+                original_name=names.shown(parsed.original),
+                sha256=digest,
+                collected_at=self.now,
             )
         )
         self.listed.add(file)
@@ -577,7 +583,7 @@ def _shared_name(parsed: Parsed, ids: list[str]) -> str:
     )
 
 
-def _set(outcome: Outcome, kind: str, reason: str) -> Outcome:
+def _set(outcome: Outcome, kind: OutcomeKind, reason: str) -> Outcome:
     outcome.kind, outcome.reason = kind, reason
     return outcome
 
@@ -744,7 +750,7 @@ def _table(result: Collection) -> str:
         return "No file collected yet."
     with_ids = any(r.student_id for r in result.manifest)
     heads = ["student"] * with_ids + ["participant", "new", "files", "latest (UTC)"]
-    table = []
+    body = []
     for participant in sorted(rows_of):
         rows = rows_of[participant]
         latest = max(rows, key=lambda r: r.moment)
@@ -753,12 +759,5 @@ def _table(result: Collection) -> str:
             when += " (time unknown: export's time)"
         student = next((r.student_id for r in rows if r.student_id), "")
         cells = [terminal_text(participant, 30), str(new.get(participant, 0)), str(len(rows))]
-        table.append([terminal_text(student, 20)] * with_ids + [*cells, when])
-    widths = [max(len(h), *(columns(r[i]) for r in table)) for i, h in enumerate(heads)]
-    numeric = {len(heads) - 3, len(heads) - 2}
-    return "\n".join(
-        "  ".join(
-            pad(c, w, right=i in numeric) for i, (c, w) in enumerate(zip(row, widths, strict=True))
-        ).rstrip()
-        for row in [heads, *table]
-    )
+        body.append([terminal_text(student, 20)] * with_ids + [*cells, when])
+    return table(heads, body, numeric={len(heads) - 3, len(heads) - 2})

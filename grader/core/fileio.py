@@ -1,12 +1,14 @@
 """File helpers shared by the grader's commands: digests, atomic writes, locks.
 
-The kit's outputs are written in one of two ways: a single file through
-`write_text_atomically` (a temporary file, then a rename), or a whole folder
-through `build_folder_atomically` (a hidden staging folder beside the target,
-renamed into place when complete). A folder being built is private (mode
-0700) until it is complete, so a killed run never leaves a readable
-half-written board. (The SQLite history is atomic by its own transactions;
-lock files hold only a pid.)
+The grader writes its outputs in one of two ways: a single file through
+`write_atomically` (a temporary file, then a rename; `write_bytes_atomically` and
+`write_text_atomically` for data in memory), or a whole folder through
+`build_folder_atomically` (a hidden staging folder beside the target, renamed
+into place when complete). A folder being built is private (mode 0700) until it
+is complete, so a killed run never leaves a readable half-written board. (The
+SQLite history is atomic by its own transactions; lock files hold only a pid.)
+The baseline's checkpoint pointer and best weights go through `write_atomically`
+too.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import stat
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from grader.core.errors import UsageError
 
@@ -65,19 +68,35 @@ def read_head_and_digest(path: Path, limit: int) -> tuple[bytes, str]:
     return bytes(head), digest.hexdigest()
 
 
-def write_text_atomically(path: Path, text: str, mode: int | None = None) -> None:
+def write_text_atomically(
+    path: Path, text: str, mode: int | None = None, fsync: bool = False
+) -> None:
     """Write `text` (UTF-8) through a temporary file beside `path` and a rename.
 
     A kill leaves either the old file or the new one, never half of one. With
-    `mode` (e.g. 0o600) the file has that mode from its creation on.
+    `mode` (e.g. 0o600) the file has that mode from its creation on; `fsync` as
+    in `write_atomically`.
     """
-    write_bytes_atomically(path, text.encode("utf-8"), mode)
+    write_bytes_atomically(path, text.encode("utf-8"), mode, fsync=fsync)
 
 
 def write_bytes_atomically(
-    path: Path, data: bytes, mode: int | None = None, replace: bool = True
+    path: Path, data: bytes, mode: int | None = None, replace: bool = True, fsync: bool = False
 ) -> bool:
-    """Write `data` through a temporary file beside `path`, then put it in place.
+    """Write `data` to `path` as `write_atomically` does (see there)."""
+    return write_atomically(path, lambda f: f.write(data), mode, replace, fsync)
+
+
+def write_atomically(
+    path: Path,
+    write: Callable[[BinaryIO], object],
+    mode: int | None = None,
+    replace: bool = True,
+    fsync: bool = False,
+) -> bool:
+    """Let `write` fill a temporary file beside `path`, then put it in place: the kit's
+    one atomic write (`write_bytes_atomically` and `write_text_atomically` call it;
+    `write` may stream, e.g. torch.save).
 
     With `replace` an existing `path` is replaced by one rename. Without it an
     existing `path` is never touched: the file is put in place by a hard link,
@@ -86,11 +105,20 @@ def write_bytes_atomically(
     file system without hard links (FAT, some network shares) the name is
     claimed by an exclusive create and the complete temporary file renamed over
     it: a kill between the two leaves that name as an empty file.
+
+    A kill of the process is covered either way; a power cut is not, unless
+    `fsync`: without it the file system may persist the rename before the data,
+    leaving `path` empty or short. With it the data reach the disk (os.fsync)
+    before the rename: for a file whose content other files are trusted by, such
+    as a checkpoint pointer.
     """
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(handle, "wb") as f:
-            f.write(data)
+            write(f)
+            if fsync:
+                f.flush()
+                os.fsync(f.fileno())
         Path(temporary).chmod(0o666 & ~_umask() if mode is None else mode)
         if replace:
             Path(temporary).replace(path)

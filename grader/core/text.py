@@ -16,13 +16,13 @@ import html
 import io
 import re
 import unicodedata
+from collections.abc import Sequence, Set
 from datetime import datetime
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # Characters that start Markdown syntax inside a table cell (< > & are HTML-escaped).
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 
-METRICS = ("accuracy", "macro_f1")
 LABEL = {"accuracy": "Accuracy", "macro_f1": "Macro-F1"}
 SHORT = {"accuracy": "acc", "macro_f1": "F1"}
 # How the board's intervals and paired tests are made, per ranking metric.
@@ -80,6 +80,23 @@ def pad(text: str, width: int, right: bool = False) -> str:
     """`text` padded with spaces to `width` columns, on the left when `right`."""
     space = " " * max(width - columns(text), 0)
     return space + text if right else text + space
+
+
+def table(
+    headers: Sequence[str], rows: Sequence[Sequence[str]], numeric: Set[int] = frozenset()
+) -> str:
+    """A table for the terminal, the header line first: each column as wide as its widest
+    cell in terminal columns (`columns`), two spaces between columns, the columns whose
+    index is in `numeric` aligned right, trailing spaces cut. The tables grader prints
+    (score's board, collect's summary, history) all go through it."""
+    widths = [max([columns(h), *(columns(row[i]) for row in rows)]) for i, h in enumerate(headers)]
+    return "\n".join(
+        "  ".join(
+            pad(cell, width, right=i in numeric)
+            for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
+        for cells in [headers, *rows]
+    )
 
 
 def csv_text(columns: list[str], rows: list[list]) -> str:

@@ -98,7 +98,7 @@ def read_manifest(path: Path) -> list[Row]:
                 raise ManifestError(
                     f"line {reader.line_num}: {len(cells)} cells, expected {len(COLUMNS)}"
                 )
-            row = Row(*(csv_uncell(c) for c in cells))
+            row = Row(**{c: csv_uncell(v) for c, v in zip(COLUMNS, cells, strict=True)})
             try:
                 moment = row.moment
                 moment.astimezone(timezone.utc)  # a time that UTC cannot hold is no time

@@ -202,7 +202,7 @@ def _parse(
         )
     students = [_student(dict(zip(fields, row, strict=False)), line, where) for line, row in rows]
     _refuse_repeats(students, where)
-    return Roster(path, students, tuple(c for c in COLUMNS if c in fields))
+    return Roster(path=path, students=students, columns=tuple(c for c in COLUMNS if c in fields))
 
 
 def _student(row: dict[str, str], line: int, where: str) -> Student:
@@ -316,7 +316,7 @@ def _parse_export(
         students.append(_student(mapped, line, where))
     _refuse_repeats(students, where)
     columns = tuple(c for c in COLUMNS if any(c in s.cells for s in students))
-    roster = Roster(path, students, columns, export.key)
+    roster = Roster(path=path, students=students, columns=columns, layout=export.key)
     roster.summary = _export_summary(roster, export, index, skipped, fallbacks, where)
     return roster
 

@@ -42,10 +42,11 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from grader.core import names
+from grader.core.constants import DEFAULT_RANK_BY
 from grader.core.text import csv_cell, csv_text, p_text
 from grader.folder.roster import Student, match_participants
 from grader.grades.late import IGNORE, Lateness, Policy, factor, penalty_text
-from grader.score.entry import Entry
+from grader.score.entry import Entry, entry_value
 from grader.score.ranking import board_candidates, board_order
 from grader.stats.uncertainty import paired_p
 
@@ -89,7 +90,7 @@ class Grading:
     split: str
     baseline: str
     entries: list[Entry]
-    rank_by: str = "accuracy"
+    rank_by: str = DEFAULT_RANK_BY
     key: object = None  # the AnswerKey: paired tests of files that are not board rows
     late: dict[str, Lateness] = field(default_factory=dict)  # by file (grader.grades.late.judge)
     policy: Policy = IGNORE
@@ -105,7 +106,7 @@ def gradebook(students: list[Student], grading: Grading) -> Gradebook:
     g = grading
     index = {row.participant: i for i, row in enumerate(g.board)}
     base_entry = g.board[index[g.baseline]].entry
-    base = _value(base_entry, g)
+    base = entry_value(base_entry, g.split, g.rank_by)
     unscored: dict[str, int] = {}
     for e in g.entries:
         if e.status != "scored" and e.name:
@@ -118,7 +119,7 @@ def gradebook(students: list[Student], grading: Grading) -> Gradebook:
     # have no row for a student whose files are all late, who is still graded.
     matched, by_case = match_participants(students, own)
     participant_of = {id(s): p for p, s in matched.items()}
-    book = Gradebook([], case_matches=[(s.participant, p) for s, p in by_case])
+    book = Gradebook(rows=[], case_matches=[(s.participant, p) for s, p in by_case])
     for student in students:
         participant = participant_of.get(id(student))
         if participant is None:
@@ -126,7 +127,7 @@ def gradebook(students: list[Student], grading: Grading) -> Gradebook:
             note = "no valid submission" + (
                 f" ({count} file(s) not scored: see scores.csv)" if count else ""
             )
-            book.rows.append(_row(student, 0, "", "", "", [note], g))
+            book.rows.append(_row(student, pts=0, rank="", score="", p="", notes=[note], g=g))
             book.graded.append(None)
             continue
         i = index.get(participant)
@@ -136,17 +137,19 @@ def gradebook(students: list[Student], grading: Grading) -> Gradebook:
         choice = _graded(g, i, own[participant], base_entry, base)
         notes += choice.notes
         book.late_changed += choice.changed
-        pts = 0 if choice.file is None else points(_value(choice.file, g), base, choice.p)
+        pts = 0
+        if choice.file is not None:
+            pts = points(entry_value(choice.file, g.split, g.rank_by), base, choice.p)
         book.graded.append(None if choice.file is None else choice.file.file)
         book.rows.append(
             _row(
                 student,
-                pts * choice.share,
-                "" if i is None else g.board[i].rank,
-                "" if i is None else repr(_value(g.board[i].entry, g)),
-                "" if i is None else p_text(g.stats[i].p_vs_baseline),
-                notes,
-                g,
+                pts=pts * choice.share,
+                rank="" if i is None else g.board[i].rank,
+                score="" if i is None else repr(entry_value(g.board[i].entry, g.split, g.rank_by)),
+                p="" if i is None else p_text(g.stats[i].p_vs_baseline),
+                notes=notes,
+                g=g,
             )
         )
     known = set(matched) | {g.baseline} | set(g.staff)
@@ -154,11 +157,7 @@ def gradebook(students: list[Student], grading: Grading) -> Gradebook:
     return book
 
 
-def _value(entry: Entry, g: Grading) -> float:
-    return getattr(entry.metrics[g.split], g.rank_by)
-
-
-def _row(student: Student, pts, rank, score: str, p: str, notes: list[str], g: Grading):
+def _row(student: Student, *, pts, rank, score: str, p: str, notes: list[str], g: Grading):
     provisional = [PROVISIONAL] if g.split == "public" else []
     return [
         student.student_id,
@@ -193,7 +192,13 @@ def _graded(g: Grading, i: int | None, own: list[Entry], base_entry: Entry, base
         return g.stats[i].p_vs_baseline if e is ranked else _p(e, base_entry, g)
 
     if g.policy.kind == "ignore":
-        return Choice(ranked, Fraction(1), p_of(ranked), _flag_notes(g, ranked), False)
+        return Choice(
+            file=ranked,
+            share=Fraction(1),
+            p=p_of(ranked),
+            notes=_flag_notes(g, ranked),
+            changed=False,
+        )
     share = {e.file: factor(g.policy, g.late.get(e.file)) for e in own}
     notes = []
     if ranked is not None and _late(g, ranked):  # the public board keeps late files
@@ -204,15 +209,27 @@ def _graded(g: Grading, i: int | None, own: list[Entry], base_entry: Entry, base
         )
     options = _options(g, own, share)
     if not options:
-        return Choice(None, Fraction(0), None, [*notes, "no file was on time"], True)
+        return Choice(
+            file=None,
+            share=Fraction(0),
+            p=None,
+            notes=[*notes, "no file was on time"],
+            changed=True,
+        )
     # The most points win; on equal points the larger share (on time first), then the
     # board's order (max keeps the first of equals).
     graded = max(
-        options, key=lambda e: (points(_value(e, g), base, p_of(e)) * share[e.file], share[e.file])
+        options,
+        key=lambda e: (
+            points(entry_value(e, g.split, g.rank_by), base, p_of(e)) * share[e.file],
+            share[e.file],
+        ),
     )
     notes += _choice_notes(g, graded, ranked, own)
     changed = graded is not _shown(own, g) or share[graded.file] < 1  # _shown: ignore's
-    return Choice(graded, share[graded.file], p_of(graded), notes, changed)
+    return Choice(
+        file=graded, share=share[graded.file], p=p_of(graded), notes=notes, changed=changed
+    )
 
 
 def _options(g: Grading, own: list[Entry], share: dict[str, Fraction]) -> list[Entry]:
@@ -278,7 +295,7 @@ def _p(entry: Entry, base_entry: Entry, g: Grading) -> float | None:
     return paired_p(entry.predicted, base_entry.predicted, g.key, g.split, g.rank_by)
 
 
-def gradebook_csv(rows: list[list], rank_by: str = "accuracy") -> str:
+def gradebook_csv(rows: list[list], rank_by: str = DEFAULT_RANK_BY) -> str:
     """gradebook.csv's text, names neutralised for spreadsheets; the score column is named
     after the ranking metric."""
     return csv_text(

@@ -119,7 +119,7 @@ def lms_gradebook(
     cell is the student_id and third the points) of the roster `students`."""
     points = {row[0]: row[2] for row in rows}
     column = grade_column(fmt, assignment, assignment_id)
-    book = LmsGradebook(fmt, column, "")
+    book = LmsGradebook(format=fmt, column=column, text="")
     shared = _shared_identifiers(students, fmt)
     lines = []
     for student in students:

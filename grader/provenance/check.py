@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, get_args
 
 import numpy as np
 
@@ -41,7 +42,8 @@ from grader.provenance.pull import MARKER
 from grader.score.entry import BoardRow, Entry
 from grader.stats.integrity import Flag
 
-STATUSES = ("reproduced", "differs", "no output", "not pulled", "no notebook")
+ProvenanceStatus = Literal["reproduced", "differs", "no output", "not pulled", "no notebook"]
+STATUSES: tuple[ProvenanceStatus, ...] = get_args(ProvenanceStatus)
 COLUMNS = ["participant", "file", "notebook", "status", "agreement", "device", "kit", "code_notes"]
 TEST_IMAGES = "public/test_images.npy"  # its key in the bundle manifest's "files"
 
@@ -53,7 +55,7 @@ class Provenance:
     participant: str
     file: str  # the graded file ('' when the participant has none)
     notebook: str  # owner/slug
-    status: str  # one of STATUSES
+    status: ProvenanceStatus
     agreement: float | None
     device: str
     kit: str
@@ -98,21 +100,56 @@ def _row(
 ) -> Provenance:
     file = entry.file if entry is not None else ""
     if place is None:
-        status = "not pulled" if notebook else "no notebook"
-        return Provenance(participant, file, notebook, status, None, "", "")
+        status: ProvenanceStatus = "not pulled" if notebook else "no notebook"
+        return Provenance(
+            participant=participant,
+            file=file,
+            notebook=notebook,
+            status=status,
+            agreement=None,
+            device="",
+            kit="",
+        )
     notebook = notebook or _pulled_ref(place)
     device, kit = _run_record(place / "output", test_sha256)
     notes = tuple(code_notes(place / "code"))
     outputs = _output_csvs(place / "output", checker)
     if entry is not None and any(digest == entry.sha256 for digest, _ in outputs):
-        return Provenance(participant, file, notebook, "reproduced", 1.0, device, kit, notes)
+        return Provenance(
+            participant=participant,
+            file=file,
+            notebook=notebook,
+            status="reproduced",
+            agreement=1.0,
+            device=device,
+            kit=kit,
+            notes=notes,
+        )
     valid = [labels for _, labels in outputs if labels is not None]
     if not valid:
-        return Provenance(participant, file, notebook, "no output", None, device, kit, notes)
+        return Provenance(
+            participant=participant,
+            file=file,
+            notebook=notebook,
+            status="no output",
+            agreement=None,
+            device=device,
+            kit=kit,
+            notes=notes,
+        )
     agreement = None
     if entry is not None and entry.predicted is not None:
         agreement = max(float(np.mean(labels == entry.predicted)) for labels in valid)
-    return Provenance(participant, file, notebook, "differs", agreement, device, kit, notes)
+    return Provenance(
+        participant=participant,
+        file=file,
+        notebook=notebook,
+        status="differs",
+        agreement=agreement,
+        device=device,
+        kit=kit,
+        notes=notes,
+    )
 
 
 def _output_csvs(output: Path, checker: SubmissionChecker) -> list[tuple[str, np.ndarray | None]]:
@@ -195,16 +232,21 @@ def provenance_flags(rows: list[Provenance]) -> list[Flag]:
             )
             flags.append(
                 Flag(
-                    "provenance",
-                    (r.participant,),
-                    (r.file,) if r.file else (),
-                    f"the notebook {r.notebook}'s output holds a submission, but not the graded "
-                    f"file{share}",
+                    kind="provenance",
+                    participants=(r.participant,),
+                    files=(r.file,) if r.file else (),
+                    reason=f"the notebook {r.notebook}'s output holds a submission, but not "
+                    f"the graded file{share}",
                 )
             )
         for note in r.notes:
             flags.append(
-                Flag("provenance", (r.participant,), (r.file,) if r.file else (), f"code: {note}")
+                Flag(
+                    kind="provenance",
+                    participants=(r.participant,),
+                    files=(r.file,) if r.file else (),
+                    reason=f"code: {note}",
+                )
             )
     return flags
 

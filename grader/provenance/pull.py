@@ -21,14 +21,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal, get_args
 
+from grader.core.constants import DEFAULT_NOTEBOOKS
 from grader.core.errors import GraderError, UsageError
 from grader.core.fileio import build_folder_atomically, exclusive_lock
 from grader.folder.roster import Student, read_roster
 from grader.kaggle import KAGGLE_TOKEN_HELP, client, credentials_found
 
 MARKER = ".grader-notebook"  # in every folder this command writes
-STATUSES = ("pulled", "no output", "not shared", "not found", "error")
+PullStatus = Literal["pulled", "no output", "not shared", "not found", "error"]
+STATUSES: tuple[PullStatus, ...] = get_args(PullStatus)
 LOG_SUFFIX = ".log"  # the client saves the run's log as <slug>.log beside the outputs
 
 
@@ -38,7 +41,7 @@ class Pulled:
 
     participant: str
     notebook: str  # owner/slug
-    status: str  # one of STATUSES
+    status: PullStatus
     detail: str = ""  # the reason, or what was written
     files: int = 0  # output files (the run's log aside)
 
@@ -62,7 +65,7 @@ class PullRun:
 
 def pull_notebooks(
     roster_path: Path,
-    into: Path,
+    into: Path = Path(DEFAULT_NOTEBOOKS),
     warn: Callable[[str], None] = lambda message: None,
     say: Callable[[str], None] = lambda line: None,
 ) -> PullRun:
@@ -113,7 +116,7 @@ def pull_one(api, participant: str, notebook: str, into: Path) -> Pulled:
     except ValueError as exc:  # the client turns a 401/403 of the output listing into this
         if "denied" in str(exc) or "private" in str(exc):
             return _refused(participant, notebook, 403, str(exc))
-        return Pulled(participant, notebook, "error", f"{exc}")
+        return Pulled(participant=participant, notebook=notebook, status="error", detail=f"{exc}")
     except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
         raise GraderError(
             f"could not reach Kaggle ({type(exc).__name__}) while pulling {notebook}. Check "
@@ -122,32 +125,43 @@ def pull_one(api, participant: str, notebook: str, into: Path) -> Pulled:
     files = found["files"]
     if files == 0:
         return Pulled(
-            participant,
-            notebook,
-            "no output",
-            "its saved version has no output files (saved without running, or the run "
+            participant=participant,
+            notebook=notebook,
+            status="no output",
+            detail="its saved version has no output files (saved without running, or the run "
             "failed): ask for Save Version > Save & Run All",
         )
-    return Pulled(participant, notebook, "pulled", f"code and {files} output file(s)", files)
+    return Pulled(
+        participant=participant,
+        notebook=notebook,
+        status="pulled",
+        detail=f"code and {files} output file(s)",
+        files=files,
+    )
 
 
 def _refused(participant: str, notebook: str, status: int | None, message: str) -> Pulled:
     if status in (401, 403):
         return Pulled(
-            participant,
-            notebook,
-            "not shared",
-            "Kaggle refused it (403): the notebook is private and not shared with this "
+            participant=participant,
+            notebook=notebook,
+            status="not shared",
+            detail="Kaggle refused it (403): the notebook is private and not shared with this "
             "account; ask the student to add it as a collaborator (Share > Add collaborators)",
         )
     if status == 404:
         return Pulled(
-            participant,
-            notebook,
-            "not found",
-            "Kaggle has no such notebook (404): check the roster's kaggle_notebook",
+            participant=participant,
+            notebook=notebook,
+            status="not found",
+            detail="Kaggle has no such notebook (404): check the roster's kaggle_notebook",
         )
-    return Pulled(participant, notebook, "error", f"Kaggle refused it ({message})")
+    return Pulled(
+        participant=participant,
+        notebook=notebook,
+        status="error",
+        detail=f"Kaggle refused it ({message})",
+    )
 
 
 def _check_replaceable(folder: Path) -> None:

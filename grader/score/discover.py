@@ -217,7 +217,12 @@ def _candidate(
     if suffix in NOT_CSV:
         return _failed(name, rel, path, NOT_CSV[suffix])
     selected = path.name.lower().endswith(SELECTED_SUFFIX)
-    entry = Entry(names.identity(name), names.shown(rel), _submission_time(path, top), selected)
+    entry = Entry(
+        participant=names.identity(name),
+        file=names.shown(rel),
+        submitted_at=_submission_time(path, top),
+        selected=selected,
+    )
     entry.name = name
     entry.note = CSV_TXT_NOTE if suffix == ".csv.txt" else ""
     return entry, path
@@ -227,7 +232,12 @@ def _failed(
     name: str, rel: str, path: Path, reason: str, identified: bool = True
 ) -> tuple[Entry, None]:
     participant = names.identity(name) if identified else names.shown(name)
-    entry = Entry(participant, names.shown(rel), _submission_time(path), status="error")
+    entry = Entry(
+        participant=participant,
+        file=names.shown(rel),
+        submitted_at=_submission_time(path),
+        status="error",
+    )
     entry.error, entry.identified, entry.name = reason, identified, name
     return entry, None
 

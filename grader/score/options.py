@@ -13,6 +13,8 @@ from pathlib import Path
 
 from grader.core.constants import (
     DEFAULT_ASSIGNMENT,
+    DEFAULT_BOARD,
+    DEFAULT_RANK_BY,
     DEFAULT_SOLUTION,
     HISTORY_NAME,
     PLAUSIBLE,
@@ -26,11 +28,11 @@ class ScoreOptions:
 
     folder: Path  # the submissions folder
     solution: Path = Path(DEFAULT_SOLUTION)
-    out: Path = Path("leaderboard")  # the board: may be shown to students
+    out: Path = Path(DEFAULT_BOARD)  # the board: may be shown to students
     review: Path | None = None  # default: review/ beside the solution
     final: bool = False  # rank by the Private split (Kaggle's final board)
     final_before_deadline: bool = False  # allow --final while a deadline is still ahead
-    rank_by: str = "accuracy"  # or macro_f1
+    rank_by: str = DEFAULT_RANK_BY  # or the other of METRICS
     baseline: str | None = None  # participant every other is tested against
     roster: Path | None = None  # kaggle_name,student_id: writes review/gradebook.csv
     history: Path | None = None  # default: history.sqlite beside the solution

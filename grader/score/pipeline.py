@@ -203,7 +203,15 @@ def _compute(
             fresh = fresh_check(board, key)
             flags += fresh_flags(fresh)
     run = ScoringRun(
-        options, key, entries, board, intervals, stats, flags, stages=stages, lookup=lookup
+        options=options,
+        key=key,
+        entries=entries,
+        board=board,
+        intervals=intervals,
+        stats=stats,
+        flags=flags,
+        stages=stages,
+        lookup=lookup,
     )
     if options.deadline is not None:
         run.rowless = sum(1 for e in entries if e.identified and e.row_lost)

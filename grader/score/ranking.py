@@ -12,22 +12,16 @@ docs/grading-rules.md, sections 4 and 5.
 
 from __future__ import annotations
 
-from fractions import Fraction
-
-from grader.score.entry import BoardRow, Entry, board_split
+from grader.core.constants import DEFAULT_RANK_BY
+from grader.score.entry import BoardRow, Entry, board_split, entry_value
 from grader.stats.metrics import competition_ranks
 
 MAX_SELECTED = 2
 
 
-def exact_value(entry: Entry, split: str, rank_by: str) -> Fraction:
-    """The ranking score as an exact fraction: what every comparison of scores uses."""
-    return entry.metrics[split].exact(rank_by)
-
-
 def leaderboard(
     entries: list[Entry],
-    rank_by: str = "accuracy",
+    rank_by: str = DEFAULT_RANK_BY,
     final: bool = False,
     staff: frozenset[str] = frozenset(),
     dropped: frozenset[str] = frozenset(),
@@ -55,18 +49,20 @@ def leaderboard(
             chosen.append((participant, best, len(own)))
     chosen.sort(key=lambda item: (*board_order(item[1], split, rank_by), item[0]))
     ranked = [item for item in chosen if item[0] not in staff]
-    ranks = iter(competition_ranks([exact_value(best, split, rank_by) for _, best, _ in ranked]))
+    ranks = iter(
+        competition_ranks([entry_value(best, split, rank_by, exact=True) for _, best, _ in ranked])
+    )
     return [
-        BoardRow(None, participant, best, count, staff=True)
+        BoardRow(rank=None, participant=participant, entry=best, scored_files=count, staff=True)
         if participant in staff
-        else BoardRow(next(ranks), participant, best, count)
+        else BoardRow(rank=next(ranks), participant=participant, entry=best, scored_files=count)
         for participant, best, count in chosen
     ]
 
 
 def board_order(entry: Entry, split: str, rank_by: str) -> tuple:
     """Sort key: higher score first, then the earlier submission, then the file name."""
-    return (-exact_value(entry, split, rank_by), entry.submitted_at, entry.file)
+    return (-entry_value(entry, split, rank_by, exact=True), entry.submitted_at, entry.file)
 
 
 def board_candidates(own: list[Entry], rank_by: str, final: bool) -> list[Entry]:

@@ -142,7 +142,7 @@ def fresh_check(board, key) -> FreshCheck | None:
     images = int(key.fresh.sum())
     original = ~key.public & ~key.fresh
     if len(rows) < MIN_FILES or not original.any():
-        return FreshCheck(images, len(rows), None, None)
+        return FreshCheck(images=images, ranked=len(rows), rows=None, line=None)
     correct = np.stack([row.entry.predicted == key.labels for row in rows])
     threshold = z_threshold(sum(not row.staff for row in rows))
     line, expected, z = line_test(
@@ -154,18 +154,18 @@ def fresh_check(board, key) -> FreshCheck | None:
     )
     found = [
         FreshRow(
-            row.participant,
-            row.entry.file,
-            float(correct[i, original].mean()),
-            float(correct[i, key.fresh].mean()),
-            float(expected[i]),
-            float(z[i]),
-            bool(z[i] >= threshold),
+            participant=row.participant,
+            file=row.entry.file,
+            original_accuracy=float(correct[i, original].mean()),
+            fresh_accuracy=float(correct[i, key.fresh].mean()),
+            expected_fresh_accuracy=float(expected[i]),
+            z=float(z[i]),
+            flagged=bool(z[i] >= threshold),
         )
         for i, row in enumerate(rows)
         if not row.staff
     ]
-    return FreshCheck(images, len(rows), found, line, threshold)
+    return FreshCheck(images=images, ranked=len(rows), rows=found, line=line, threshold=threshold)
 
 
 def fresh_flags(check: FreshCheck | None) -> list[Flag]:
@@ -173,7 +173,13 @@ def fresh_flags(check: FreshCheck | None) -> list[Flag]:
     if check is None or check.rows is None:
         return []
     return [
-        Flag("fresh-gap", (r.participant,), (r.file,), r.reason, r.p_value)
+        Flag(
+            kind="fresh-gap",
+            participants=(r.participant,),
+            files=(r.file,),
+            reason=r.reason,
+            p_value=r.p_value,
+        )
         for r in check.rows
         if r.flagged
     ]
@@ -247,7 +253,11 @@ def _test(
         + (x - np.median(x[fitted_on])) ** 2 * combined_slope_variance
     )
     z = (fitted - y) / np.sqrt(noise + spread**2 + fit_variance)
-    return Line(slope, intercept, spread, class_slope, n), p_expected, z
+    return (
+        Line(slope=slope, intercept=intercept, spread=spread, class_slope=class_slope, files=n),
+        p_expected,
+        z,
+    )
 
 
 def theil_sen(x: np.ndarray, y: np.ndarray) -> tuple[float | None, float]:

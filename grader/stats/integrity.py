@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from grader.core.constants import PLAUSIBLE
+from grader.score.entry import Entry, entry_value
 
 SAME_ERRORS = 0.90
 MIN_SHARED_ERRORS = 30
@@ -48,39 +49,48 @@ class Flag:
     p_value: float | None = None  # where a test stands behind the flag
 
 
-def integrity_flags(entries, board, key, plausible: float = PLAUSIBLE, late=None) -> list[Flag]:
+def integrity_flags(
+    entries: list[Entry], board, key, plausible: float = PLAUSIBLE, late=None
+) -> list[Flag]:
     """Every flag of a scoring run, in a stable order; `late` maps files to their
     grader.grades.late.Lateness (late or undecided)."""
     late = late or {}
     flags = _identical(entries) + _near_identical(board, key)
     for e in entries:
-        if e.status == "scored" and e.metrics["public"].accuracy >= plausible:
+        if e.status == "scored" and entry_value(e, "public", "accuracy") >= plausible:
             flags.append(
                 Flag(
-                    "implausible",
-                    (e.participant,),
-                    (e.file,),
-                    f"public accuracy {e.metrics['public'].accuracy:.2%} is at or "
+                    kind="implausible",
+                    participants=(e.participant,),
+                    files=(e.file,),
+                    reason=f"public accuracy {entry_value(e, 'public', 'accuracy'):.2%} is at or "
                     f"above {plausible:.0%}; CIFAR-10's test labels are public, "
                     "so check the code behind it",
                 )
             )
         if e.file in late and e.identified:
-            flags.append(Flag("late", (e.participant,), (e.file,), late[e.file].reason))
+            flags.append(
+                Flag(
+                    kind="late",
+                    participants=(e.participant,),
+                    files=(e.file,),
+                    reason=late[e.file].reason,
+                )
+            )
     return flags
 
 
-def _identical(entries) -> list[Flag]:
+def _identical(entries: list[Entry]) -> list[Flag]:
     by_hash: dict[str, list] = defaultdict(list)
     for e in entries:
         if e.sha256 and not e.sample:
             by_hash[e.sha256].append(e)
     return [
         Flag(
-            "identical",
-            tuple(dict.fromkeys(e.participant for e in same)),
-            tuple(e.file for e in same),
-            f"byte-identical files (sha256 {digest[:12]}...) from "
+            kind="identical",
+            participants=tuple(dict.fromkeys(e.participant for e in same)),
+            files=tuple(e.file for e in same),
+            reason=f"byte-identical files (sha256 {digest[:12]}...) from "
             f"{len({e.participant for e in same})} participants",
         )
         for digest, same in sorted(by_hash.items(), key=lambda item: item[1][0].file)
@@ -101,10 +111,10 @@ def _near_identical(board, key) -> list[Flag]:
             continue  # already flagged as identical
         flags.append(
             Flag(
-                "near-identical",
-                (rows[i].participant, rows[j].participant),
-                (a.file, b.file),
-                f"the same wrong class on {same} of the {either} test images either file "
+                kind="near-identical",
+                participants=(rows[i].participant, rows[j].participant),
+                files=(a.file, b.file),
+                reason=f"the same wrong class on {same} of the {either} test images either file "
                 f"gets wrong (flagged from {SAME_ERRORS:.0%})",
             )
         )
