@@ -110,46 +110,32 @@ def _row(
             device="",
             kit="",
         )
-    notebook = notebook or _pulled_ref(place)
     device, kit = _run_record(place / "output", test_sha256)
-    notes = tuple(code_notes(place / "code"))
-    outputs = _output_csvs(place / "output", checker)
-    if entry is not None and any(digest == entry.sha256 for digest, _ in outputs):
-        return Provenance(
-            participant=participant,
-            file=file,
-            notebook=notebook,
-            status="reproduced",
-            agreement=1.0,
-            device=device,
-            kit=kit,
-            notes=notes,
-        )
-    valid = [labels for _, labels in outputs if labels is not None]
-    if not valid:
-        return Provenance(
-            participant=participant,
-            file=file,
-            notebook=notebook,
-            status="no output",
-            agreement=None,
-            device=device,
-            kit=kit,
-            notes=notes,
-        )
-    agreement = None
-    if entry is not None and entry.predicted is not None:
-        agreement = max(float(np.mean(labels == entry.predicted)) for labels in valid)
+    status, agreement = _compared(entry, _output_csvs(place / "output", checker))
     return Provenance(
         participant=participant,
         file=file,
-        notebook=notebook,
-        status="differs",
+        notebook=notebook or _pulled_ref(place),
+        status=status,
         agreement=agreement,
         device=device,
         kit=kit,
-        notes=notes,
+        notes=tuple(code_notes(place / "code")),
     )
+
+
+def _compared(
+    entry: Entry | None, outputs: list[tuple[str, np.ndarray | None]]
+) -> tuple[ProvenanceStatus, float | None]:
+    """(status, agreement) of a pulled notebook's output against the graded file."""
+    if entry is not None and any(digest == entry.sha256 for digest, _ in outputs):
+        return "reproduced", 1.0
+    valid = [labels for _, labels in outputs if labels is not None]
+    if not valid:
+        return "no output", None
+    if entry is None or entry.predicted is None:
+        return "differs", None
+    return "differs", max(float(np.mean(labels == entry.predicted)) for labels in valid)
 
 
 def _output_csvs(output: Path, checker: SubmissionChecker) -> list[tuple[str, np.ndarray | None]]:
