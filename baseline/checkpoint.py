@@ -30,6 +30,7 @@ from baseline.config import TrainConfig, flag_text
 from baseline.errors import TrainingError
 from baseline.outputs import OUTPUT_FILES
 from baseline.recipe import EarlyStopping, Plateau
+from grader.core.fileio import write_atomically, write_text_atomically
 
 CHECKPOINT = "checkpoint"  # out/checkpoint.NNNN folders, one complete per epoch saved
 POINTER = "checkpoint.current"  # names the checkpoint folder to resume from
@@ -129,12 +130,8 @@ def save_checkpoint(acc: Accelerator, out: Path, cfg: TrainConfig, state: TrainS
             shutil.rmtree(version)  # a leftover of a crash at this epoch
         staging.rename(version)
         fail_point("save:renamed", epoch)
-        swap = out / f"{POINTER}.tmp"
-        with swap.open("w", encoding="ascii") as f:
-            f.write(version.name + "\n")
-            f.flush()
-            os.fsync(f.fileno())  # the pointer never names a folder it has not written
-        swap.replace(out / POINTER)
+        # fsync: after a power cut the pointer still names a folder, never nothing.
+        write_text_atomically(out / POINTER, version.name + "\n", fsync=True)
         fail_point("save:pointer", epoch)
         remove_leftovers(out)
     acc.wait_for_everyone()
@@ -159,12 +156,15 @@ def remove_run(out: Path) -> None:
     and nothing else: a run started over in the same folder."""
     if not out.is_dir():
         return
+    # A write that a kill interrupted leaves a temporary file: .<name>.<random>.tmp
+    # (grader.core.fileio's), .<name>.tmp or <name>.tmp (older kits').
     names = {*OUTPUT_FILES, BEST, f".{BEST}.tmp", POINTER, f"{POINTER}.tmp"}
+    temporary = [f".{BEST}.*.tmp", f".{POINTER}.*.tmp"]
     folders = {f"{CHECKPOINT}.partial", CHECKPOINT, f"{CHECKPOINT}.old"}
     for path in out.iterdir():
         if path.is_symlink():
             continue
-        if path.is_file() and path.name in names:
+        if path.is_file() and (path.name in names or any(map(path.match, temporary))):
             path.unlink()
         elif path.is_dir() and (path.name in folders or VERSION.fullmatch(path.name)):
             shutil.rmtree(path)
@@ -230,8 +230,8 @@ def saved_config(out: Path) -> dict[str, Any] | None:
 def save_best(acc: Accelerator, model: torch.nn.Module, out: Path) -> None:
     """Keep the weights of the best epoch so far (the evaluated ones, EMA included)."""
     if acc.is_main_process:
-        torch.save(acc.unwrap_model(model).state_dict(), out / f".{BEST}.tmp")
-        (out / f".{BEST}.tmp").replace(out / BEST)
+        state = acc.unwrap_model(model).state_dict()
+        write_atomically(out / BEST, lambda f: torch.save(state, f))
     acc.wait_for_everyone()
 
 

@@ -1,6 +1,6 @@
 """The baseline's hyperparameters: one frozen dataclass, and the CLI generated from it.
 
-Defaults are the course baseline (DESIGN.md, "The baseline, exactly"). Each
+Defaults are the course baseline (docs/baseline.md). Each
 field's `help` says its unit or reason; `--help` prints every default.
 
 Settled ambiguities (printed at the start of every run):

@@ -23,6 +23,11 @@ fall back to `train_acc`.
   direction twice in the last 4 epochs by more than 5%;
 * lr too low: the training loss still fell more than 5% in the last epoch and
   the validation loss with it (the run stopped while still learning fast).
+
+The advice names the settings as the reader sets them: the command line's flags
+(`--epochs`), or in a notebook the settings cell's names (`epochs=`). Momentum
+is suggested only to a run whose optimizer, as built (run.json's "built"), is
+SGD without it; never to an Adam run.
 """
 
 from __future__ import annotations
@@ -30,10 +35,14 @@ from __future__ import annotations
 import argparse
 import csv
 import itertools
+import json
 import math
+import re
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Literal
 
 HIGH_TRAIN_ERROR = 0.30
 OVERFIT_GAP = 0.10
@@ -54,8 +63,17 @@ class Diagnosis:
     advice: list[str] = field(default_factory=list)
 
 
-def diagnose(history: list[dict[str, float]]) -> Diagnosis:
-    """Apply the lecture's rules to per-epoch metrics (train/val loss and accuracy)."""
+def diagnose(
+    history: list[dict[str, float]],
+    optimizer: Mapping[str, Any] | None = None,
+    names: Literal["flags", "notebook"] = "flags",
+) -> Diagnosis:
+    """Apply the lecture's rules to per-epoch metrics (train/val loss and accuracy).
+
+    `optimizer` is the run's optimizer as built (run.json's built.optimizer, from
+    `read_optimizer`; None when unknown): momentum is advised only to SGD without it.
+    `names`: the advice names settings as flags (`--lr`) or as a notebook's (`lr=`).
+    """
     last = history[-1]
     train_acc = last.get("train_eval_acc", last["train_acc"])
     train_error, val_error = 1 - train_acc, 1 - last["val_acc"]
@@ -63,7 +81,8 @@ def diagnose(history: list[dict[str, float]]) -> Diagnosis:
     val_loss = [row["val_loss"] for row in history]
     result = _fit(train_error, val_error, train_loss, val_loss)
     _learning_rate(result, train_loss, val_loss)
-    result.advice = _advice(result)
+    advice = _advice(result, _plain_sgd(optimizer), names)
+    result.advice = [_named(text, names) for text in advice]
     return result
 
 
@@ -143,31 +162,57 @@ def _learning_rate(result: Diagnosis, train_loss: list[float], val_loss: list[fl
         )
 
 
-def _advice(result: Diagnosis) -> list[str]:
+def _plain_sgd(optimizer: Mapping[str, Any] | None) -> bool:
+    """Whether the run's optimizer, as built, is SGD without momentum."""
+    if optimizer is None or optimizer.get("class") != "SGD":
+        return False
+    return all(not group.get("momentum") for group in optimizer.get("param_groups", []))
+
+
+def _advice(result: Diagnosis, plain_sgd: bool, names: str) -> list[str]:
+    """The next changes to try, with settings as {name} or {name value} (see _named)."""
+    faster = "with a larger lr ({lr})" + (" or {momentum 0.9}" if plain_sgd else "")
     advice = {
         "underfitting": [
-            "train longer (--epochs) or with a larger lr / --momentum 0.9",
+            f"train longer ({{epochs}}) or {faster}",
             "a larger model or higher resolution; less regularisation "
-            "(--weight-decay, --dropout, --mixup)",
+            "({weight_decay}, {dropout}, {mixup})",
         ],
         "overfitting": [
-            "regularise: --weight-decay 5e-4, --dropout 0.2, --augment "
-            "randaugment, --label-smoothing 0.1, --mixup 0.2",
-            "stop earlier: --patience 2 keeps the best epoch's weights",
-            "more training data: a smaller --val-fraction or no --train-limit",
+            'regularise: {weight_decay 5e-4}, {dropout 0.2}, {augment "randaugment"}, '
+            "{label_smoothing 0.1}, {mixup 0.2}",
+            "stop earlier: {patience 2} keeps the best epoch's weights",
+            "more training data: a smaller {val_fraction}"
+            # train_limit is a flag for quick runs; the notebooks' settings cell has none
+            + (" or no {train_limit}" if names == "flags" else ""),
         ],
         "good fit": [
-            "try a schedule (--sched cosine --warmup-epochs 1) and more epochs, then "
+            'try a schedule ({sched "cosine"}, {warmup_epochs 1}) and more epochs, then '
             "compare on the validation split"
         ],
     }[result.verdict]
     if result.lr == "too high":
-        advice.insert(0, "lower --lr (e.g. by 3-10x) or add --warmup-epochs 1")
+        advice.insert(0, "lower {lr} (e.g. by 3-10x) or add {warmup_epochs 1}")
     elif result.lr == "too low":
         advice.insert(
-            0, "raise --lr (e.g. x3) or train more epochs; --sched cosine then decays it at the end"
+            0,
+            'raise {lr} (e.g. x3) or train more epochs; {sched "cosine"} then decays it at the end',
         )
     return advice
+
+
+def _named(text: str, names: str) -> str:
+    """Spell each {name} / {name value} of `text` as a flag (`--name value`) or as a
+    notebook's setting (`name=value`; a bare name as `name=`)."""
+
+    def spell(match: re.Match) -> str:
+        name, value = match.group(1), match.group(2)
+        if names == "notebook":
+            return f"{name}={value or ''}"
+        flag = "--" + name.replace("_", "-")
+        return flag if value is None else f"{flag} {value.strip(chr(34))}"
+
+    return re.sub(r"\{(\w+)(?: ([^}]+))?\}", spell, text)
 
 
 def read_history(run: Path) -> list[dict[str, float]]:
@@ -183,6 +228,16 @@ def read_history(run: Path) -> list[dict[str, float]]:
     if not rows:
         raise FileNotFoundError(f"{path}: no finished epoch yet.")
     return rows
+
+
+def read_optimizer(run: Path) -> dict[str, Any] | None:
+    """The run's optimizer as built (run.json's built.optimizer), or None when the run
+    has not finished or an older kit wrote it."""
+    path = (run if run.is_dir() else run.parent) / "run.json"
+    try:
+        return json.loads(path.read_text())["built"]["optimizer"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def report(diagnosis: Diagnosis, epochs: int) -> str:
@@ -213,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError, KeyError) as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 2
-    print(report(diagnose(history), len(history)))
+    print(report(diagnose(history, read_optimizer(args.run)), len(history)))
     return 0
 
 

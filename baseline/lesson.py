@@ -22,7 +22,14 @@ import torchvision
 from torch import nn
 
 from baseline.model import replace_last_linear, timm_model
-from baseline.transforms import normalize, random_flip, random_resized_crop, resize, to_float
+from baseline.transforms import (
+    normalize,
+    random_erasing,
+    random_flip,
+    random_resized_crop,
+    resize,
+    to_float,
+)
 from grader.bundle.prepare import stratified_mask
 from grader.stats.metrics import score
 
@@ -54,6 +61,8 @@ def cpu_augmentation(cfg):
 # %% tags=["transforms"]
 # A transform takes a uint8 batch (B, 32, 32, 3) already on the GPU and returns
 # the float batch (B, 3, S, S) the model eats; `generator` gives its random draws.
+# Each step draws per image. (A torchvision v2 transform given the batch draws once
+# for all of it: v2.RandomErasing(p=1) would erase the same box in every image.)
 def train_transform(images, generator, cfg):
     """The lecture's training transform, for a whole batch at once."""
     if cfg.augment == "none":
@@ -61,7 +70,9 @@ def train_transform(images, generator, cfg):
     x = to_float(images)  # ToImage + ToDtype(float32, scale=True)
     x = random_resized_crop(x, cfg.image_size, generator)  # RandomResizedCrop(S)
     x = random_flip(x, generator)  # RandomHorizontalFlip(0.5)
-    return normalize(x)  # Normalize(ImageNet mean, std)
+    x = normalize(x)  # Normalize(ImageNet mean, std)
+    # x = random_erasing(x, generator)  # RandomErasing(0.5): remove the first # to try it
+    return x
 
 
 def eval_transform(images, cfg):

@@ -1,4 +1,10 @@
-"""Files a training run writes: metrics.csv, curves, confusion matrix, submission, run.json."""
+"""Files a training run writes (metrics.csv, curves, confusion matrix, submission, run.json),
+and the pictures a notebook shows: sample images with their labels, what train_transform
+makes of them, per-class accuracy.
+
+Figures are drawn with matplotlib's object API (matplotlib.figure.Figure), never pyplot:
+that needs no backend switch, so a notebook kernel that calls these keeps its own, and
+pictures are written atomically (the PNG's bytes, then a rename)."""
 
 from __future__ import annotations
 
@@ -14,9 +20,9 @@ import numpy as np
 
 from baseline.errors import TrainingError
 from grader.bundle.answers import AnswerKey
-from grader.bundle.files import Bundle
+from grader.bundle.files import Bundle, resolve_public_dir
 from grader.bundle.submission import SubmissionChecker
-from grader.core.fileio import write_text_atomically
+from grader.core.fileio import file_digest, write_bytes_atomically, write_text_atomically
 
 EDITED_CODE = "edited_code.py"  # a notebook's edited lesson functions, as they ran
 # The files a run writes in --out besides its checkpoints (baseline.checkpoint).
@@ -61,15 +67,20 @@ def write_metrics_csv(path: Path, history: list[dict[str, float]]) -> None:
     write_text(path, buffer.getvalue())
 
 
+def png(fig: Any, dpi: int = 120) -> bytes:
+    """A matplotlib Figure as PNG bytes."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
+
+
 def plot_learning_curves(path: Path, history: list[dict[str, float]]) -> None:
     """Loss and accuracy per epoch, train vs validation: the lecture's main diagnostic."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     epochs = [row["epoch"] for row in history]
-    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 4))
+    fig = Figure(figsize=(10, 4))
+    loss_ax, acc_ax = fig.subplots(1, 2)
     for ax, key, title in ((loss_ax, "loss", "Loss"), (acc_ax, "acc", "Accuracy")):
         ax.plot(epochs, [row[f"train_{key}"] for row in history], "o-", label="train")
         ax.plot(epochs, [row[f"val_{key}"] for row in history], "s-", label="validation")
@@ -78,8 +89,7 @@ def plot_learning_curves(path: Path, history: list[dict[str, float]]) -> None:
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    write_bytes_atomically(path, png(fig))
 
 
 def write_confusion(folder: Path, confusion: np.ndarray, classes: tuple[str, ...]) -> None:
@@ -90,12 +100,10 @@ def write_confusion(folder: Path, confusion: np.ndarray, classes: tuple[str, ...
     writer.writerows([name, *map(int, row)] for name, row in zip(classes, confusion, strict=True))
     write_text(folder / "confusion_matrix.csv", buffer.getvalue())
 
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 6))
+    fig = Figure(figsize=(7, 6))
+    ax = fig.subplots()
     image = ax.imshow(confusion, cmap="Blues")
     ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
     ax.set_yticks(range(len(classes)), classes)
@@ -113,8 +121,75 @@ def write_confusion(folder: Path, confusion: np.ndarray, classes: tuple[str, ...
         )
     fig.colorbar(image, ax=ax)
     fig.tight_layout()
-    fig.savefig(folder / "confusion_matrix.png", dpi=120)
-    plt.close(fig)
+    write_bytes_atomically(folder / "confusion_matrix.png", png(fig))
+
+
+def per_class_accuracy(folder: Path):
+    """A table (pandas DataFrame) of the validation accuracy of each class, from the run's
+    confusion_matrix.csv: images, correct, accuracy, and the class it is most often
+    mistaken for (with how many times)."""
+    import pandas as pd
+
+    table = pd.read_csv(folder / "confusion_matrix.csv", index_col=0)
+    counts = table.to_numpy()
+    correct = np.diag(counts)
+    wrong = counts - np.diag(correct)  # off-diagonal: mistakes only
+    mistaken = [
+        f"{table.columns[row.argmax()]} ({row.max()})" if row.max() > 0 else "" for row in wrong
+    ]
+    images = counts.sum(axis=1)
+    return pd.DataFrame(
+        {
+            "images": images,
+            "correct": correct,
+            "accuracy": np.divide(correct, images, out=np.zeros(len(images)), where=images > 0),
+            "most often mistaken for": mistaken,
+        },
+        index=pd.Index(table.index, name="class"),
+    )
+
+
+def sample_grid(
+    images: np.ndarray, labels: np.ndarray, classes: tuple[str, ...], per_class: int = 4
+) -> bytes:
+    """PNG of the first `per_class` training images of each class (uint8 (N, 32, 32, 3)
+    and their label numbers): one column per class, its name on top."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(len(classes) * 1.1, per_class * 1.1 + 0.4))
+    axes = fig.subplots(per_class, len(classes), squeeze=False)
+    for column, name in enumerate(classes):
+        rows = np.flatnonzero(np.asarray(labels) == column)[:per_class]
+        axes[0, column].set_title(name, fontsize=9)
+        for row in range(per_class):
+            ax = axes[row, column]
+            ax.set_axis_off()
+            if row < len(rows):
+                ax.imshow(images[rows[row]], interpolation="nearest")
+    fig.tight_layout(pad=0.3)
+    return png(fig, dpi=100)
+
+
+def transformed_grid(images: np.ndarray, transformed: Any, titles: list[str]) -> bytes:
+    """PNG of images (uint8 (B, 32, 32, 3)) above what a transform made of them (a float
+    tensor (B, 3, S, S), each image stretched to [0, 1] for display, since normalised
+    values are not colours)."""
+    from matplotlib.figure import Figure
+
+    shown = transformed.detach().float().cpu()
+    low = shown.amin(dim=(1, 2, 3), keepdim=True)
+    high = shown.amax(dim=(1, 2, 3), keepdim=True)
+    shown = ((shown - low) / (high - low).clamp_min(1e-12)).permute(0, 2, 3, 1).numpy()
+    fig = Figure(figsize=(len(images) * 1.4, 3.0))
+    axes = fig.subplots(2, len(images), squeeze=False)
+    for i, title in enumerate(titles):
+        axes[0, i].imshow(images[i], interpolation="nearest")
+        axes[0, i].set_title(title, fontsize=9)
+        axes[1, i].imshow(shown[i])
+        for ax in axes[:, i]:
+            ax.set_axis_off()
+    fig.tight_layout(pad=0.3)
+    return png(fig, dpi=100)
 
 
 def check_submission(staged: Path, bundle: Bundle, final: Path) -> None:
@@ -176,6 +251,23 @@ def git_commit() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return commit + ("+dirty" if dirty.strip() else "")
+
+
+def kit_record() -> dict[str, str]:
+    """Which kit ran: its version and sha256 (the notebooks' check, baseline.notebook), so a
+    TA can tell from a notebook's output what trained it (grader.provenance)."""
+    from baseline.kit import loaded_kit
+    from grader import __version__
+
+    digest, where = loaded_kit()
+    return {"version": __version__, "sha256": digest, "from": where}
+
+
+def input_digests(data: Path) -> dict[str, str]:
+    """sha256 of the public test files the run predicted: a TA compares them with the
+    bundle's manifest to tell whether the run read this competition's test images."""
+    public = resolve_public_dir(data)
+    return {name: file_digest(public / name) for name in ("test_images.npy", "test.csv")}
 
 
 def write_run_json(path: Path, record: dict[str, Any]) -> None:

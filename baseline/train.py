@@ -14,7 +14,7 @@ Runbook (from the kit's root, after `grader prepare`):
     python -m baseline.train --model resnet18 --weights none --image-size 32 \\
         --train-limit 2000 --epochs 2 --out runs/smoke
 
-The baseline (DESIGN.md): torchvision resnet50 with IMAGENET1K_V1 weights and
+The baseline (docs/baseline.md): torchvision resnet50 with IMAGENET1K_V1 weights and
 a new 10-way fc, SGD lr 1e-3 (no momentum, no weight decay), global batch 128,
 3 epochs, RandomResizedCrop 224 + flip + ImageNet normalisation, seed 42.
 Expected accuracy on T4 x2: not measured yet.
@@ -40,10 +40,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from accelerate import Accelerator
 
 from baseline import lesson as default_lesson
+from baseline.built import (
+    CHECK_IMAGES,
+    Built,
+    check_transforms,
+    describe_model,
+    describe_optimizer,
+)
 from baseline.checkpoint import (
     TrainState,
     checkpoint_dir,
@@ -69,6 +77,8 @@ from baseline.outputs import (
     EDITED_CODE,
     check_submission,
     git_commit,
+    input_digests,
+    kit_record,
     library_versions,
     write_confusion,
     write_run_json,
@@ -140,6 +150,7 @@ class Setup:
     sizes: dict[str, int]  # images in the train / val / test splits
     started: float  # time.perf_counter() at the start
     edited: list[str]  # the lesson's functions this run's code changed (a notebook's edits)
+    built: Built  # the model, optimizer and transforms as built and called
 
 
 def build_network(cfg: TrainConfig, pieces: Pieces, acc: Accelerator) -> torch.nn.Module:
@@ -170,11 +181,23 @@ def set_up(cfg: TrainConfig, pieces: Pieces, replace: bool = False) -> Setup:
     bundle = load_competition(cfg.data)
     train_rows, val_rows = pieces.split_data(bundle.train_labels, cfg)
     check_split(train_rows, val_rows, cfg.val_fraction)
+    # The transforms first: a mistake there stops the run before the model is downloaded.
+    sample = bundle.train_images[np.sort(train_rows[:CHECK_IMAGES])]
+    transforms = check_transforms(pieces, sample, cfg, acc.device)
     model = build_network(cfg, pieces, acc)
+    described = ""
+    if acc.is_main_process:  # on the CPU, before prepare(): one image, no gradients
+        weights = resolve_weights(cfg.model, cfg.weights)
+        described = summary(model, cfg.model, weights, cfg.image_size)
     optimizer = pieces.build_optimizer(model, cfg)
-    loaders, shuffle = make_loaders(
-        cfg, bundle, train_rows, val_rows, pieces.cpu_augmentation(cfg), acc
+    policy = pieces.cpu_augmentation(cfg)
+    built = Built(
+        describe_model(model),
+        describe_optimizer(optimizer),
+        transforms,
+        None if policy is None else type(policy).__name__,
     )
+    loaders, shuffle = make_loaders(cfg, bundle, train_rows, val_rows, policy, acc)
     model, optimizer, *prepared = acc.prepare(
         model, optimizer, loaders.train, loaders.val, loaders.test, loaders.train_eval
     )
@@ -192,14 +215,14 @@ def set_up(cfg: TrainConfig, pieces: Pieces, replace: bool = False) -> Setup:
         if replace and not cfg.resume:
             remove_run(out)  # only the files a run writes; nothing else in --out
         out.mkdir(parents=True, exist_ok=True)
-        acc.print(banner(cfg, acc, sizes, training.steps_per_epoch, sorted(pieces.edited)))
+        acc.print(banner(cfg, acc, sizes, training.steps_per_epoch, built, sorted(pieces.edited)))
         if pieces.edited:  # the code that trained, for whoever reads or re-runs the run
             write_text(out / EDITED_CODE, "\n\n\n".join(pieces.edited.values()) + "\n")
         if state.history:
             acc.print(f"Resuming after epoch {state.epochs_done} from {checkpoint_dir(out)}")
-        weights = resolve_weights(cfg.model, cfg.weights)
-        write_text(out / "model_summary.txt", summary(acc.unwrap_model(model), cfg.model, weights))
-    return Setup(training, bundle, out, sizes, started, sorted(pieces.edited))
+        layers = f"\nThe layers, in full:\n{acc.unwrap_model(model)}\n"
+        write_text(out / "model_summary.txt", described + layers)
+    return Setup(training, bundle, out, sizes, started, sorted(pieces.edited), built)
 
 
 def banner(
@@ -207,10 +230,12 @@ def banner(
     acc: Accelerator,
     sizes: dict[str, int],
     steps: int,
+    built: Built,
     edited: list[str] | None = None,
 ) -> str:
-    """The start-of-run summary: every setting that decides the numbers, and which of the
-    lesson's functions the run's code changed (the rows below describe the settings)."""
+    """The start-of-run summary: the model, optimizer and transforms as built and called
+    (`built`), the settings that decide the rest, and which of the lesson's functions the
+    run's code changed."""
     if acc.device.type == "cuda":
         device = f"{acc.num_processes} x cuda ({device_name(acc)})"
     else:
@@ -219,16 +244,15 @@ def banner(
     micro = f", in {cfg.grad_accum} micro-batches" if cfg.grad_accum > 1 else ""
     rows = {
         "recipe": f"{cfg.recipe} (baseline.config.RECIPES; flags override it)",
-        "code": f"edited: {', '.join(edited)} (in {EDITED_CODE}; the rows below describe "
-        "the settings, not that code)"
+        "code": f"edited: {', '.join(edited)} (in {EDITED_CODE})"
         if edited
         else "baseline/lesson.py as shipped",
-        "model": (
+        "model": built.model_text(),
+        "weights": (
             f"{cfg.model}, timm's {'pretrained' if cfg.weights != 'none' else 'no'} weights"
             if cfg.model.startswith("timm/")
             else f"torchvision {cfg.model}, weights {cfg.weights}"
-        )
-        + ", new 10-way last layer",
+        ),
         "data": f"{cfg.data}: {sizes['train']:,} train / {sizes['val']:,} validation "
         f"(stratified, seed {cfg.seed}) / {sizes['test']:,} test",
         "devices": f"{device}, {acc.distributed_type.value}, mixed precision "
@@ -237,26 +261,25 @@ def banner(
         f"{acc.num_processes} process(es){micro}",
         "steps": f"{steps:,} per epoch x {cfg.epochs} epochs = {steps * cfg.epochs:,} "
         "optimizer steps (an epoch's last incomplete batch is dropped)",
-        "optimizer": _optimizer_text(cfg),
-        "schedule": _schedule_text(cfg),
-        "regularise": f"weight decay {cfg.weight_decay:g}, dropout {cfg.dropout:g}, "
+        "optimizer": built.optimizer_text() + " (as built; the schedule sets the lr each step)",
+        "schedule": _schedule_text(cfg)
+        + (" (the settings; lr_at is edited)" if "lr_at" in (edited or []) else ""),
+        "regularise": f"dropout {cfg.dropout:g}, "
         f"batch-norm head {'on' if cfg.bn_head else 'off'}, label smoothing "
         f"{cfg.label_smoothing:g}, mixup {cfg.mixup:g}, cutmix {cfg.cutmix:g}, EMA "
         f"{cfg.ema or 'off'}, early stopping "
         f"{f'patience {cfg.patience}' if cfg.patience else 'off'}, flip TTA "
         f"{'on' if cfg.tta else 'off'}",
-        "train": _augment_text(cfg),
-        "eval": f"Resize({cfg.image_size}) bilinear antialias + Normalize",
+        "train": _train_text(built),
+        "crop": f"random_resized_crop = RandomResizedCrop({cfg.image_size}, scale={CROP_SCALE}, "
+        "ratio=(3/4, 4/3)) of the 32x32 image, bilinear antialias, on the device"
+        if "random_resized_crop" in built.transforms["train_transform"]
+        else None,
+        "eval": built.transform_text("eval_transform"),
         "seed": f"{cfg.seed}, deterministic kernels {'on' if cfg.deterministic else 'off'}",
     }
-    return "\n".join([f"Training run -> {cfg.out}", *(f"  {k:<10} {v}" for k, v in rows.items())])
-
-
-def _optimizer_text(cfg: TrainConfig) -> str:
-    if cfg.optimizer == "sgd":
-        nesterov = ", nesterov" if cfg.nesterov else ""
-        return f"SGD lr {cfg.lr:g}, momentum {cfg.momentum:g}{nesterov}"
-    return f"{'Adam' if cfg.optimizer == 'adam' else 'AdamW'} lr {cfg.lr:g}"
+    shown = [f"  {key:<10} {value}" for key, value in rows.items() if value is not None]
+    return "\n".join([f"Training run -> {cfg.out}", *shown])
 
 
 def _schedule_text(cfg: TrainConfig) -> str:
@@ -272,15 +295,10 @@ def _schedule_text(cfg: TrainConfig) -> str:
     return f"{warm}{decay}; set every optimizer step (global step count)"
 
 
-def _augment_text(cfg: TrainConfig) -> str:
-    if cfg.augment == "none":
-        return f"Resize({cfg.image_size}) + Normalize only (no augmentation)"
-    extra = f"{cfg.augment} on the 32x32 image (CPU), then " if cfg.augment != "lecture" else ""
-    return (
-        f"{extra}RandomResizedCrop({cfg.image_size}, scale={CROP_SCALE}, ratio=(3/4, 4/3))"
-        " of the 32x32 image, bilinear antialias, flip p=0.5, ImageNet Normalize, on the "
-        "device"
-    )
+def _train_text(built: Built) -> str:
+    policy = built.cpu_augmentation
+    extra = f"cpu_augmentation: {policy} on each 32x32 image (CPU), then " if policy else ""
+    return extra + built.transform_text("train_transform")
 
 
 # ----------------------------------------------------------------------------
@@ -348,7 +366,8 @@ def predict_and_write(setup: Setup, pieces: Pieces) -> dict:
 
 
 def run_record(setup: Setup, predict_start: float) -> dict:
-    """run.json: config, seed, what was settled, hardware, versions, timings, history."""
+    """run.json: config, seed, what was settled and built, hardware, versions, timings,
+    history."""
     t = setup.training
     cfg, acc, history = t.cfg, t.accelerator, t.state.history
     return {
@@ -358,7 +377,9 @@ def run_record(setup: Setup, predict_start: float) -> dict:
             "batch": f"{cfg.batch_size} global per optimizer step, "
             f"{cfg.batch_size // acc.num_processes} per process",
             "crop": f"RandomResizedCrop({cfg.image_size}, scale={CROP_SCALE}, "
-            f"ratio={tuple(round(r, 4) for r in CROP_RATIO)}) of the 32x32 image",
+            f"ratio={tuple(round(r, 4) for r in CROP_RATIO)}) of the 32x32 image"
+            if "random_resized_crop" in setup.built.transforms["train_transform"]
+            else None,  # train_transform called no random_resized_crop
             "mixed_precision": acc.mixed_precision,
             "mixed_precision_why": precision_reason(cfg, acc),
         },
@@ -371,8 +392,11 @@ def run_record(setup: Setup, predict_start: float) -> dict:
         "data": setup.sizes,
         "steps_per_epoch": t.steps_per_epoch,
         "edited_code": setup.edited,
+        "built": setup.built.to_dict(),
         "versions": library_versions(),
         "git_commit": git_commit(),
+        "kit": kit_record(),
+        "inputs": input_digests(Path(cfg.data)),
         "timings_s": {
             "total": round(time.perf_counter() - setup.started, 3),
             "epochs": [round(row["seconds"], 3) for row in history],

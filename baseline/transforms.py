@@ -17,6 +17,13 @@ resumable. The building blocks, each the batched twin of a v2 transform:
     random_flip          RandomHorizontalFlip(0.5)
     resize               Resize((S, S), antialias=True)
     normalize            Normalize(mean, std)
+    random_erasing       RandomErasing(p=0.5, scale=(0.02, 0.33), ratio=(0.3, 3.3), value=0)
+
+Why batched twins and not the v2 transforms themselves: a v2 transform given a
+batch (B, 3, H, W) treats it as one image and draws one set of random
+parameters for all of it, so `v2.RandomErasing(p=1)` erases the same box in
+every image of the batch, and `v2.RandomHorizontalFlip()` flips all of them or
+none (tests/test_transforms.py shows it). The twins draw per image.
 
 How the crop works: bilinear resizing is separable and linear, so cropping a
 box and resizing it is `out = Wy @ image @ Wx.T`, with per-image
@@ -41,6 +48,8 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 CROP_SCALE = (0.08, 1.0)  # torchvision's RandomResizedCrop defaults
 CROP_RATIO = (3 / 4, 4 / 3)
 CROP_TRIES = 10
+ERASE_SCALE = (0.02, 0.33)  # torchvision's RandomErasing defaults
+ERASE_RATIO = (0.3, 3.3)
 
 
 def interpolation_weights(
@@ -175,3 +184,60 @@ def normalize(
     """v2's Normalize(mean, std), per channel; the result is channels_last, as the model."""
     m, s = _channel_stats(tuple(mean), tuple(std), x.device)
     return ((x - m) / s).contiguous(memory_format=torch.channels_last)
+
+
+def sample_erasures(
+    batch: int,
+    height: int,
+    width: int,
+    generator: torch.Generator,
+    p: float = 0.5,
+    scale: tuple[float, float] = ERASE_SCALE,
+    ratio: tuple[float, float] = ERASE_RATIO,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per image: whether to erase (1 or 0), and the box (top, left, height, width), drawn as
+    torchvision's RandomErasing draws them: erase with probability p; the box's area a
+    uniform share of the image in `scale`, its height/width ratio log-uniform in `ratio`;
+    10 tries to fit strictly inside the image, else no erasing."""
+    erase = torch.rand(batch, generator=generator) < p
+    target = height * width * torch.empty(batch, CROP_TRIES).uniform_(*scale, generator=generator)
+    log_ratio = torch.empty(batch, CROP_TRIES).uniform_(
+        math.log(ratio[0]), math.log(ratio[1]), generator=generator
+    )
+    aspect = torch.exp(log_ratio)  # height / width, as in torchvision (the crop's is w / h)
+    h = torch.round(torch.sqrt(target * aspect)).long()
+    w = torch.round(torch.sqrt(target / aspect)).long()
+    ok = (h < height) & (w < width)
+    first = torch.argmax(ok.int(), dim=1)  # the first try that fits
+    rows = torch.arange(batch)
+    h, w = h[rows, first], w[rows, first]
+    u = torch.rand(batch, 2, generator=generator)
+    top = (u[:, 0] * (height - h + 1)).long().clamp(min=0)
+    left = (u[:, 1] * (width - w + 1)).long().clamp(min=0)
+    return (erase & ok.any(dim=1)).long(), top, left, h, w
+
+
+def random_erasing(
+    x: torch.Tensor,
+    generator: torch.Generator,
+    p: float = 0.5,
+    scale: tuple[float, float] = ERASE_SCALE,
+    ratio: tuple[float, float] = ERASE_RATIO,
+    value: float = 0.0,
+) -> torch.Tensor:
+    """v2's RandomErasing(p, scale, ratio, value) of each image of a float batch: each image
+    draws its own box (a v2 transform on the batch would erase one box in all of them).
+
+    After `normalize`, value 0 paints the box in the mean colour, as the lecture's pipeline
+    (RandomErasing after Normalize) does. The draws come from the CPU `generator`; the
+    result is channels_last, as the model.
+    """
+    b, _, h, w = x.shape
+    drawn = torch.stack(sample_erasures(b, h, w, generator, p, scale, ratio))
+    erase, top, left, eh, ew = drawn.to(x.device, non_blocking=True)[:, :, None]
+    ys = torch.arange(h, device=x.device)[None, :]
+    xs = torch.arange(w, device=x.device)[None, :]
+    inside_y = (ys >= top) & (ys < top + eh) & erase.bool()  # (B, H)
+    inside_x = (xs >= left) & (xs < left + ew)  # (B, W)
+    erased = x.masked_fill(inside_y[:, None, :, None] & inside_x[:, None, None, :], value)
+    return erased.contiguous(memory_format=torch.channels_last)  # as the model

@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from grader.bundle.files import CIFAR10_CLASSES
+from grader.core.constants import METRICS
 
 ROOT = Path(__file__).resolve().parents[1]
 N_TEST = 10_000
@@ -107,9 +108,6 @@ def run_command(
         for name, seconds in (part.rsplit(" ", 2)[:2] for part in line.group(1).split(", "))
     }
     return scores, stages, usage.ru_maxrss * 1024  # ru_maxrss is in KiB on Linux
-
-
-METRICS = ("accuracy", "macro_f1")
 
 
 def run_fair(folder: Path, solution: Path, final: bool) -> dict[str, tuple]:

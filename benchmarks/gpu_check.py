@@ -57,7 +57,7 @@ import torch  # noqa: E402
 from baseline import lesson  # noqa: E402
 from baseline.config import TrainConfig  # noqa: E402
 from baseline.devices import make_accelerator, precision_for, precision_reason  # noqa: E402
-from baseline.notebook import loaded_kit  # noqa: E402
+from baseline.kit import loaded_kit  # noqa: E402
 from baseline.throughput import ceiling, kit_training, naive, sync  # noqa: E402
 
 BASELINE_TRAIN_IMAGES = 45_000  # 50,000 minus the 10% validation split
@@ -68,6 +68,12 @@ MODES = {
     "quick": ("resnet50", 224, 128, 5, 15, 4),
     "full": ("resnet50", 224, 128, 10, 50, 4),
 }
+
+
+def significant(value: float, digits: int = 4) -> float:
+    """`value` to `digits` significant digits: the ratios printed beside the rates stay
+    within 0.1% of the rates' own ratio, from a loaded CPU's 5 images/s to a GPU's 2,000."""
+    return float(f"{value:.{digits}g}")
 
 
 def settings(mode: str) -> tuple[TrainConfig, int, int, int]:
@@ -152,10 +158,10 @@ def check(mode: str) -> dict:
         "timed_steps": steps,
         "naive_workers": workers,
         "images_per_s": {
-            "kit": round(ours, 1),
-            "ceiling": round(top, 1),
-            "naive_same_precision": round(matched, 1),
-            "naive_fp32": round(plain, 1),
+            "kit": significant(ours),
+            "ceiling": significant(top),
+            "naive_same_precision": significant(matched),
+            "naive_fp32": significant(plain),
         },
         "kit_over_ceiling": round(ours / top, 3),
         "kit_over_naive_same_precision": round(ours / matched, 3),
@@ -166,7 +172,7 @@ def check(mode: str) -> dict:
         if pair is None
         else {
             "on": "2 GPUs" if cuda else "2 CPU processes (gloo)",
-            "images_per_s": round(pair, 1),
+            "images_per_s": significant(pair),
             "over_one_process": round(pair / ours, 3),
         },
         "baseline_epoch_s_estimated": round(BASELINE_TRAIN_IMAGES / (pair or ours), 1),

@@ -2,7 +2,7 @@
 
 `grader prepare` builds the competition bundle; later subcommands validate and
 score submissions. This package never imports torch: it must start fast and
-install light (see DESIGN.md).
+install light (docs/architecture.md).
 """
 
 __version__ = "0.1.0"

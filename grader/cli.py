@@ -2,7 +2,7 @@
 
 The library raises typed errors (grader.core.errors); this module prints them as
 one `Error: ...` line and picks the exit code: 0 success, 1 the input was
-judged bad, 2 a usage error (DESIGN.md).
+judged bad, 2 a usage error (docs/architecture.md, "Exit codes").
 """
 
 from __future__ import annotations
@@ -16,16 +16,22 @@ from pathlib import Path
 from grader import __version__
 from grader.collect.options import default as collect_default
 from grader.core.constants import (
+    CACHE_NAME,
+    DEFAULT_BUNDLE,
+    DEFAULT_HISTORY,
+    DEFAULT_NOTEBOOKS,
+    DEFAULT_PUBLIC,
     DEFAULT_PUBLIC_FRACTION,
-    DEFAULT_SOLUTION,
+    GRADEBOOK_FORMATS,
     HISTORY_NAME,
     LMS_FORMATS,
-    RANK_BY,
+    METRICS,
+    PLAUSIBLE,
+    REVIEW_NAME,
+    TORCHVISION,
 )
 from grader.core.errors import BundleError, GraderError, UsageError
 from grader.score.options import default as score_default
-
-DEFAULT_HISTORY = str(Path(DEFAULT_SOLUTION).parent / HISTORY_NAME)
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -43,6 +49,7 @@ def get_parser() -> argparse.ArgumentParser:
     _add_score(commands)
     _add_submit(commands)
     _add_leaderboard(commands)
+    _add_notebooks(commands)
     _add_history(commands)
     return parser
 
@@ -61,22 +68,32 @@ def _add_prepare(commands: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--source",
-        default="torchvision",
-        help="'torchvision' or the path of a local copy (default: torchvision)",
+        default=TORCHVISION,
+        help=f"'{TORCHVISION}' or the path of a local copy (default: {TORCHVISION})",
     )
     p.add_argument(
         "--out",
         type=Path,
-        default=Path("competition"),
-        help="folder to create (default: competition)",
+        default=Path(DEFAULT_BUNDLE),
+        help=f"folder to create (default: {DEFAULT_BUNDLE})",
     )
     p.add_argument(
         "--public-fraction",
         type=float,
         default=DEFAULT_PUBLIC_FRACTION,
         metavar="F",
-        help="share of test images on the public leaderboard, stratified by class "
-        f"(default: {DEFAULT_PUBLIC_FRACTION})",
+        help="share of CIFAR-10's test images on the public leaderboard, stratified by "
+        f"class; --fresh images are all Private (default: {DEFAULT_PUBLIC_FRACTION})",
+    )
+    p.add_argument(
+        "--fresh",
+        default=None,
+        metavar="PATH",
+        help="test images that are not in CIFAR-10, added to the Private split so that a "
+        "lookup of CIFAR-10's public labels shows (grader score's fresh-image check): "
+        "CIFAR-10.1's cifar10.1_v6_data.npy (its _labels.npy beside it), or a folder or .zip "
+        "of <class>/<image> 32x32 images; their ids go to OUT/private/fresh.csv, see "
+        "docs/fresh-images.md (default: none)",
     )
     p.add_argument(
         "--seed",
@@ -98,7 +115,8 @@ def _add_prepare(commands: argparse._SubParsersAction) -> None:
         default=None,
         metavar="DIR",
         help="where --source torchvision keeps the download; a torchvision data "
-        "root works too (default: ~/.cache/cifar10-kit)",
+        f"root works too (default: ~/.cache/{CACHE_NAME}, or $XDG_CACHE_HOME/{CACHE_NAME} "
+        "when that is set)",
     )
     p.set_defaults(run=_run_prepare)
 
@@ -115,11 +133,18 @@ def _run_prepare(args: argparse.Namespace) -> int:
         force=args.force,
         cache_dir=args.cache_dir,
         warn=_warn,
+        fresh=args.fresh,
     )
     counts = manifest["counts"]
+    fresh = (
+        f" ({counts['fresh']:,} of them fresh, all Private; their ids are in "
+        f"{args.out / 'private' / 'fresh.csv'})"
+        if "fresh" in counts
+        else ""
+    )
     print(
         f"Built {args.out}/ in {time.perf_counter() - start:.1f} s: "
-        f"{counts['train']:,} train and {counts['test']:,} test images, "
+        f"{counts['train']:,} train and {counts['test']:,} test images{fresh}, "
         f"Public {counts['public']:,} / Private {counts['private']:,} (stratified by class).\n"
         f"  Upload {args.out / 'public'}/ to the competition's Data tab.\n"
         f"  Keep {args.out / 'private'}/ to yourself: solution.csv holds the hidden labels."
@@ -140,10 +165,10 @@ def _add_validate(commands: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--competition",
         type=Path,
-        default=Path("competition/public"),
+        default=Path(DEFAULT_PUBLIC),
         metavar="DIR",
         help="the competition's public files, with test.csv and classes.txt "
-        "(default: competition/public)",
+        f"(default: {DEFAULT_PUBLIC})",
     )
     p.set_defaults(run=_run_validate)
 
@@ -211,7 +236,7 @@ def _add_collect(commands: argparse._SubParsersAction) -> None:
         "matched to no student (the rest are copied), 2 usage error (nothing copied) or "
         "DIR/collected.csv could not be written (the copies made stay; the next run lists "
         "them), 130 interrupted by Ctrl-C (the copies made are listed in collected.csv). "
-        "Naming rules per LMS and the roster's columns: README, 'Collecting submissions'.",
+        "Naming rules per LMS and the roster's columns: docs/collect.md.",
     )
     p.add_argument(
         "exports",
@@ -226,7 +251,7 @@ def _add_collect(commands: argparse._SubParsersAction) -> None:
         default=collect_default("into"),
         metavar="DIR",
         help="the submissions folder to copy into, created if needed; files already there "
-        "are never replaced (default: submissions)",
+        f"are never replaced (default: {collect_default('into')})",
     )
     p.add_argument(
         "--roster",
@@ -235,23 +260,23 @@ def _add_collect(commands: argparse._SubParsersAction) -> None:
         metavar="CSV",
         help="student_id plus the ids the LMS writes (canvas_id, canvas_anon_id, moodle_id, "
         "name, username, github) and kaggle_name, which names the folder (else student_id); "
-        "without it each file is named by the export's own name for the student "
-        "(default: none)",
+        "or the LMS's own gradebook export (docs/grades-to-lms.md); without it each file is "
+        "named by the export's own name for the student (default: none)",
     )
     p.add_argument(
         "--format",
         choices=["auto", *LMS_FORMATS],
         default=collect_default("format"),
         help="the export's naming; auto tells it from the names and says what it found "
-        "(default: auto)",
+        f"(default: {collect_default('format')})",
     )
     p.add_argument(
         "--timezone",
         default=collect_default("timezone"),
         metavar="TZ",
         help="the timezone of Blackboard's attempt times and of zip entries' times: local, "
-        "UTC, a name such as Europe/Berlin or an offset such as +01:00 (default: local, this "
-        "machine's)",
+        "UTC, a name such as Europe/Berlin or an offset such as +01:00 (default: "
+        f"{collect_default('timezone')}, this machine's)",
     )
     p.add_argument(
         "--max-size",
@@ -332,6 +357,55 @@ def _run_leaderboard_download(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_notebooks(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser(
+        "notebooks",
+        help="pull the students' shared Kaggle notebooks and their outputs (for grader score "
+        "--notebooks)",
+        description="Every student runs their notebook on Kaggle and shares it with the TA's "
+        "account. Pull each one's latest saved version (code and metadata) and the files its "
+        "run wrote, with the official kaggle client; grader score --notebooks DIR then says "
+        "whether each graded file is one the notebook wrote.",
+        epilog="Exit status: 0 every named notebook pulled with its output, 1 some notebook "
+        "not shared, not found or without output (the others are pulled), 2 usage error "
+        "(roster, --into, credentials), 130 interrupted by Ctrl-C (the students done are "
+        "kept). See docs/provenance.md.",
+    )
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    pull = actions.add_parser(
+        "pull",
+        help="pull every roster student's kaggle_notebook into DIR/<participant>/ (default: none)",
+        description="For each roster student with a kaggle_notebook (owner/slug or the "
+        "notebook's address), write DIR/<participant>/code/ (kaggle kernels pull -m) and "
+        "DIR/<participant>/output/ (kaggle kernels output) of its latest saved version. A "
+        "student's folder is replaced as a whole, only once both parts are complete.",
+    )
+    pull.add_argument(
+        "--roster",
+        type=Path,
+        required=True,
+        metavar="CSV",
+        help="the class roster with a kaggle_notebook column (default: none, required)",
+    )
+    pull.add_argument(
+        "--into",
+        type=Path,
+        default=Path(DEFAULT_NOTEBOOKS),
+        metavar="DIR",
+        help="where each student's folder goes; only folders this command wrote are replaced "
+        f"(default: {DEFAULT_NOTEBOOKS})",
+    )
+    pull.set_defaults(run=_run_notebooks_pull)
+
+
+def _run_notebooks_pull(args: argparse.Namespace) -> int:
+    from grader.provenance.pull import pull_notebooks, pull_summary
+
+    run = pull_notebooks(args.roster, args.into, warn=_warn, say=print)
+    print(pull_summary(run))
+    return run.exit_code
+
+
 def _add_score(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser(
         "score",
@@ -368,7 +442,8 @@ def _add_score(commands: argparse._SubParsersAction) -> None:
         default=score_default("out"),
         metavar="DIR",
         help="the board, which may be shown to students: index.html, leaderboard.csv, "
-        "leaderboard.md, scores.csv; replaced as a whole on each run (default: leaderboard)",
+        f"leaderboard.md, scores.csv; replaced as a whole on each run (default: "
+        f"{score_default('out')})",
     )
     p.add_argument(
         "--review",
@@ -376,13 +451,21 @@ def _add_score(commands: argparse._SubParsersAction) -> None:
         default=None,
         metavar="DIR",
         help="the TA-only folder: flags.csv, reports/, gradebook.csv; mode 0700, replaced "
-        "on each run (default: review/ beside the solution)",
+        f"on each run (default: {REVIEW_NAME}/ beside the solution)",
     )
     p.add_argument(
         "--final",
         action="store_true",
-        help="rank by the private split, Kaggle's final board; without it no file in --out "
-        "depends on a private label (default: public board)",
+        help="rank by the private split, Kaggle's final board; refused while --deadline is "
+        "still ahead (see --final-before-deadline); without it no file in --out depends on a "
+        "private label (default: public board)",
+    )
+    p.add_argument(
+        "--final-before-deadline",
+        action="store_true",
+        help="allow --final while --deadline (or a roster student's extended deadline) is "
+        "still ahead, with a warning: the final board shows Private scores while students "
+        "can still submit (default: refused)",
     )
     p.add_argument(
         "--public-details",
@@ -397,7 +480,7 @@ def _add_score(commands: argparse._SubParsersAction) -> None:
         default=None,
         metavar="FILE",
         help="SQLite file keeping every scoring; re-scoring the same files adds nothing "
-        "(default: history.sqlite beside the solution)",
+        f"(default: {HISTORY_NAME} beside the solution)",
     )
     p.add_argument(
         "--plausible",
@@ -423,18 +506,45 @@ def _add_score(commands: argparse._SubParsersAction) -> None:
         default=None,
         metavar="CSV",
         help="the class roster (student_id, and kaggle_name, extension_hours, ...: "
-        "grader/folder/roster.py): writes gradebook.csv in the review folder with points by "
-        "the rule of grader/grades/gradebook.py, and gives each student's extension; needs "
-        "--baseline "
+        "grader/folder/roster.py), or the LMS's own gradebook export (Canvas, Moodle, "
+        "Blackboard: docs/grades-to-lms.md): writes gradebook.csv in the review folder with "
+        "points by the rule of grader/grades/gradebook.py, and gives each student's "
+        "extension; needs --baseline (default: none)",
+    )
+    p.add_argument(
+        "--gradebook-format",
+        choices=GRADEBOOK_FORMATS,
+        default=score_default("gradebook_format"),
+        help="also write, beside gradebook.csv, the file that LMS's grade import reads for "
+        "one assignment column: gradebook-canvas.csv, gradebook-moodle.csv or "
+        "gradebook-blackboard.csv; students the LMS could not identify are left out and "
+        f"listed; needs --roster (default: {score_default('gradebook_format')}, gradebook.csv "
+        "only)",
+    )
+    p.add_argument(
+        "--assignment",
+        default=score_default("assignment"),
+        metavar="NAME",
+        help="the assignment's name in the LMS: the grade column of --gradebook-format's file "
+        f"(default: {score_default('assignment')})",
+    )
+    p.add_argument(
+        "--assignment-id",
+        default=None,
+        metavar="ID",
+        help="the LMS's number for that column (Canvas: the assignment id in its address; "
+        "Blackboard: the Grade Center column id), so the import fills that column; without "
+        "it Canvas matches the name or adds an assignment, Blackboard adds a text column "
         "(default: none)",
     )
     p.add_argument(
         "--late-policy",
         default=score_default("late_policy"),
         metavar="POLICY",
-        help="what the gradebook does with a file after the student's deadline: ignore, "
-        "zero (it does not count) or penalty:P%%/day (P%% off per started day); the student "
-        "gets the most points any of their files keeps (default: ignore)",
+        help="what a file after the student's deadline counts for: ignore (as any file), "
+        "zero (as never submitted) or penalty:P%%/day (its points lose P%% per started day); "
+        "under zero and penalty the final board leaves late files out. Rules: "
+        f"docs/grading-rules.md (default: {score_default('late_policy')})",
     )
     p.add_argument(
         "--staff",
@@ -456,6 +566,23 @@ def _add_score(commands: argparse._SubParsersAction) -> None:
         "reconciliation.csv in the review folder (default: none)",
     )
     p.add_argument(
+        "--notebooks",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="the students' notebooks pulled by grader notebooks pull: writes provenance.csv "
+        "in the review folder (is each graded file one the notebook's run wrote?); --out is "
+        "unchanged (default: none)",
+    )
+    p.add_argument(
+        "--no-fresh-check",
+        dest="fresh_check",
+        action="store_false",
+        help="skip the fresh-image check, which runs when the solution's folder holds "
+        "fresh.csv (grader prepare --fresh) and at least 10 files are ranked: fresh.csv in "
+        "the review folder, fresh-gap flags (default: on)",
+    )
+    p.add_argument(
         "--baseline",
         default=None,
         metavar="NAME",
@@ -464,9 +591,9 @@ def _add_score(commands: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--rank-by",
-        choices=RANK_BY,
+        choices=METRICS,
         default=score_default("rank_by"),
-        help="the metric that ranks (default: accuracy)",
+        help=f"the metric that ranks (default: {score_default('rank_by')})",
     )
     p.add_argument(
         "--timings",
@@ -532,7 +659,9 @@ def _fraction(text: str) -> float:
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
     if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must lie above 0 and at most 1, e.g. 0.99")
+        raise argparse.ArgumentTypeError(
+            f"{text!r} must lie above 0 and at most 1, e.g. {PLAUSIBLE}"
+        )
     return value
 
 
@@ -585,9 +714,9 @@ def _add_submit(commands: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--data",
         type=Path,
-        default=Path("competition/public"),
+        default=Path(DEFAULT_PUBLIC),
         metavar="DIR",
-        help="the competition's public files, to validate against (default: competition/public)",
+        help=f"the competition's public files, to validate against (default: {DEFAULT_PUBLIC})",
     )
     p.set_defaults(run=_run_submit)
 

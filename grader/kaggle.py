@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.core.errors import GraderError, UsageError
+from grader.core.fileio import write_bytes_atomically
 
 KAGGLE_TOKEN_HELP = (
     "create an API token on kaggle.com (Settings > API > Create New Token) and put the "
@@ -60,7 +61,7 @@ def submit(path: Path, competition: str, message: str) -> Receipt:
         raise UsageError(f"no Kaggle credentials found: {KAGGLE_TOKEN_HELP}")
     import requests  # installed with kaggle
 
-    api = _client()
+    api = client()
     try:
         response = api.competition_submit(str(path), message, competition)
     except requests.exceptions.HTTPError as exc:
@@ -80,7 +81,7 @@ def submit(path: Path, competition: str, message: str) -> Receipt:
     return Receipt(text, ref or None)
 
 
-def _client():
+def client():
     """The authenticated KaggleApi, imported only now (its import authenticates)."""
     try:
         from kaggle import api
@@ -122,7 +123,7 @@ def download_leaderboard(competition: str, folder: Path) -> Path:
         raise UsageError(f"--out {folder}: a file, not a folder. Choose a folder.")
     import requests  # installed with kaggle
 
-    api = _client()
+    api = client()
     folder.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{competition}.download-", dir=folder))
     try:
@@ -139,7 +140,7 @@ def download_leaderboard(competition: str, folder: Path) -> Path:
         downloaded = staging / path.name
         if not downloaded.is_file():
             raise SubmitError(f"Kaggle's client reported no error, but {path} was not written.")
-        downloaded.replace(path)
+        write_bytes_atomically(path, downloaded.read_bytes())
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return path

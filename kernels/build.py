@@ -11,16 +11,24 @@ tagged:
 * "only:NAME": kept in notebook NAME only;
 * "setup": becomes the first code cell: the package check (the minimum versions
   of pyproject.toml) and the kit the notebook was built with (its sha256);
-* "settings": becomes the settings cell: SEED and a TrainConfig listing every
-  setting a student changes, one per line, with the notebook's recipe's values;
+* "settings": becomes the settings cell: every setting a student changes, one
+  variable per line, with the notebook's recipe's values (a TA can run the
+  notebook with others: `papermill -p lr 0.01`, as the cell is also tagged
+  "parameters");
+* "config": becomes the cell that gathers them into the run's TrainConfig (cfg);
 * "lesson:PART": becomes baseline/lesson.py's cells tagged PART, copied as they
   are: the code that decides the numbers, which the student reads and edits
   and which the engine runs (the command line runs the module itself).
 
+Other tags (KEPT_TAGS) stay in the notebook, one cell each: "parameters"
+(papermill's convention: the cell after which `papermill -p NAME VALUE` puts
+its values) on the settings cell, and "run" on the cell that starts training.
+
 In markdown, "{{line:FIELD}}" becomes the line of the settings cell that sets
 FIELD, and "{{def:NAME}}" the line of the code cell that defines NAME, so the
 "where to change what" table cannot point at a wrong line. The build refuses
-a lesson cell used twice or not at all, and a code cell over MAX_CELL_LINES.
+a lesson cell used twice or not at all, a code cell over MAX_CELL_LINES, and
+a kept tag on no cell or on two.
 """
 
 from __future__ import annotations
@@ -35,13 +43,14 @@ import jupytext
 import nbformat
 
 from baseline.config import RECIPES, TrainConfig
-from baseline.notebook import kit_zip
+from baseline.kit import kit_zip
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "kernels" / "course.py"
 LESSON = ROOT / "baseline" / "lesson.py"
 NOTEBOOKS = {"baseline": "baseline", "improved": "improved"}  # notebook -> recipe
 MAX_CELL_LINES = 60
+KEPT_TAGS = ("parameters", "run")  # tags the notebooks keep, each on exactly one cell
 # The packages the notebooks run on, checked by their first cell (minimums: pyproject.toml).
 CHECKED = (
     "torch",
@@ -56,8 +65,8 @@ CHECKED = (
 )
 # What the settings cell lists, by topic (every field a student has a reason to change).
 SETTINGS = {
-    "the model": ("model", "weights", "image_size"),
-    "optimisation": (
+    "모델 / the model": ("model", "weights", "image_size"),
+    "최적화 / optimisation": (
         "epochs",
         "batch_size",
         "grad_accum",
@@ -67,8 +76,14 @@ SETTINGS = {
         "nesterov",
         "weight_decay",
     ),
-    "learning-rate schedule": ("sched", "warmup_epochs", "step_size", "gamma", "plateau_patience"),
-    "regularisation and augmentation": (
+    "학습률 스케줄 / learning-rate schedule": (
+        "sched",
+        "warmup_epochs",
+        "step_size",
+        "gamma",
+        "plateau_patience",
+    ),
+    "규제와 데이터 증강 / regularisation and augmentation": (
         "patience",
         "dropout",
         "bn_head",
@@ -79,8 +94,27 @@ SETTINGS = {
         "ema",
         "tta",
     ),
-    "data and hardware": ("val_fraction", "mixed_precision"),
-    "this run": ("resume",),
+    "데이터와 하드웨어 / data and hardware": ("val_fraction", "mixed_precision"),
+    "이번 실행 / this run": ("resume",),
+}
+# The lecture's Korean term for a setting, before its help text in the settings cell.
+TERMS = {
+    "weights": "전이 학습",
+    "image_size": "이미지 크기",
+    "epochs": "에폭",
+    "batch_size": "배치 크기",
+    "optimizer": "옵티마이저",
+    "lr": "학습률",
+    "momentum": "모멘텀",
+    "weight_decay": "가중치 감쇠, L2 규제",
+    "sched": "학습률 감쇠",
+    "warmup_epochs": "학습률 웜업",
+    "patience": "조기 종료",
+    "dropout": "드롭아웃",
+    "bn_head": "배치 정규화",
+    "augment": "데이터 증강",
+    "label_smoothing": "레이블 스무딩",
+    "val_fraction": "검증 데이터",
 }
 # The improved notebook's table of what its recipe changes: technique and why, per setting
 # (the values come from RECIPES, so the table cannot disagree with the run).
@@ -158,20 +192,39 @@ def setup_cell() -> str:
 
 
 def settings_cell(recipe: str) -> str:
-    """SEED and the run's TrainConfig: every setting a student changes, with its help."""
+    """Every setting a student changes, one variable per line, with its help (papermill's
+    parameters cell: `papermill -p lr 0.01` sets a line's value)."""
     cfg = TrainConfig.for_recipe(recipe)
     helps = {f.name: f.metadata["help"] for f in TrainConfig.__dataclass_fields__.values()}
     lines = [
-        "# Every setting of the run (the flags of `python -m baseline.train`, same names).",
-        "# Change a value, then Run All. The code that uses them is in the cells below.",
-        "SEED = 42  # fixes the validation split, the new layer's weights, shuffling, crops",
-        "",
-        "cfg = TrainConfig(",
-        f'    recipe="{recipe}",  # the defaults these values started from',
+        "# Every setting of the run, one per line (the flags of `python -m baseline.train`,",
+        "# same names). Change a value, then Run All; the code that uses them is below.",
     ]
     for topic, names in SETTINGS.items():
-        lines.append(f"    # {topic}")
-        lines += [f"    {name}={_literal(getattr(cfg, name))},  # {helps[name]}" for name in names]
+        lines.append(f"# {topic}")
+        for name in names:
+            term = f"{TERMS[name]}: " if name in TERMS else ""
+            lines.append(f"{name} = {_literal(getattr(cfg, name))}  # {term}{helps[name]}")
+    return "\n".join(lines)
+
+
+def config_cell(recipe: str) -> str:
+    """The cell that gathers the settings into the run's TrainConfig, `cfg`."""
+    lines = [
+        "# The settings above as one checked object: the code below reads cfg.lr, cfg.epochs...",
+        "# (baseline/config.py TrainConfig; a value out of range stops here, in one line).",
+        "cfg = TrainConfig(",
+        f'    recipe="{recipe}",  # the defaults of the few settings not listed above',
+    ]
+    for names in SETTINGS.values():
+        line = "   "
+        for name in names:
+            item = f" {name}={name},"
+            if len(line) + len(item) > 92:
+                lines.append(line)
+                line = "   "
+            line += item
+        lines.append(line)
     lines += [
         "    seed=SEED,",
         "    data=str(find_data()),  # the competition's files: /kaggle/input/<competition>/",
@@ -240,10 +293,19 @@ def build_notebook(name: str) -> str:
                 cell.source = setup_cell()
             elif tag == "settings":
                 cell.source = settings_cell(NOTEBOOKS[name])
+            elif tag == "config":
+                cell.source = config_cell(NOTEBOOKS[name])
             elif tag.startswith("lesson:"):
                 cell.source = lessons[tag[7:]]
                 used.append(tag[7:])
+        kept = [tag for tag in tags if tag in KEPT_TAGS]
+        if kept:
+            cell.metadata["tags"] = kept
         cells.append(cell)
+    for tag in KEPT_TAGS:
+        tagged = [cell for cell in cells if tag in cell.metadata.get("tags", [])]
+        if len(tagged) != 1:
+            raise SystemExit(f"{SOURCE}: {len(tagged)} cells tagged {tag!r} in {name}, not 1.")
     if sorted(used) != sorted(lessons):
         raise SystemExit(f"{SOURCE}: lesson cells used {sorted(used)}, defined {sorted(lessons)}.")
     for cell in cells:
@@ -252,7 +314,7 @@ def build_notebook(name: str) -> str:
                 cell.source = cell.source.replace("{{recipe_table}}", recipe_table(NOTEBOOKS[name]))
             cell.source = re.sub(
                 r"\{\{line:(\w+)\}\}",
-                lambda m: _line_of(cells, rf"    {m.group(1)}=", m.group(1)),
+                lambda m: _line_of(cells, rf"{m.group(1)} = ", m.group(1)),
                 cell.source,
             )
             cell.source = re.sub(

@@ -35,7 +35,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from baseline.notebook import KIT_ZIP, kit_zip
+from baseline.kit import KIT_ZIP, kit_zip
 from kernels.build import ROOT, build_notebook, targets
 
 KIT_DATASET = "cifar10-kit"

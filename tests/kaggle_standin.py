@@ -7,15 +7,40 @@ HTTP_PROXY naming this server: every request, the file upload included,
 arrives here in proxy form. Requests are answered the way Kaggle's
 competitions service does for the calls of a submission and for a leaderboard
 download (the zip's bytes, as a file download), as its kernels service does
-for a push, and as its datasets and blobs services do for a new dataset.
+for a push, for a pull of a notebook's code (GetKernel) and for the listing of
+its saved version's output files (ListKernelSessionOutput, whose files the
+client then fetches with a GET of each file's URL), and as its datasets and
+blobs services do for a new dataset.
+
+The kernels answers follow the JSON field names of kagglesdk's
+ApiGetKernelResponse (metadata, blob: source, language, kernelType, slug) and
+ApiListKernelSessionOutputResponse (files: fileName, url; log; nextPageToken),
+as the client parses them (kagglesdk 0.1.x, kaggle 2.x). A notebook that is
+private and not shared with the caller answers 403, as Kaggle's permission
+check does ("Permission 'kernels.get' was denied"); an unknown one 404.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
+
+
+@dataclass
+class Notebook:
+    """A notebook on the stand-in: its code, the files its saved version's run wrote, and
+    the status the API answers for it (200, or 403 when not shared, 404)."""
+
+    source: str
+    outputs: dict[str, bytes] = field(default_factory=dict)
+    log: str = ""
+    status: int = 200
+    kernel_type: str = "notebook"
+    language: str = "python"
+    private: bool = True
 
 
 class KaggleStandIn:
@@ -32,6 +57,12 @@ class KaggleStandIn:
         self.kernels: list[dict] = []  # SaveKernel requests (kaggle kernels push)
         self.blob_names: dict[str, str] = {}  # upload token -> file name (StartBlobUpload)
         self.datasets: dict[str, dict] = {}  # "owner/slug" -> CreateDataset request and files
+        self.notebooks: dict[str, Notebook] = {}  # "owner/slug" -> what pull and output read
+        self.downloads: list[str] = []  # paths of the output files fetched (GET)
+        # A GET of this output file waits: `arrived` is set when it comes, and the answer
+        # is sent once the test sets `release` (a test interrupts the client meanwhile).
+        self.hold: str | None = None
+        self.arrived, self.release = threading.Event(), threading.Event()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -73,6 +104,34 @@ class KaggleStandIn:
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                path = unquote(urlsplit(self.path).path)
+                standin.downloads.append(path)
+                if standin.hold is not None and path.endswith("/" + standin.hold):
+                    standin.arrived.set()
+                    standin.release.wait(timeout=60)
+                # /kernel-output/<owner>/<slug>/<file name>, as listed by ListKernelSessionOutput
+                parts = path.split("/", 4)
+                if len(parts) == 5 and parts[1] == "kernel-output":
+                    notebook = standin.notebooks.get(f"{parts[2]}/{parts[3]}")
+                    if notebook is not None and parts[4] in notebook.outputs:
+                        return self._reply_file(
+                            notebook.outputs[parts[4]], "application/octet-stream"
+                        )
+                return self._reply(404, {"code": 404, "message": "No such file"})
+
+            def _notebook(self, request: dict) -> tuple[str, Notebook | None]:
+                ref = f"{request.get('userName')}/{request.get('kernelSlug')}"
+                notebook = standin.notebooks.get(ref)
+                if notebook is None:
+                    self._reply(404, {"code": 404, "message": "Notebook not found"})
+                elif notebook.status != 200:
+                    self._reply(
+                        notebook.status,
+                        {"code": notebook.status, "message": "Permission 'kernels.get' was denied"},
+                    )
+                return ref, notebook if notebook is not None and notebook.status == 200 else None
 
             def do_PUT(self) -> None:
                 token = urlsplit(self.path).path.rsplit("/", 1)[-1]
@@ -124,6 +183,43 @@ class KaggleStandIn:
                         200,
                         {"ref": ref, "url": f"http://localhost/datasets/{ref}", "status": "ok"},
                     )
+                if method == "GetKernel":
+                    ref, notebook = self._notebook(request)
+                    if notebook is None:
+                        return None
+                    slug = ref.split("/")[1]
+                    return self._reply(
+                        200,
+                        {
+                            "metadata": {
+                                "id": 1000 + len(standin.notebooks),
+                                "ref": ref,
+                                "title": slug.replace("-", " ").title(),
+                                "slug": slug,
+                                "author": ref.split("/")[0],
+                                "language": notebook.language,
+                                "kernelType": notebook.kernel_type,
+                                "isPrivate": notebook.private,
+                                "enableGpu": True,
+                                "enableInternet": True,
+                            },
+                            "blob": {
+                                "source": notebook.source,
+                                "language": notebook.language,
+                                "kernelType": notebook.kernel_type,
+                                "slug": slug,
+                            },
+                        },
+                    )
+                if method == "ListKernelSessionOutput":
+                    ref, notebook = self._notebook(request)
+                    if notebook is None:
+                        return None
+                    files = [
+                        {"fileName": name, "url": f"http://localhost/kernel-output/{ref}/{name}"}
+                        for name in notebook.outputs
+                    ]
+                    return self._reply(200, {"files": files, "log": notebook.log})
                 if method == "SaveKernel":
                     standin.kernels.append(request)
                     return self._reply(

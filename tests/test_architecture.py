@@ -1,4 +1,5 @@
-"""The import rules of docs/architecture.md, read off the source with `ast`.
+"""The rules of docs/architecture.md that can be read off the source with `ast`: what
+may import what, and records built by keyword.
 
 Every import counts, whether it runs at import time, inside a function (the CLI
 imports lazily) or only for type checkers (`if TYPE_CHECKING:`): a cycle through
@@ -111,3 +112,43 @@ def test_the_run_types_sit_below_their_writers():
         reached = below(types)
         assert not {m for m in reached if m.startswith("grader.board")}, types
         assert "grader.score.pipeline" not in reached, types
+
+
+MAX_POSITIONAL_FIELDS = 4
+
+
+def record_fields(tree: ast.Module) -> dict[str, int]:
+    """The dataclasses and NamedTuples a module defines: name -> number of fields."""
+    found = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef):
+            marks = [ast.unparse(d) for d in node.decorator_list] + [
+                ast.unparse(b) for b in node.bases
+            ]
+            if any(m.startswith("dataclass") or m == "NamedTuple" for m in marks):
+                found[node.name] = sum(isinstance(s, ast.AnnAssign) for s in node.body)
+    return found
+
+
+def test_records_with_more_than_four_fields_are_built_by_keyword():
+    """Entry(participant, file, when, ...) with twelve positional values is a bug waiting
+    for a field to move; every record of more than four fields is built by keyword."""
+    trees = {
+        name: ast.parse(path.read_text(encoding="utf-8"))
+        for name, path in modules("grader").items()
+    }
+    fields: dict[str, int] = {}
+    for tree in trees.values():
+        for name, count in record_fields(tree).items():
+            fields[name] = max(count, fields.get(name, 0))
+    wide = {name for name, count in fields.items() if count > MAX_POSITIONAL_FIELDS}
+    assert {"Entry", "ScoringRun", "Row", "Outcome", "Pulled", "Provenance"} <= wide
+    positional = []
+    for module, tree in trees.items():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and node.args:
+                func = node.func
+                name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+                if name in wide:
+                    positional.append(f"{module}:{node.lineno} {name}")
+    assert positional == []

@@ -82,6 +82,7 @@ def test_every_command_and_flag_has_help_with_its_default():
         "collect",
         "history",
         "leaderboard",
+        "notebooks",
         "prepare",
         "score",
         "submit",
@@ -98,6 +99,54 @@ def test_every_command_and_flag_has_help_with_its_default():
                 parsers += [(f"{name} {n}", p) for n, p in action.choices.items()]
                 continue
             assert action.help and "(default: " in action.help, (name, action.dest)
+
+
+def subcommand(*names: str) -> argparse.ArgumentParser:
+    parser = get_parser()
+    for name in names:
+        parser = next(
+            a for a in parser._actions if isinstance(a, argparse._SubParsersAction)
+        ).choices[name]
+    return parser
+
+
+def cli_defaults(*names: str) -> dict:
+    return {a.dest: a.default for a in subcommand(*names)._actions if a.dest != "help"}
+
+
+def test_the_cli_shows_the_librarys_defaults():
+    """Each default is written once, in the library: a literal in cli.py that drifts fails."""
+    import inspect
+    from dataclasses import fields
+
+    from grader.bundle.prepare import prepare
+    from grader.collect.options import CollectOptions
+    from grader.provenance.pull import pull_notebooks
+    from grader.score.options import ScoreOptions
+
+    def library(function) -> dict:
+        return {n: p.default for n, p in inspect.signature(function).parameters.items()}
+
+    def options(cls, command: str, positional: str) -> tuple[dict, dict]:
+        shown = cli_defaults(command)
+        own = {f.name: f.default for f in fields(cls) if f.name != positional}
+        return {name: shown[name] for name in own}, own
+
+    shown, own = options(ScoreOptions, "score", "folder")
+    shown["staff"] = tuple(shown["staff"])  # a list in the parser: argparse extends it
+    assert shown == own
+    shown, own = options(CollectOptions, "collect", "exports")
+    assert shown == own
+    shown, own = cli_defaults("prepare"), library(prepare)
+    assert {k: v for k, v in own.items() if k in shown} == {k: shown[k] for k in own if k in shown}
+    assert len(set(own) & set(shown)) == 7
+    assert cli_defaults("notebooks", "pull")["into"] == library(pull_notebooks)["into"]
+    # The other commands read what prepare and score write where they write it by default.
+    bundle = library(prepare)["out"]
+    assert cli_defaults("validate")["competition"] == bundle / "public"
+    assert cli_defaults("submit")["data"] == bundle / "public"
+    assert ScoreOptions(Path("submissions")).solution.parents[1] == bundle
+    assert cli_defaults("history")["history"] == ScoreOptions(Path("submissions")).history_file
 
 
 def test_help_runs_without_error():
@@ -227,3 +276,16 @@ def test_an_unknown_progress_setting_warns_and_guesses(monkeypatch, capsys):
     monkeypatch.setattr(progress.sys.stderr, "isatty", lambda: False, raising=False)
     assert progress.mode() == "plain"
     assert "CIFAR10_KIT_PROGRESS='fancy' is not one of bar, plain" in capsys.readouterr().err
+
+
+def test_the_cli_reference_is_current():
+    """docs/cli.md is generated from the parser (python -m grader.docs): a flag added to a
+    command without rebuilding the page fails here."""
+    from grader.docs import PAGE, commands, reference
+
+    page = PAGE.read_text(encoding="utf-8")
+    assert page == reference(), "run python -m grader.docs"
+    for name, parser in commands(get_parser()):
+        for action in parser._actions:
+            for flag in action.option_strings:
+                assert f"{flag}" in page, (name, flag)

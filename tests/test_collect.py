@@ -536,14 +536,15 @@ def test_an_excel_roster_with_semicolons_and_a_bom_is_read(canvas, tmp_path):
     export, _ = canvas
     roster = tmp_path / "excel.csv"
     roster.write_bytes(
-        "\ufeffStudent_ID;Kaggle_Name;Canvas_ID;Section\r\ns1;jsmith;12345;A\r\n".encode()
+        "\ufeffStudent_ID;Kaggle_Name;Canvas_ID;Tutor\r\ns1;jsmith;12345;A\r\n".encode()
     )
     into = tmp_path / "subs"
     result = grader("collect", str(export), "--into", str(into), "--roster", str(roster))
     assert result.stderr == (
-        f"Warning: --roster {roster}: column(s) 'Section' not used; the known columns are "
+        f"Warning: --roster {roster}: column(s) 'Tutor' not used; the known columns are "
         "student_id, kaggle_name, name, email, canvas_id, canvas_anon_id, moodle_id, username, "
-        "github, extension_hours.\n"
+        "github, sis_user_id, sis_login_id, section, first_name, last_name, extension_hours, "
+        "kaggle_notebook.\n"
     )
     assert [p.split("/")[0] for p in tree(into)] == ["collected.csv", "jsmith"]
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from baseline.diagnose import diagnose
+from baseline.diagnose import diagnose, read_optimizer
 from baseline.outputs import write_metrics_csv
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -101,6 +102,50 @@ def test_reasons_quote_the_numbers():
     assert diagnose(OSCILLATING).advice[0] == "lower --lr (e.g. by 3-10x) or add --warmup-epochs 1"
 
 
+SGD = {"class": "SGD", "param_groups": [{"lr": 0.001, "momentum": 0.0, "weight_decay": 0.0}]}
+SGD_MOMENTUM = {"class": "SGD", "param_groups": [{"lr": 0.01, "momentum": 0.9}]}
+ADAM = {"class": "Adam", "param_groups": [{"lr": 0.001, "betas": [0.9, 0.999]}]}
+CASES = [GOOD, UNDER, OVER_GAP, OVER_RISING, OSCILLATING, DIVERGED, STILL_FALLING]
+
+
+def test_momentum_is_advised_only_to_sgd_without_it():
+    assert diagnose(UNDER, SGD).advice[0] == (
+        "train longer (--epochs) or with a larger lr (--lr) or --momentum 0.9"
+    )
+    for optimizer in (ADAM, SGD_MOMENTUM, None):  # None: unknown (no run.json)
+        assert diagnose(UNDER, optimizer).advice[0] == (
+            "train longer (--epochs) or with a larger lr (--lr)"
+        )
+        for case in CASES:
+            assert not [line for line in diagnose(case, optimizer).advice if "momentum" in line]
+
+
+def test_in_a_notebook_the_advice_names_the_settings_cells_names():
+    assert diagnose(UNDER, SGD, names="notebook").advice == [
+        "train longer (epochs=) or with a larger lr (lr=) or momentum=0.9",
+        "a larger model or higher resolution; less regularisation (weight_decay=, dropout=, "
+        "mixup=)",
+    ]
+    assert diagnose(OVER_GAP, ADAM, names="notebook").advice == [
+        'regularise: weight_decay=5e-4, dropout=0.2, augment="randaugment", '
+        "label_smoothing=0.1, mixup=0.2",
+        "stop earlier: patience=2 keeps the best epoch's weights",
+        "more training data: a smaller val_fraction=",  # the notebook has no train_limit
+    ]
+    assert diagnose(OSCILLATING, names="notebook").advice[0] == (
+        "lower lr= (e.g. by 3-10x) or add warmup_epochs=1"
+    )
+    assert diagnose(OVER_GAP).advice == [
+        "regularise: --weight-decay 5e-4, --dropout 0.2, --augment randaugment, "
+        "--label-smoothing 0.1, --mixup 0.2",
+        "stop earlier: --patience 2 keeps the best epoch's weights",
+        "more training data: a smaller --val-fraction or no --train-limit",
+    ]
+    for case in CASES:  # no flag in a notebook's advice, no notebook name in the CLI's
+        assert not [line for line in diagnose(case, names="notebook").advice if "--" in line]
+        assert not [line for line in diagnose(case).advice if "=" in line]
+
+
 def test_the_command_reads_a_run_folder(tmp_path):
     write_metrics_csv(tmp_path / "metrics.csv", OVER_GAP)
     result = subprocess.run(
@@ -147,3 +192,24 @@ def test_fit_is_judged_on_training_images_without_augmentation():
     ]
     older = [{k: v for k, v in row.items() if k != "train_eval_acc"} for row in history]
     assert diagnose(older).verdict == "underfitting"  # older runs: train_acc as before
+
+
+def test_the_command_reads_the_optimizer_a_run_built(tmp_path):
+    write_metrics_csv(tmp_path / "metrics.csv", UNDER)
+    assert read_optimizer(tmp_path) is None  # the run has not finished: no run.json yet
+
+    def advice() -> list[str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "baseline.diagnose", str(tmp_path)],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            check=True,
+        )
+        return done.stdout.split("Next:\n")[1].splitlines()
+
+    (tmp_path / "run.json").write_text(json.dumps({"built": {"optimizer": SGD}}))
+    assert advice()[0] == "  - train longer (--epochs) or with a larger lr (--lr) or --momentum 0.9"
+    (tmp_path / "run.json").write_text(json.dumps({"built": {"optimizer": ADAM}}))
+    assert read_optimizer(tmp_path / "metrics.csv") == ADAM
+    assert advice()[0] == "  - train longer (--epochs) or with a larger lr (--lr)"

@@ -16,24 +16,32 @@ import pytest
 from nbclient import NotebookClient
 
 from baseline.engine import LESSON_FUNCTIONS, Pieces
-from kernels.build import MAX_CELL_LINES, build_notebook, minimum_versions, targets
+from kernels.build import MAX_CELL_LINES, SETTINGS, build_notebook, minimum_versions, targets
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-# The course template's sections (and the kit's Set-up and Data), in order.
+# The course template's sections (and the kit's Set-up, Settings and Data), in order: Korean,
+# the course's language, then English.
 SECTIONS = [
-    "Description",
-    "Evaluation",
-    "Set-up",
-    "Random seed",
-    "Data",
-    "Model summary",
-    "Training",
-    "Learning curves",
-    "Submission",
-    "TA account (조교 계정)",
+    "대회 설명 / Description",
+    "평가 / Evaluation",
+    "준비 / Set-up",
+    "Random seed 고정",
+    "설정 / Settings",
+    "데이터 / Data",
+    "모델 요약 / Model summary",
+    "학습 / Training",
+    "학습 곡선 / Learning curves",
+    "제출 / Submission",
+    "조교 계정 / TA account",
 ]
-# The smoke settings the README documents for the notebooks' CPU run (baseline.notebook.SMOKE).
+# The lecture's terms, as the course teaches them in Korean.
+LECTURE_TERMS = [
+    *("혼동행렬", "학습률", "과대적합", "과소적합", "데이터 증강", "조기 종료", "하이퍼파라미터"),
+    *("규제", "드롭아웃", "배치 정규화", "정확도", "검증 데이터", "학습 곡선", "배치 크기"),
+    *("에폭", "모멘텀", "가중치 감쇠", "전이 학습"),
+]
+# The notebooks' CPU smoke settings (baseline.notebook.SMOKE; docs/notebooks.md).
 SMOKE_FLAGS = [
     *("--model", "resnet18", "--weights", "none", "--image-size", "32"),
     *("--train-limit", "500", "--epochs", "1", "--batch-size", "64", "--seed", "42"),
@@ -89,14 +97,14 @@ def test_the_code_that_decides_the_numbers_is_in_the_notebook(name):
 @pytest.mark.parametrize("name", ["baseline", "improved"])
 def test_where_to_change_what_names_the_right_lines(name):
     notebook = read(name)
-    (table,) = [c.source for c in notebook.cells if "### Where to change what" in c.source]
+    (table,) = [c.source for c in notebook.cells if "/ Where to change what\n" in c.source]
     cells = code_cells(notebook)
     (settings,) = [source for source in cells if source.startswith("# Every setting of the run")]
     checked = 0
     for what, number in re.findall(r"`(\w+)`, line (\d+)", table):
         at = int(number) - 1
         lines = [source.splitlines() for source in cells]
-        in_settings = settings.splitlines()[at].startswith(f"    {what}=")
+        in_settings = settings.splitlines()[at].startswith(f"{what} = ")
         defined = any(len(ls) > at and ls[at].startswith(f"def {what}(") for ls in lines)
         assert in_settings or defined, (what, number)
         checked += 1
@@ -106,6 +114,51 @@ def test_where_to_change_what_names_the_right_lines(name):
         assert technique in table
     for technique in ("early stopping", "augmentation", "lr decay", "batch size"):
         assert technique in table
+
+
+def tagged(notebook, tag: str) -> list[int]:
+    """Indices of the notebook's cells tagged `tag`."""
+    return [i for i, c in enumerate(notebook.cells) if tag in c.metadata.get("tags", [])]
+
+
+@pytest.mark.parametrize("name", ["baseline", "improved"])
+def test_one_parameters_cell_holds_every_setting_and_one_run_cell_trains(name):
+    notebook = read(name)
+    (parameters,), (run,) = tagged(notebook, "parameters"), tagged(notebook, "run")
+    assert [c.metadata.get("tags") for c in notebook.cells if c.metadata.get("tags")] == [
+        ["parameters"],
+        ["run"],
+    ]  # the build's own tags are gone
+    settings = notebook.cells[parameters].source.splitlines()
+    assert settings[0].startswith("# Every setting of the run, one per line")
+    assignments = [line for line in settings if not line.startswith("#")]
+    every = [name for names in SETTINGS.values() for name in names]
+    assert [line.split(" = ")[0] for line in assignments] == every and len(every) == 28
+    assert "SEED" not in notebook.cells[parameters].source  # the seed has its own cell
+    assert notebook.cells[run].source.startswith("out = launch(cfg, globals())")
+    # The seed, then the settings, then the cell that gathers them, before the run.
+    seed = [i for i, c in enumerate(notebook.cells) if c.source.startswith("SEED = ")]
+    gather = [i for i, c in enumerate(notebook.cells) if c.source.startswith("# The settings abo")]
+    assert seed == [parameters - 2] and gather == [parameters + 1] and gather[0] < run
+
+
+@pytest.mark.parametrize("name", ["baseline", "improved"])
+def test_the_lesson_is_written_in_korean_with_the_lectures_terms(name):
+    markdown = "\n".join(c.source for c in read(name).cells if c.cell_type == "markdown")
+    assert len(re.findall("[\uac00-\ud7a3]", markdown)) >= 400  # Hangul syllables
+    assert [term for term in LECTURE_TERMS if term not in markdown] == []
+    # What the notebook says of torchvision's v2 transforms on a batch (tests/test_transforms.py
+    # shows it), in both languages.
+    assert "`v2.RandomErasing(p=1)`은 모든 이미지의 같은 위치를 지웁니다" in markdown
+    assert (
+        "**A v2 transform applied to a batch draws one set of random parameters for\nthe whole "
+        "batch**: `v2.RandomErasing(p=1)` erases the same pixels in every\nimage." in markdown
+    )
+    # ... and the per-image version is one line away in train_transform.
+    (transforms,) = [c.source for c in read(name).cells if c.source.startswith("# A transform")]
+    assert (
+        "\n    # x = random_erasing(x, generator)  # RandomErasing(0.5): remove the " in transforms
+    )
 
 
 def test_the_setup_cell_checks_pyprojects_minimums_first():
@@ -178,9 +231,25 @@ def command_line(bundle: Path, out: Path, *flags: str) -> bytes:
     return (out / "submission.csv").read_bytes()
 
 
+def pictures(cells) -> int:
+    """How many PNG pictures the cells' outputs show."""
+    return sum("image/png" in o.get("data", {}) for cell in cells for o in cell.get("outputs", []))
+
+
 @pytest.mark.parametrize("name", ["baseline", "improved"])
 def test_the_smoke_notebook_equals_the_command_line_byte_for_byte(name, smoke_bundle, tmp_path):
-    printed = execute(read(name), smoke_bundle, tmp_path / "notebook")
+    notebook = read(name)
+    printed = execute(notebook, smoke_bundle, tmp_path / "notebook")
+    # The lesson is shown: sample images (and what train_transform makes of them) before
+    # training; the learning curves and the confusion matrix after it, with the per-class
+    # accuracy table and a diagnosis in the notebook's names.
+    (run,) = tagged(notebook, "run")
+    before, after = notebook.cells[:run], notebook.cells[run:]
+    assert (pictures(before), pictures(after)) == (2, 2)
+    html = [o.get("data", {}).get("text/html", "") for c in after for o in c.get("outputs", [])]
+    assert [table for table in html if "most often mistaken for" in table]
+    assert "\nNext:\n  - " in printed and "  - train longer (epochs=) or " in printed
+    assert "block    type                        output (32 px input)  parameters\n" in printed
     assert printed.startswith("Packages: torch ")
     assert "\nKit: cifar10-kit " in printed
     assert "Training run -> " in printed and f"  recipe     {name} " in printed
@@ -217,7 +286,8 @@ def test_an_edited_cell_is_what_trains_and_the_run_cell_runs_again(smoke_bundle,
     assert first == command_line(smoke_bundle, tmp_path / "none", "--augment", "none")
     assert first != command_line(smoke_bundle, tmp_path / "lecture")
     # The run says what was edited, and keeps the code that ran.
-    assert "  code       edited: train_transform (in edited_code.py; " in printed
+    assert "  code       edited: train_transform (in edited_code.py)\n" in printed
+    assert "  train      train_transform: eval_transform\n" in printed  # what the edit calls
     kept = (tmp_path / "edited" / "edited_code.py").read_text()
     assert "def train_transform(images, generator, cfg):\n    return eval_transform" in kept
     assert json.loads((tmp_path / "edited" / "run.json").read_text())["edited_code"] == [
@@ -229,6 +299,24 @@ def test_an_edited_cell_is_what_trains_and_the_run_cell_runs_again(smoke_bundle,
     assert "Resuming after epoch 1 from " in printed
     assert printed.count("Training run -> ") == 3
     assert "kept: mine ['checkpoint.0001', 'checkpoint.current', 'confusion_matrix.csv'," in printed
+
+
+def test_papermills_injected_parameters_reach_the_runs_settings(smoke_bundle, tmp_path):
+    """`papermill -p lr 0.01 -p optimizer adam` puts a cell of assignments right after the
+    cell tagged parameters; the cell after it gathers them into cfg."""
+    notebook = read("baseline")
+    (parameters,) = tagged(notebook, "parameters")
+    injected = nbformat.v4.new_code_cell('# Parameters\nlr = 0.01\noptimizer = "adam"\n')
+    injected.metadata["tags"] = ["injected-parameters"]  # what papermill writes
+    gather = parameters + 1
+    notebook.cells = [
+        *notebook.cells[: parameters + 1],
+        injected,
+        notebook.cells[gather],
+        nbformat.v4.new_code_cell("print('cfg:', cfg.lr, cfg.optimizer, cfg.momentum)"),
+    ]
+    printed = execute(notebook, smoke_bundle, tmp_path / "out")
+    assert printed.splitlines()[-1] == "cfg: 0.01 adam 0.0"
 
 
 # ----------------------------------------------------------------------------
@@ -271,7 +359,8 @@ def test_packages_below_the_minimum_are_upgraded_online_and_stop_offline(capsys)
 def test_a_kit_other_than_the_notebooks_is_refused(tmp_path):
     import hashlib
 
-    from baseline.notebook import NotebookStop, check_kit, kit_zip, loaded_kit
+    from baseline.kit import kit_zip, loaded_kit
+    from baseline.notebook import NotebookStop, check_kit
 
     digest, where = loaded_kit()
     assert (digest, where) == (hashlib.sha256(kit_zip(ROOT)).hexdigest(), str(ROOT))
@@ -287,7 +376,7 @@ def test_a_kit_other_than_the_notebooks_is_refused(tmp_path):
     zipped.write_bytes(kit_zip(ROOT))
     probe = (
         f"import sys; sys.path.insert(0, {str(zipped)!r}); "
-        "from baseline.notebook import loaded_kit; print(*loaded_kit())"
+        "from baseline.kit import loaded_kit; print(*loaded_kit())"
     )
     env = {k: v for k, v in ENV.items() if k != "PYTHONPATH"}
     done = subprocess.run(
@@ -297,7 +386,7 @@ def test_a_kit_other_than_the_notebooks_is_refused(tmp_path):
 
 
 def test_the_kit_is_the_tracked_files_only(tmp_path):
-    from baseline.notebook import kit_files
+    from baseline.kit import kit_files
 
     for name in ("grader/a.py", "grader/scratch.py", "baseline/b.py", "baseline/space.json"):
         (tmp_path / name).parent.mkdir(exist_ok=True)
@@ -321,7 +410,7 @@ def test_the_first_cell_finds_the_kit_dataset_as_kaggle_attaches_it(layout, tmp_
     the kit either way (away from the checkout) and checks it is the one it was built for."""
     import zipfile
 
-    from baseline.notebook import kit_zip
+    from baseline.kit import kit_zip
 
     dataset = tmp_path / "input" / "cifar10-kit"
     dataset.mkdir(parents=True)

@@ -29,6 +29,9 @@ def write_solution(folder: Path, labels: np.ndarray, public: np.ndarray) -> Path
         for i, (y, p) in enumerate(zip(labels, public, strict=True))
     ]
     (folder / "solution.csv").write_text("\n".join(lines) + "\n")
+    # Fresh test images (grader prepare --fresh) are Private: every fifth Private row here.
+    fresh = np.flatnonzero(~public)[::5]
+    (folder / "fresh.csv").write_text("id\n" + "".join(f"{i}\n" for i in fresh))
     return folder / "solution.csv"
 
 
@@ -65,7 +68,8 @@ def cohort(root: Path, labels: np.ndarray, seed: int) -> Path:
     for path in subs.rglob("*.csv"):
         os.utime(path, (1_790_000_000, 1_790_000_000))
     (root / "roster.csv").write_text(
-        "kaggle_name,student_id,extension_hours\ns00,1,\nS01,2,\nann,3,24\nnobody,4,\nnear,5,\n"
+        "kaggle_name,student_id,extension_hours,canvas_id\n"
+        "s00,1,,11\nS01,2,,12\nann,3,24,\nnobody,4,,14\nnear,5,,15\n"
     )
     # What grader collect leaves: a manifest with an LMS late mark, and Kaggle's board.
     (subs / "collected.csv").write_text(
@@ -89,6 +93,8 @@ OPTION_SETS = {
         "roster": "roster.csv",
         "deadline": datetime(2026, 12, 1, tzinfo=timezone.utc),
         "plausible": 0.9,
+        "gradebook_format": "canvas",
+        "assignment_id": "4402",
     },
     "macro-f1-details": {"rank_by": "macro_f1", "public_details": True},
     "details-baseline": {"public_details": True, "baseline": "near"},
@@ -146,9 +152,12 @@ def test_permuting_private_labels_changes_no_byte_of_the_board(tmp_path, seed, o
     # The review folder does change: the test would see a leak if the board had one.
     assert contents(tmp_path / "a-review") != contents(tmp_path / "b-review")
     assert {f.kind for f in first.flags} >= {"identical", "implausible"}
+    assert first.fresh is not None and first.fresh.rows is not None  # the check ran
     assert first.exit_code == second.exit_code == 1
     if "deadline" in options:
         assert "late" in {f.kind for f in first.flags}
+    if "gradebook_format" in options:
+        assert (tmp_path / "a-review" / "gradebook-canvas.csv").is_file()
     if "kaggle_leaderboard" in options:
         assert (tmp_path / "a-review" / "reconciliation.csv").is_file()
         assert "marked late by the LMS (its time is unknown)" in {f.reason for f in first.flags}

@@ -213,13 +213,20 @@ def test_every_option_at_once_runs_and_is_announced(bundle, tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     banner = result.stdout.split("epoch 1/2")[0]
-    assert "  optimizer  AdamW lr 0.003" in banner
+    # What was built: AdamW with its betas and the weight decay, the head with batch norm
+    # and dropout, the CPU policy and the transforms train_transform called.
+    assert "  optimizer  AdamW lr 0.003, betas (0.9, 0.999), weight decay 0.05 (as built" in banner
+    assert "head fc: Sequential(BatchNorm1d(512, eps=1e-05, momentum=0.1, affine=True, " in banner
+    assert "Dropout(p=0.2, inplace=False), Linear(512 -> 10))\n" in banner
     assert "  schedule   x0.5 per epoch (smoothly); set every optimizer step" in banner
     assert (
-        "  regularise weight decay 0.05, dropout 0.2, batch-norm head on, label smoothing "
+        "  regularise dropout 0.2, batch-norm head on, label smoothing "
         "0.1, mixup 0.2, cutmix 1, EMA 0.9, early stopping off, flip TTA on"
     ) in banner
-    assert "  train      trivialaugment on the 32x32 image (CPU), then RandomResizedCrop" in banner
+    assert (
+        "  train      cpu_augmentation: TrivialAugmentWide on each 32x32 image (CPU), then "
+        "train_transform: to_float, random_resized_crop, random_flip, normalize\n"
+    ) in banner
     lrs = [float(row["lr"]) for row in read_csv(tmp_path / "all" / "lr.csv")]
     assert lrs[8] == pytest.approx(0.003 * 0.5)  # one epoch in: x gamma
     assert len(read_csv(tmp_path / "all" / "submission.csv")) == 50

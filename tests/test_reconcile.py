@@ -285,7 +285,7 @@ def test_an_interrupted_download_keeps_the_previous_one(tmp_path, monkeypatch):
             raise requests.exceptions.ConnectionError("connection reset")
 
     monkeypatch.setattr(submit, "credentials_found", lambda: True)
-    monkeypatch.setattr(submit, "_client", Cut)
+    monkeypatch.setattr(submit, "client", Cut)
     out = tmp_path / "lb"
     out.mkdir()
     (out / "cifar10-class.zip").write_bytes(NEWER.read_bytes())
@@ -320,7 +320,7 @@ def test_grader_never_downloads_without_credentials(tmp_path):
 
 
 def test_a_hint_needs_more_matches_elsewhere_than_reproductions():
-    """README: the hint comes when more participants not reproduced match the other metric
+    """docs/score.md: the hint comes when more participants not reproduced match the other metric
     or split than reproduce on the chosen one."""
     from grader.grades.reconcile import _hints
 

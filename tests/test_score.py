@@ -210,10 +210,11 @@ def test_every_file_is_listed_and_those_that_cannot_be_submissions_say_why(tmp_p
         ("ben", "ben.csv", "", ""),
         ("cy.csv", "cy.csv/a.csv", "", ""),
         (
-            "dee.tsv",
+            "dee",  # a spreadsheet uploaded for a CSV file names its participant too
             "dee.tsv",
             "error",
-            "not a .csv file; rename it to .csv if it is a submission.",
+            "a tab-separated file (.tsv), not a comma-separated CSV file; not scored. Save it "
+            "as CSV (comma-separated), then submit that file.",
         ),
     ]
 
@@ -1027,7 +1028,8 @@ def test_a_final_gradebook_is_not_provisional_and_follows_rank_by(
     [
         (
             "name,id\nalice,1\n",
-            "line 1: needs the column student_id, found name, id.",
+            "line 1: needs the column student_id, or the header of a Canvas, Moodle or "
+            "Blackboard gradebook export (docs/grades-to-lms.md); found name, id.",
         ),
         (
             "kaggle_name,student_id\nalice,1\nALICE,2\n",

@@ -518,13 +518,13 @@ def test_bad_paths_are_one_line_and_touch_nothing(competition, tmp_path, extra, 
 def test_an_interrupt_after_everything_was_written_says_so(
     competition, tmp_path, monkeypatch, capsys
 ):
-    import grader.board.public
+    import grader.board.terminal
     from grader.cli import main
 
     def interrupted(run):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(grader.board.public, "score_summary", interrupted)
+    monkeypatch.setattr(grader.board.terminal, "score_summary", interrupted)
     subs, out, review = small_folder(competition, tmp_path), tmp_path / "b", tmp_path / "r"
     history = tmp_path / "h.sqlite"
     solution = str(competition / "private" / "solution.csv")

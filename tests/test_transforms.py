@@ -12,7 +12,13 @@ from torchvision.transforms.v2 import functional as F
 
 from baseline.config import TrainConfig
 from baseline.lesson import eval_transform, train_transform
-from baseline.transforms import IMAGENET_MEAN, IMAGENET_STD, sample_crops
+from baseline.transforms import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    random_erasing,
+    sample_crops,
+    sample_erasures,
+)
 
 NORMALIZE = T.Normalize(IMAGENET_MEAN, IMAGENET_STD)
 
@@ -108,3 +114,59 @@ def test_the_constants_are_built_once_per_device(images):
         train_transform(images, torch.Generator().manual_seed(seed), cfg)
     after = (_channel_stats.cache_info().misses, _whole_image_weights.cache_info().misses)
     assert after == before
+
+
+# ----------------------------------------------------------------------------
+# RandomErasing: per image, where a v2 transform on the batch erases one box in all
+# ----------------------------------------------------------------------------
+
+
+def test_a_v2_transform_on_a_batch_draws_one_box_for_every_image():
+    """What the notebook tells students: v2.RandomErasing(p=1) applied to a batch erases
+    the same pixels in every image (one set of parameters for the whole tensor)."""
+    torch.manual_seed(0)
+    batch = torch.rand(8, 3, 32, 32) + 1  # no pixel is 0 before erasing
+    erased = T.RandomErasing(p=1)(batch) == 0
+    assert erased.any()
+    assert (erased == erased[:1]).all()  # the same box in each of the 8 images
+    ours = random_erasing(batch, torch.Generator().manual_seed(0), p=1) == 0
+    assert len({tuple(image.nonzero()[0].tolist()) for image in ours}) == 8  # 8 boxes
+
+
+@pytest.mark.parametrize("size", [32, 224])
+def test_random_erasing_equals_torchvisions_erase_with_the_same_boxes(size):
+    x = torch.randn(16, 3, size, size, generator=torch.Generator().manual_seed(1))
+    ours = random_erasing(x, torch.Generator().manual_seed(2), p=0.5, value=0.5)
+    assert ours.is_contiguous(memory_format=torch.channels_last)
+    erase, top, left, h, w = sample_erasures(16, size, size, torch.Generator().manual_seed(2))
+    assert 0 < erase.sum() < 16  # both branches are exercised
+    for b in range(16):
+        reference = x[b]
+        if erase[b]:
+            fill = torch.tensor([0.5])[:, None, None]
+            reference = F.erase(x[b], int(top[b]), int(left[b]), int(h[b]), int(w[b]), fill)
+        assert torch.equal(ours[b], reference), b
+
+
+@pytest.mark.parametrize("size", [32, 224])
+def test_erased_boxes_follow_torchvision_random_erasing_statistics(size):
+    n = 20_000
+    erase, top, left, h, w = sample_erasures(n, size, size, torch.Generator().manual_seed(0))
+    assert ((top >= 0) & (left >= 0) & (top + h <= size) & (left + w <= size))[erase == 1].all()
+    # The same statistics from torchvision's own sampler (make_params, p=1: no coin flip).
+    torch.manual_seed(0)
+    sampler, image = T.RandomErasing(p=1), torch.empty(3, size, size)
+    boxes = [sampler.make_params([image]) for _ in range(n)]
+    ref_found = torch.tensor([box["v"] is not None for box in boxes])
+    ref = torch.tensor([[box["h"], box["w"]] for box in boxes], dtype=torch.float)[ref_found]
+    ours = torch.stack([h, w], dim=1).float()[erase == 1]
+    # p=0.5: half the images (less the rare ones where none of the 10 tries fits).
+    assert abs(erase.float().mean() - 0.5 * ref_found.float().mean()) < 0.015
+    area, ref_area = ours.prod(dim=1) / size**2, ref.prod(dim=1) / size**2
+    log_ratio, ref_log_ratio = (ours[:, 0] / ours[:, 1]).log(), (ref[:, 0] / ref[:, 1]).log()
+    # Means within a few standard errors (sd of area ~0.09, of log-ratio ~0.7; n ~10,000).
+    assert abs(area.mean() - ref_area.mean()) < 0.005
+    assert abs(area.std() - ref_area.std()) < 0.005
+    assert abs(log_ratio.mean() - ref_log_ratio.mean()) < 0.03
+    assert abs(log_ratio.std() - ref_log_ratio.std()) < 0.03
+    assert area.min() >= 0.02 * 0.6 and area.max() <= 0.33 * 1.25  # rounding to pixels

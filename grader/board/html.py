@@ -15,16 +15,18 @@ escaped attribute and only hides or shows rows, never writing HTML.
 
 from __future__ import annotations
 
+from grader.core.constants import METRICS
 from grader.core.text import (
     INTERVAL_METHOD,
     STAFF_NOTE,
     TEST_METHOD,
     group_letters,
     html_text,
+    percent,
     rank_text,
     time_text,
 )
-from grader.score.entry import board_split
+from grader.score.entry import board_split, entry_value
 from grader.score.run import ScoringRun
 
 STYLE = """
@@ -101,14 +103,16 @@ def leaderboard_html(run: ScoringRun, details: bool = False) -> str:
         ]
         for i in range(start, stop):
             row, u, span = board[i], stats[i], spans[i]
-            m = row.entry.metrics[split]
+            scores = "".join(
+                f"<td>{percent(entry_value(row.entry, split, m))}</td>" for m in METRICS
+            )
+            value = entry_value(row.entry, split, rank_by)
             shade = "group-odd" if u.group % 2 else "group-even"
             rows.append(
                 f'<tr class="{shade}" data-name="{_e(row.participant.lower())}">'
                 f"<td>{rank_text(row.rank)}</td><td>{group_letters(u.group)}</td>"
-                f'<td class="name">{_name_cell(i, row.participant, details)}</td>'
-                f"<td>{100 * m.accuracy:.2f}%</td><td>{100 * m.macro_f1:.2f}%</td>"
-                f"<td>{_bar(span.low, getattr(m, rank_by), span.high, lo, hi)} "
+                f'<td class="name">{_name_cell(i, row.participant, details)}</td>{scores}'
+                f"<td>{_bar(span.low, value, span.high, lo, hi)} "
                 f"{100 * span.low:.1f}&ndash;{100 * span.high:.1f}%</td>"
                 f'<td class="file">{_e(row.entry.file)}</td>'
                 f"<td>{_e(time_text(row.entry.submitted_at))}</td></tr>"

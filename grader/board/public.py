@@ -1,4 +1,5 @@
-"""The public board's files, the per-participant reports, and the terminal table.
+"""The public board's files (leaderboard.csv, scores.csv, leaderboard.md, index.html,
+shakeup.csv) and the per-participant reports; grader.board.terminal prints the board.
 
 Participant names are untrusted: every output escapes them (grader.core.text).
 Without `final`, no output here carries a Private-split number, and every
@@ -15,11 +16,10 @@ from pathlib import Path
 
 from grader.board.html import leaderboard_html
 from grader.bundle.answers import SPLITS
-from grader.core.constants import BOARD_MARKER
+from grader.core.constants import BOARD_MARKER, METRICS
 from grader.core.text import (
     INTERVAL_METHOD,
     LABEL,
-    METRICS,
     SHORT,
     STAFF_NOTE,
     TEST_METHOD,
@@ -33,7 +33,7 @@ from grader.core.text import (
     span_text,
     time_text,
 )
-from grader.score.entry import BoardRow, Entry, board_split
+from grader.score.entry import BoardRow, Entry, board_split, entry_value
 from grader.score.run import ScoringRun
 
 REPORT_HASH_LENGTHS = (8, 16, 64)
@@ -122,9 +122,12 @@ def _interval_cells(spans) -> list[str]:
 
 
 def scores_csv(entries: list[Entry], final: bool, intervals=None) -> str:
-    """One row per file: status, reason, every score the board may show and (with
-    `intervals`, from uncertainty.file_intervals) the 95% intervals on the ranking split."""
-    columns = ["participant", "file", "submitted_at", "selected", "status", "error", "sha256"]
+    """One row per file: status, reason (`error`), a note on a scored file, every score the
+    board may show and (with `intervals`, from uncertainty.file_intervals) the 95%
+    intervals on the ranking split."""
+    columns = [
+        "participant", "file", "submitted_at", "selected", "status", "error", "note", "sha256",
+    ]  # fmt: skip
     columns += [f"{s}_{m}" for s in splits_shown(final) for m in METRICS]
     if intervals is not None:
         columns += _interval_columns(board_split(final))
@@ -137,6 +140,7 @@ def scores_csv(entries: list[Entry], final: bool, intervals=None) -> str:
             "yes" if e.selected else "no",
             e.status,
             csv_cell(e.error),
+            csv_cell(e.note),
             e.sha256,
         ]
         row += [_number(e, s, m) for s in splits_shown(final) for m in METRICS]
@@ -168,7 +172,7 @@ def leaderboard_markdown(
     ]
     for i, row in enumerate(board):
         cells = [rank_text(row.rank), markdown_text(row.participant)]
-        cells += [percent_of(row.entry, s, m) for s in shown for m in METRICS]
+        cells += [percent(entry_value(row.entry, s, m)) for s in shown for m in METRICS]
         if stats is not None:
             cells += [span_text(getattr(stats[i], rank_by)), group_letters(stats[i].group)]
         cells += [
@@ -287,8 +291,4 @@ def shakeup_csv(moved) -> str:
 
 def _number(entry: Entry, split: str, metric: str) -> str:
     """A score at full precision (repr), so equal scores stay visibly equal."""
-    return repr(getattr(entry.metrics[split], metric)) if entry.metrics else ""
-
-
-def percent_of(entry: Entry, split: str, metric: str) -> str:
-    return percent(getattr(entry.metrics[split], metric))
+    return repr(entry_value(entry, split, metric)) if entry.metrics else ""

@@ -8,21 +8,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from grader.board.public import percent_of, splits_shown
+from grader.board.public import splits_shown
+from grader.core.constants import METRICS
 from grader.core.text import (
     LABEL,
-    METRICS,
     SHORT,
-    columns,
     group_letters,
-    pad,
+    percent,
     rank_text,
     span_text,
+    table,
     terminal_text,
     time_text,
 )
+from grader.grades.lms import LABEL as LMS_LABEL
+from grader.grades.lms import LmsGradebook
 from grader.grades.reconcile import reconciliation_text
-from grader.score.entry import BoardRow, Entry, board_split
+from grader.provenance.check import provenance_text
+from grader.score.entry import BoardRow, Entry, board_split, entry_value
 from grader.score.run import ScoringRun
 
 
@@ -34,9 +37,9 @@ def terminal_table(
     heads = ["rank", "participant"] + [f"{s} {SHORT[m]}" for s in shown for m in METRICS]
     extra = [f"95% CI {SHORT[rank_by]}", "group"] if stats is not None else []
     heads += [*extra, "file", "submitted (UTC)"]
-    table = [
+    rows = [
         [rank_text(row.rank), terminal_text(row.participant, 24)]
-        + [percent_of(row.entry, s, m) for s in shown for m in METRICS]
+        + [percent(entry_value(row.entry, s, m)) for s in shown for m in METRICS]
         + ([span_text(getattr(stats[i], rank_by)), group_letters(stats[i].group)] if extra else [])
         + [
             terminal_text(row.entry.file, 40),
@@ -44,15 +47,7 @@ def terminal_table(
         ]
         for i, row in enumerate(board)
     ]
-    widths = [max([len(h)] + [columns(r[i]) for r in table]) for i, h in enumerate(heads)]
     numeric = {0} | set(range(2, 2 + len(shown) * len(METRICS) + len(extra)))
-
-    def line(cells: list[str]) -> str:
-        return "  ".join(
-            pad(c, w, right=i in numeric)
-            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-        ).rstrip()
-
     title = "Final" if final else "Public"
     # Files under a refused name count once per name: they belong to no participant.
     participants = len({(e.identified, e.participant if e.identified else e.name) for e in entries})
@@ -61,8 +56,7 @@ def terminal_table(
         f"{title} leaderboard, ranked by {board_split(final)} {LABEL[rank_by].lower()}: "
         f"{len(board) - staff} of {participants - staff} participants ranked"
         + (f"; {staff} staff row(s) shown without a rank." if staff else "."),
-        line(heads),
-        *(line(r) for r in table),
+        table(heads, rows, numeric),
     ]
     unscored = [e for e in entries if e.status != "scored"]
     if unscored:
@@ -104,6 +98,29 @@ def lookup_text(run: ScoringRun) -> str:
     )
 
 
+def fresh_text(run: ScoringRun) -> str:
+    """One line: what the fresh-image check found, why it did not run, or '' when the
+    bundle has no fresh images."""
+    check = run.fresh
+    if check is None:
+        has_fresh = run.key.fresh is not None and bool(run.key.fresh.any())
+        off = has_fresh and not run.options.fresh_check
+        return "Fresh-image check: off (--no-fresh-check)." if off else ""
+    if check.rows is None:
+        from grader.stats.fresh import MIN_FILES
+
+        return (
+            f"Fresh-image check: skipped, {check.ranked} ranked file(s); it needs at least "
+            f"{MIN_FILES} to fit the line of fresh-image against original accuracy."
+        )
+    flagged = sum(r.flagged for r in check.rows)
+    return (
+        f"Fresh-image check: {flagged} of {len(check.rows)} ranked files flagged as far below "
+        f"the class's line on the {check.images:,} fresh images (z >= {check.threshold:.2f}; "
+        "advice only: ranks and grades are unchanged; fresh.csv in the review folder)."
+    )
+
+
 def shakeup_text(moved) -> str:
     """One paragraph: how much the board shook, and how much chance alone shakes it."""
     changes = [abs(a - b) for a, b in zip(moved.public_rank, moved.private_rank, strict=True)]
@@ -128,6 +145,8 @@ def score_summary(run: ScoringRun) -> str:
     if run.flags:
         parts.append(flags_text(run.flags))
     parts.append(lookup_text(run))
+    if fresh := fresh_text(run):
+        parts.append(fresh)
     if run.shakeup is not None:
         parts.append(shakeup_text(run.shakeup))
     book = run.gradebook
@@ -150,12 +169,24 @@ def score_summary(run: ScoringRun) -> str:
                 f"Late policy {options.late_policy}: {book.late_changed} student(s) graded on "
                 "another file or with a penalty (the note of each row says why)."
             )
+        if run.roster_summary:
+            lines.insert(0, f"Roster: {terminal_text(run.roster_summary)}")
+        if run.lms_gradebook is not None:
+            lines += lms_text(run.lms_gradebook, options.review_dir, options.final)
         parts.append("\n".join(lines))
     if run.unjudged:
         parts.append(
             f"Deadline: {run.unjudged} file(s) have no known submission time and no LMS late "
             "mark (collected.csv), so --deadline could not be applied to them."
         )
+    if run.rowless:
+        parts.append(
+            f"Deadline: {run.rowless} file(s) in collected Canvas/Moodle/Classroom layout have "
+            "no collected.csv row: their time is unknown, so the deadline was not applied to "
+            "them. Run grader collect again with the same exports, or restore collected.csv."
+        )
+    if run.provenance is not None:
+        parts.append(provenance_text(run.provenance, options.review_dir / "provenance.csv"))
     if run.reconciliation is not None:
         parts.append(
             reconciliation_text(run.reconciliation, options.review_dir / "reconciliation.csv")
@@ -166,6 +197,26 @@ def score_summary(run: ScoringRun) -> str:
         f"Wrote {options.review_dir}/ (for the TA only): {_listing(options.review_dir)}."
     )
     return "\n\n".join(parts)
+
+
+def lms_text(lms: LmsGradebook, review: Path, final: bool) -> list[str]:
+    """What the LMS import file holds, and every roster student left out of it, by id."""
+    when = "" if final else " Its grades are provisional (Public split): import a --final run's."
+    lines = [
+        f"{LMS_LABEL[lms.format]} import file: {review / lms.file} ({lms.rows} students, "
+        f"grade column {terminal_text(lms.column)!r}; how to import it: "
+        f"docs/grades-to-lms.md).{when}"
+    ]
+    if lms.left_out:
+        lines.append(
+            f"Left out of {lms.file} ({len(lms.left_out)}; graded in gradebook.csv, but "
+            f"{LMS_LABEL[lms.format]} could not tell who they are): "
+            + "; ".join(
+                f"{terminal_text(s.student_id)} ({terminal_text(why)})" for s, why in lms.left_out
+            )
+            + ". Add the column to the roster, or enter their grades by hand."
+        )
+    return lines
 
 
 def _listing(folder: Path) -> str:

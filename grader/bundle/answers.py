@@ -2,14 +2,16 @@
 
 `load_public_key` reads only public files (test.csv, classes.txt): enough for a
 student to validate a file. `load_solution` reads the TA's hidden
-private/solution.csv, which adds the true labels and the Public/Private split.
+private/solution.csv, which adds the true labels and the Public/Private split,
+and private/fresh.csv beside it when `grader prepare --fresh` wrote one: which
+test rows are fresh images (all Private).
 """
 
 from __future__ import annotations
 
 import csv
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +19,7 @@ import numpy as np
 from grader.bundle.files import (
     CIFAR10_CLASSES,
     CLASSES_TXT,
+    FRESH_CSV,
     MANIFEST_JSON,
     TEST_CSV,
     parse_id,
@@ -35,7 +38,8 @@ class AnswerKey:
     """Test ids and classes; with the solution, also labels and the Public mask.
 
     `ids[i]`, `labels[i]` and `public[i]` describe test row i; `labels` and
-    `public` are None for a key built from public files only.
+    `public` are None for a key built from public files only. `fresh[i]` says
+    whether row i is a fresh image (private/fresh.csv); None without that file.
     """
 
     ids: np.ndarray
@@ -43,6 +47,7 @@ class AnswerKey:
     labels: np.ndarray | None = None
     public: np.ndarray | None = None
     source: str = ""
+    fresh: np.ndarray | None = None
 
     def position_of(self) -> dict[str, int]:
         """Map the canonical text of each id (see bundle.canonical_id) to its row."""
@@ -73,11 +78,11 @@ def load_public_key(public_dir: str | Path) -> AnswerKey:
         raise BundleError(
             f"{root / TEST_CSV}: holds no test ids; rebuild it with `grader prepare`."
         )
-    return AnswerKey(ids, classes, source=str(root))
+    return AnswerKey(ids=ids, classes=classes, source=str(root))
 
 
 def load_solution(path: str | Path) -> AnswerKey:
-    """Read private/solution.csv (`id,label,Usage`).
+    """Read private/solution.csv (`id,label,Usage`), and fresh.csv beside it if present.
 
     Classes come from the bundle's manifest.json beside it, else CIFAR-10's.
     """
@@ -117,13 +122,50 @@ def load_solution(path: str | Path) -> AnswerKey:
         public.append(row[2] == "Public")
     if not ids:
         raise BundleError(f"{path}: holds no test ids; rebuild it with `grader prepare`.")
-    return AnswerKey(
-        np.asarray(ids, np.int64),
-        classes,
-        np.asarray(labels, np.int64),
-        np.asarray(public, bool),
+    key = AnswerKey(
+        ids=np.asarray(ids, np.int64),
+        classes=classes,
+        labels=np.asarray(labels, np.int64),
+        public=np.asarray(public, bool),
         source=str(path),
     )
+    fresh_csv = path.parent / FRESH_CSV
+    if not fresh_csv.exists():
+        return key
+    return replace(key, fresh=read_fresh(fresh_csv, key))
+
+
+def read_fresh(path: Path, key: AnswerKey) -> np.ndarray:
+    """Which test rows of `key` private/fresh.csv (`id`) lists: each a Private id of the
+    solution, listed once."""
+    try:
+        rows = list(csv.reader(path.read_text(encoding="utf-8").splitlines()))
+    except OSError as exc:
+        raise BundleError(f"{path}: cannot be read ({exc.strerror or exc}).") from None
+    except UnicodeDecodeError as exc:
+        raise BundleError(f"{path}: not UTF-8 text ({exc.reason}).") from None
+    if not rows or rows[0] != ["id"]:
+        found = ",".join(rows[0]) if rows else "nothing"
+        raise BundleError(f"{path} line 1: expected header 'id', found {found!r}.")
+    position = {int(i): row for row, i in enumerate(key.ids)}
+    fresh = np.zeros(len(key.ids), dtype=bool)
+    for line, row in enumerate(rows[1:], start=2):
+        test_id = parse_id(row[0] if len(row) == 1 else ",".join(row), path, line)
+        where = position.get(test_id)
+        if where is None or key.public[where] or fresh[where]:
+            problem = (
+                "is not in solution.csv"
+                if where is None
+                else "is Public in solution.csv; fresh images are all Private"
+                if key.public[where]
+                else "appears twice"
+            )
+            raise BundleError(
+                f"{path} line {line}: id {row[0]} {problem}. It must list the fresh images "
+                "that `grader prepare --fresh` added; rebuild the bundle."
+            )
+        fresh[where] = True
+    return fresh
 
 
 def _classes_beside(solution: Path) -> tuple[str, ...]:

@@ -1,6 +1,6 @@
 """Read and check the public half of a competition bundle.
 
-The bundle layout is the data contract of DESIGN.md::
+The bundle layout is the data contract of docs/architecture.md::
 
     public/train_images.npy   uint8 (N, 32, 32, 3), RGB, HWC
     public/train.csv          id,label   (label = class name; row i = image i)
@@ -44,12 +44,21 @@ TRAIN_CSV = "train.csv"
 TEST_IMAGES = "test_images.npy"
 TEST_CSV = "test.csv"
 SAMPLE_SUBMISSION = "sample_submission.csv"
+
+
+def sample_labels(ids: np.ndarray, n_classes: int) -> np.ndarray:
+    """The sample submission's class index for each test id: id mod the number of
+    classes. Ids are a secret permutation of the test images, so it scores at chance."""
+    return np.asarray(ids) % n_classes
+
+
 CLASSES_TXT = "classes.txt"
 DATA_README = "README.md"
 SOLUTION_CSV = "solution.csv"
 MANIFEST_JSON = "manifest.json"
+FRESH_CSV = "fresh.csv"  # private/: the ids of the --fresh test images (grader prepare)
 
-# The id grammar (README, "Submission format"): ASCII digits only, spaces
+# The id grammar (docs/students.md, "grader validate"): ASCII digits only, spaces
 # around them ignored, at most 20 of them, compared by value (007 is 7).
 MAX_ID_DIGITS = 20
 ID_GRAMMAR = f"a whole number of at most {MAX_ID_DIGITS} digits 0-9"
@@ -115,7 +124,15 @@ def load_bundle(path: str | Path) -> Bundle:
     test_ids, _ = read_id_csv(root / TEST_CSV, ("id",), classes)
     _check_count(root / TRAIN_CSV, len(train_ids), root / TRAIN_IMAGES, len(train_images))
     _check_count(root / TEST_CSV, len(test_ids), root / TEST_IMAGES, len(test_images))
-    return Bundle(root, classes, train_images, train_ids, train_labels, test_images, test_ids)
+    return Bundle(
+        root=root,
+        classes=classes,
+        train_images=train_images,
+        train_ids=train_ids,
+        train_labels=train_labels,
+        test_images=test_images,
+        test_ids=test_ids,
+    )
 
 
 def read_classes(path: Path) -> tuple[str, ...]:

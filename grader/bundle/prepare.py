@@ -1,10 +1,11 @@
 """Turn CIFAR-10 into a Kaggle class competition bundle (`grader prepare`).
 
-The bundle (DESIGN.md, "Data contracts")::
+The bundle (docs/architecture.md, "The competition bundle")::
 
     OUT/public/    train_images.npy train.csv test_images.npy test.csv
                    sample_submission.csv classes.txt README.md   -> Kaggle's Data tab
     OUT/private/   solution.csv (id,label,Usage) manifest.json  -> the TA only
+                   fresh.csv (id), with --fresh
 
 Guarantees:
 
@@ -26,6 +27,14 @@ Guarantees:
   Public total is round(fraction x test size)).
 * All files are written into a hidden temporary folder beside OUT and renamed
   into place at the end: a run that fails or is killed leaves no half bundle.
+* With `--fresh PATH`, images that are not in CIFAR-10 (grader.bundle.sources.
+  load_fresh) join the test set: appended after CIFAR-10's test images, then
+  shuffled with them by the same secret permutation, so their ids are row
+  numbers like any other. They are all Private (the public leaderboard can
+  never probe them); the Public rows are `--public-fraction` of CIFAR-10's
+  test images, stratified by class as without them. private/fresh.csv lists
+  their ids, and the manifest records their source and its sha256. Nothing
+  public tells them apart: the Data tab README gives only the test set's size.
 """
 
 from __future__ import annotations
@@ -43,6 +52,7 @@ from grader.bundle.files import (
     CIFAR10_CLASSES,
     CLASSES_TXT,
     DATA_README,
+    FRESH_CSV,
     MANIFEST_JSON,
     SAMPLE_SUBMISSION,
     SOLUTION_CSV,
@@ -50,9 +60,16 @@ from grader.bundle.files import (
     TEST_IMAGES,
     TRAIN_CSV,
     TRAIN_IMAGES,
+    sample_labels,
 )
-from grader.bundle.sources import RawDataset, load_source
-from grader.core.constants import DEFAULT_PUBLIC_FRACTION, HISTORY_NAME, REVIEW_NAME
+from grader.bundle.sources import FreshImages, RawDataset, check_new, load_fresh, load_source
+from grader.core.constants import (
+    DEFAULT_BUNDLE,
+    DEFAULT_PUBLIC_FRACTION,
+    HISTORY_NAME,
+    REVIEW_NAME,
+    TORCHVISION,
+)
 from grader.core.errors import UsageError
 from grader.core.fileio import build_folder_atomically, file_digest, leftovers
 
@@ -69,19 +86,22 @@ class Split:
     test_images: np.ndarray
     test_labels: np.ndarray
     public: np.ndarray  # bool per test row (= per test id)
+    fresh: np.ndarray  # bool per test row: a --fresh image (all of them Private)
 
 
 def prepare(
-    source: str,
-    out: Path,
+    source: str = TORCHVISION,
+    out: Path = Path(DEFAULT_BUNDLE),
     public_fraction: float = DEFAULT_PUBLIC_FRACTION,
     seed: int | None = None,
     force: bool = False,
     cache_dir: Path | None = None,
     progress: bool | None = None,
     warn: Callable[[str], None] = lambda message: None,
+    fresh: str | None = None,
 ) -> dict:
-    """Build the bundle from `source` into `out`; return its manifest.
+    """Build the bundle from `source` (plus the `fresh` test images, if given) into
+    `out`; return its manifest.
 
     `warn` receives the warnings meant for the user (checksums, a fixed seed).
     """
@@ -92,6 +112,11 @@ def prepare(
     raw = load_source(source, cache_dir=cache_dir, progress=progress)
     for message in raw.warnings:
         warn(message)
+    new = load_fresh(fresh, progress=progress) if fresh is not None else None
+    if new is not None:
+        check_new(new, raw, f"--fresh {fresh}")
+        for message in new.warnings:
+            warn(message)
     if seed is None:
         seed, mask_seed, seed_from = secrets.randbits(128), secrets.randbits(128), "os"
     else:
@@ -100,8 +125,8 @@ def prepare(
             f"--seed {seed} makes a split that anyone with this kit and CIFAR-10 can rebuild. "
             "Use it for tests and demos only; leave --seed out for a graded competition."
         )
-    split = split_dataset(raw, seed, public_fraction, mask_seed)
-    manifest = _manifest(raw, split, seed, mask_seed, seed_from, public_fraction)
+    split = split_dataset(raw, seed, public_fraction, mask_seed, new)
+    manifest = _manifest(raw, split, seed, mask_seed, seed_from, public_fraction, new)
     build_folder_atomically(
         out, lambda folder: _write_bundle(folder, split, manifest), lambda: check_out(out, force)
     )
@@ -153,27 +178,42 @@ def derived_mask_seed(seed: int) -> int:
 
 
 def split_dataset(
-    raw: RawDataset, seed: int, public_fraction: float, mask_seed: int | None = None
+    raw: RawDataset,
+    seed: int,
+    public_fraction: float,
+    mask_seed: int | None = None,
+    fresh: FreshImages | None = None,
 ) -> Split:
-    """Shuffle train and test with `seed`; draw the stratified Public rows with `mask_seed`
-    (by default derived from `seed`, as under --seed)."""
+    """Shuffle train and test (with the fresh images after CIFAR-10's) with `seed`; draw
+    the stratified Public rows among CIFAR-10's test images with `mask_seed` (by default
+    derived from `seed`, as under --seed). Without fresh images the split is the one
+    this function gave before --fresh existed, byte for byte."""
+    test_images, test_labels = raw.test_images, raw.test_labels
+    is_fresh = np.zeros(len(test_labels), dtype=bool)
+    if fresh is not None:
+        test_images = np.concatenate([test_images, fresh.images])
+        test_labels = np.concatenate([test_labels, fresh.labels])
+        is_fresh = np.concatenate([is_fresh, np.ones(len(fresh.labels), dtype=bool)])
     rng = np.random.default_rng(seed)
     train_order = rng.permutation(len(raw.train_labels))
-    test_order = rng.permutation(len(raw.test_labels))
-    test_labels = raw.test_labels[test_order]
+    test_order = rng.permutation(len(test_labels))
+    test_labels, is_fresh = test_labels[test_order], is_fresh[test_order]
     mask_rng = np.random.default_rng(derived_mask_seed(seed) if mask_seed is None else mask_seed)
-    public = stratified_mask(test_labels, public_fraction, mask_rng)
-    if public.all() or not public.any():
+    public = np.zeros(len(test_labels), dtype=bool)
+    public[~is_fresh] = stratified_mask(test_labels[~is_fresh], public_fraction, mask_rng)
+    if public[~is_fresh].all() or not public.any():
         raise UsageError(
             f"--public-fraction {public_fraction}: leaves the Public or the Private split "
-            f"of the {len(test_labels)} test images empty; choose a fraction nearer 0.3."
+            f"of the {int((~is_fresh).sum())} {'CIFAR-10 ' if fresh else ''}test images empty; "
+            "choose a fraction nearer 0.3."
         )
     return Split(
-        raw.train_images[train_order],
-        raw.train_labels[train_order],
-        raw.test_images[test_order],
-        test_labels,
-        public,
+        train_images=raw.train_images[train_order],
+        train_labels=raw.train_labels[train_order],
+        test_images=test_images[test_order],
+        test_labels=test_labels,
+        public=public,
+        fresh=is_fresh,
     )
 
 
@@ -213,7 +253,7 @@ def _write_bundle(folder: Path, split: Split, manifest: dict) -> None:
     _write_csv(
         public / SAMPLE_SUBMISSION,
         ["id", "label"],
-        zip(test_ids, names[test_ids % len(classes)], strict=True),
+        zip(test_ids, names[sample_labels(test_ids, len(classes))], strict=True),
     )
     (public / CLASSES_TXT).write_text("".join(f"{name}\n" for name in classes), encoding="utf-8")
     (public / DATA_README).write_text(_data_readme(manifest), encoding="utf-8")
@@ -223,6 +263,8 @@ def _write_bundle(folder: Path, split: Split, manifest: dict) -> None:
         ["id", "label", "Usage"],
         zip(test_ids, names[split.test_labels], usage, strict=True),
     )
+    if split.fresh.any():
+        _write_csv(private / FRESH_CSV, ["id"], ((i,) for i in test_ids[split.fresh]))
     manifest["files"] = {
         path.relative_to(folder).as_posix(): file_digest(path)
         for path in sorted(folder.rglob("*"))
@@ -248,12 +290,13 @@ def _manifest(
     mask_seed: int,
     seed_from: str,
     public_fraction: float,
+    fresh: FreshImages | None = None,
 ) -> dict:
     def per_class(labels: np.ndarray) -> dict[str, int]:
         counts = np.bincount(labels, minlength=len(CIFAR10_CLASSES))
         return {name: int(n) for name, n in zip(CIFAR10_CLASSES, counts, strict=True)}
 
-    return {
+    manifest = {
         "kit_version": __version__,
         "seed": seed,
         "mask_seed": mask_seed,
@@ -278,6 +321,20 @@ def _manifest(
             "public_per_class": per_class(split.test_labels[split.public]),
         },
     }
+    if fresh is not None:  # only then, so a bundle without them is as it always was
+        manifest["fresh"] = {
+            "kind": fresh.kind,
+            "location": fresh.location,
+            "sha256": fresh.sha256,
+            "warnings": fresh.warnings,
+        }
+        if fresh.kind == "imagefolder-folder":
+            manifest["fresh"]["sha256_of_the_folder"] = (
+                "sha256 of its lines '<path> <sha256 of the file>', by class, then path"
+            )
+        manifest["counts"]["fresh"] = len(fresh.labels)
+        manifest["counts"]["fresh_per_class"] = per_class(split.test_labels[split.fresh])
+    return manifest
 
 
 def _data_readme(manifest: dict) -> str:

@@ -6,7 +6,7 @@ integer labels in the standard class order):
 * ``torchvision``: the official archive fetched into a cache folder, the same
   file (URL and md5) that ``torchvision.datasets.CIFAR10(download=True)``
   fetches, in the same layout, so an existing torchvision data root can serve
-  as the cache. The grader never imports torch (DESIGN.md), so the download is
+  as the cache. The grader never imports torch (docs/architecture.md), so the download is
   done here with the standard library rather than through torchvision.
 * the official python release: ``cifar-10-python.tar.gz`` or its extracted
   ``cifar-10-batches-py/`` folder, checked against the official md5 sums.
@@ -17,6 +17,13 @@ integer labels in the standard class order):
 Images are always returned sorted (by class, then file name) so that the same
 source gives the same arrays on every machine, whatever order a zip or a file
 system lists them in.
+
+Fresh test images (`grader prepare --fresh`, `load_fresh`) are images that are
+not in CIFAR-10, such as CIFAR-10.1 (Recht et al. 2018,
+github.com/modestyachts/CIFAR-10.1: ``cifar10.1_v6_data.npy`` with
+``cifar10.1_v6_labels.npy`` beside it) or the TA's own 32x32 photos as an
+ImageFolder ``<class>/<image>`` folder or zip. `check_new` refuses any that is
+byte-identical to a CIFAR-10 image of the source.
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from grader.bundle.files import CIFAR10_CLASSES, IMAGE_SHAPE
+from grader.core.constants import CACHE_NAME, TORCHVISION
 from grader.core.errors import SourceError, UsageError
 from grader.core.fileio import file_digest
 from grader.core.progress import bars
@@ -90,16 +98,17 @@ class RawDataset:
 
 
 def default_cache_dir() -> Path:
-    """Where `--source torchvision` keeps the archive: $XDG_CACHE_HOME/cifar10-kit."""
+    """Where `--source torchvision` keeps the archive: $XDG_CACHE_HOME/cifar10-kit, else
+    ~/.cache/cifar10-kit."""
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "cifar10-kit"
+    return Path(base) / CACHE_NAME
 
 
 def load_source(
     spec: str, cache_dir: Path | None = None, progress: bool | None = None
 ) -> RawDataset:
     """Read CIFAR-10 from `spec`: "torchvision" or the path of a file or folder."""
-    if spec == "torchvision":
+    if spec == TORCHVISION:
         cached = fetch_official(cache_dir or default_cache_dir(), progress)
         try:
             return _load_official(cached)
@@ -188,10 +197,10 @@ def _load_official(path: Path) -> RawDataset:
     train_images, train_labels = _read_batches(files, TRAIN_BATCHES, location)
     test_images, test_labels = _read_batches(files, TEST_BATCHES, location)
     raw = RawDataset(
-        train_images,
-        train_labels,
-        test_images,
-        test_labels,
+        train_images=train_images,
+        train_labels=train_labels,
+        test_images=test_images,
+        test_labels=test_labels,
         kind="cifar-python-archive" if path.is_file() else "cifar-python-folder",
         location=location,
         checksums="differ" if differ else "official",
@@ -368,9 +377,12 @@ def _load_imagefolder(tree: _FolderTree | _ZipTree, progress: bool | None) -> Ra
     with tree.open() as read, _bar(total, "Decoding images", progress, "img") as bar:
         for split in SPLITS:
             arrays[split] = _decode_split(files[split], read, tree.location, bar)
+    (train_images, train_labels), (test_images, test_labels) = arrays["train"], arrays["test"]
     return RawDataset(
-        *arrays["train"],
-        *arrays["test"],
+        train_images=train_images,
+        train_labels=train_labels,
+        test_images=test_images,
+        test_labels=test_labels,
         kind=tree.kind,
         location=tree.location,
         warnings=warnings,
@@ -455,20 +467,196 @@ def _decode_split(
     return images, labels
 
 
-def _decode_image(data: bytes, where: str) -> np.ndarray:
+SIZE_ADVICE = "CIFAR-10 images are 32x32. Remove it or use an unresized copy of the data set."
+
+
+def _decode_image(data: bytes, where: str, size_advice: str = SIZE_ADVICE) -> np.ndarray:
     try:
         with Image.open(io.BytesIO(data)) as image:
             image.load()
             if image.size != IMAGE_SHAPE[:2]:
                 raise SourceError(
-                    f"{where}: image is {image.size[0]}x{image.size[1]} pixels; CIFAR-10 "
-                    "images are 32x32. Remove it or use an unresized copy of the data set."
+                    f"{where}: image is {image.size[0]}x{image.size[1]} pixels; {size_advice}"
                 )
             return np.asarray(image.convert("RGB"))
     except SourceError:
         raise
     except Exception as exc:  # PIL raises many types for broken files
         raise SourceError(f"{where}: cannot decode image ({exc}).") from None
+
+
+# ----------------------------------------------------------------------------
+# Fresh test images (--fresh): CIFAR-10.1's .npy files, or an ImageFolder of classes
+# ----------------------------------------------------------------------------
+
+
+@dataclass
+class FreshImages:
+    """Test images new to CIFAR-10, with their labels, as read from `--fresh`."""
+
+    images: np.ndarray  # uint8 (N, 32, 32, 3)
+    labels: np.ndarray  # int64 class indices
+    names: list[str]  # where each image came from ("row 17", "cat/0003.png")
+    kind: str  # "cifar10.1-npy", "imagefolder-folder" or "imagefolder-zip"
+    location: str  # absolute path of the data file, zip or folder
+    sha256: dict[str, str]  # file name -> sha256 (a folder: one digest of the whole tree)
+    warnings: list[str] = field(default_factory=list)
+
+
+FRESH_SIZE_ADVICE = "fresh images must be 32x32, like CIFAR-10's. Resize them first."
+FRESH_LAYOUT = (
+    "Give CIFAR-10.1's <name>_data.npy (with <name>_labels.npy beside it), or a folder or .zip "
+    "of <class>/<image> files."
+)
+
+
+def load_fresh(spec: str, progress: bool | None = None) -> FreshImages:
+    """Read `--fresh`: CIFAR-10.1's `*_data.npy` (labels in `*_labels.npy` beside it), or an
+    ImageFolder folder or zip `<class>/<image>` of 32x32 images (one top folder allowed)."""
+    path = Path(spec).expanduser()
+    flag = f"--fresh {spec}"
+    if not path.exists():
+        raise UsageError(f"{flag}: no such file or folder. {FRESH_LAYOUT}")
+    if path.is_dir():
+        return _load_fresh_tree(_FolderTree(path), flag, progress)
+    if path.suffix.lower() == ".npy":
+        return _load_fresh_npy(path, flag)
+    if zipfile.is_zipfile(path):
+        return _load_fresh_tree(_ZipTree(path), flag, progress)
+    raise SourceError(f"{flag}: neither a .npy file nor a .zip. {FRESH_LAYOUT}")
+
+
+def _load_fresh_npy(path: Path, flag: str) -> FreshImages:
+    """CIFAR-10.1's release: uint8 (N, 32, 32, 3) images and N integer labels, two files."""
+    if not path.name.endswith("_data.npy"):
+        raise SourceError(f"{flag}: a .npy source must be named <name>_data.npy. {FRESH_LAYOUT}")
+    labels_path = path.with_name(path.name.removesuffix("_data.npy") + "_labels.npy")
+    if not labels_path.is_file():
+        raise SourceError(f"{flag}: {labels_path.name} (its labels) is missing beside it.")
+    images, labels = _read_npy(path, flag), _read_npy(labels_path, f"--fresh {labels_path}")
+    if images.ndim == 4 and images.shape[3] == 3 and images.shape[1:3] != IMAGE_SHAPE[:2]:
+        raise SourceError(
+            f"{flag}: images are {images.shape[2]}x{images.shape[1]} pixels; {FRESH_SIZE_ADVICE}"
+        )
+    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != IMAGE_SHAPE:
+        raise SourceError(
+            f"{flag}: expected uint8 images of shape (N, 32, 32, 3), found {images.dtype} "
+            f"{images.shape}."
+        )
+    if labels.ndim != 1 or len(labels) != len(images) or labels.dtype.kind not in "iu":
+        raise SourceError(
+            f"--fresh {labels_path}: expected {len(images)} integer labels, one per image of "
+            f"{path.name}, found {labels.dtype} {labels.shape}."
+        )
+    unknown = np.flatnonzero((labels < 0) | (labels >= len(CIFAR10_CLASSES)))
+    if len(unknown):
+        row = int(unknown[0])
+        raise SourceError(
+            f"--fresh {labels_path}: row {row}: label {int(labels[row])} is not a CIFAR-10 "
+            f"class (0-9: {', '.join(CIFAR10_CLASSES)})."
+        )
+    return FreshImages(
+        images=np.ascontiguousarray(images),
+        labels=labels.astype(np.int64),
+        names=[f"row {i}" for i in range(len(images))],
+        kind="cifar10.1-npy",
+        location=str(path.resolve()),
+        sha256={p.name: file_digest(p) for p in (path, labels_path)},
+    )
+
+
+def _read_npy(path: Path, flag: str) -> np.ndarray:
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, OSError) as exc:
+        raise SourceError(f"{flag}: not a readable NumPy .npy file ({exc}).") from None
+
+
+def _load_fresh_tree(tree: _FolderTree | _ZipTree, flag: str, progress: bool | None) -> FreshImages:
+    """Decode every image of `<class>/<image>` in a folder or zip, sorted by class and name."""
+    warnings: list[str] = []
+    paths = _group_fresh(tree.paths(), flag, warnings)
+    images = np.empty((len(paths), *IMAGE_SHAPE), dtype=np.uint8)
+    labels = np.empty(len(paths), dtype=np.int64)
+    by_name = {name: index for index, name in enumerate(CIFAR10_CLASSES)}
+    tree_digest = hashlib.sha256()
+    with tree.open() as read, _bar(len(paths), "Decoding fresh images", progress, "img") as bar:
+        for row, path in enumerate(paths):
+            data = read(path)
+            tree_digest.update(f"{path} {hashlib.sha256(data).hexdigest()}\n".encode())
+            images[row] = _decode_image(data, f"{flag}: {path}", FRESH_SIZE_ADVICE)
+            labels[row] = by_name[path.split("/")[-2].lower()]
+            bar.update(1)
+    location = Path(tree.location)
+    if tree.kind == "imagefolder-zip":
+        digests = {location.name: file_digest(location)}
+    else:  # one digest for the tree: sha256 of its "path sha256" lines, sorted by path
+        digests = {f"{location.name}/": tree_digest.hexdigest()}
+    return FreshImages(
+        images=images,
+        labels=labels,
+        names=paths,
+        kind=tree.kind,
+        location=tree.location,
+        sha256=digests,
+        warnings=warnings,
+    )
+
+
+def _group_fresh(paths: list[str], flag: str, warnings: list[str]) -> list[str]:
+    """The image paths of a `<class>/<image>` tree, sorted by class index then name;
+    refuses a folder that is not a CIFAR-10 class and images at different depths."""
+    paths = [
+        p for p in paths if not any(part.startswith((".", "__MACOSX")) for part in p.split("/"))
+    ]
+    images = [p for p in paths if PurePosixPath(p).suffix.lower() in IMAGE_EXTENSIONS]
+    others = sorted(set(paths) - set(images))
+    if not images:
+        raise SourceError(f"{flag}: holds no images. {FRESH_LAYOUT}")
+    depths = sorted({p.count("/") for p in images})
+    if depths[0] == 0 or len(depths) > 1:
+        first = min(images, key=lambda p: (p.count("/"), p))
+        raise SourceError(
+            f"{flag}: {first}: every image must lie in a folder named after its class, all at "
+            "one level (cat/0001.png, or photos/cat/0001.png in a zip)."
+        )
+    by_name = {name: index for index, name in enumerate(CIFAR10_CLASSES)}
+    for path in sorted(images):
+        folder = path.split("/")[-2]
+        if folder.lower() not in by_name:
+            raise SourceError(
+                f"{flag}: {path.rsplit('/', 1)[0]}/: unknown class {folder!r}; fresh images "
+                f"must be of the CIFAR-10 classes ({', '.join(CIFAR10_CLASSES)})."
+            )
+    if others:
+        warnings.append(
+            f"{flag}: ignored {len(others)} file(s) that are not images (first: {others[0]})."
+        )
+    return sorted(images, key=lambda p: (by_name[p.split("/")[-2].lower()], p))
+
+
+def check_new(fresh: FreshImages, raw: RawDataset, flag: str) -> None:
+    """Refuse fresh images byte-identical to a train or test image of CIFAR-10: their
+    labels can be looked up, which is what fresh images are there to rule out."""
+    digests = {_image_digest(image): row for row, image in enumerate(fresh.images)}
+    found: dict[int, str] = {}  # fresh row -> the CIFAR-10 split holding its copy
+    for split, images in (("train", raw.train_images), ("test", raw.test_images)):
+        for image in images:
+            row = digests.get(_image_digest(image))
+            if row is not None and row not in found and np.array_equal(fresh.images[row], image):
+                found[row] = split
+    if found:
+        first = min(found)
+        more = f" (and {len(found) - 1} more fresh image(s))" if len(found) > 1 else ""
+        raise SourceError(
+            f"{flag}: {fresh.names[first]}{more} is byte-identical to a CIFAR-10 "
+            f"{found[first]} image of --source; fresh images must be new, or their labels can "
+            "be looked up. Remove them."
+        )
+
+
+def _image_digest(image: np.ndarray) -> bytes:
+    return hashlib.blake2b(image.tobytes(), digest_size=16).digest()
 
 
 def _bar(total: int | None, desc: str, progress: bool | None, unit: str) -> tqdm:

@@ -1,9 +1,9 @@
 """The one submission validator, used by `validate`, `score` and `submit`.
 
-A submission (DESIGN.md): header `id,label`, one row per test id in any order;
-a label is a class name (any case, surrounding spaces ignored) or its index
-0-9, one style for the whole file; UTF-8, with or without BOM, LF or CRLF,
-quoted fields allowed.
+A submission (docs/architecture.md, "A submission"): header `id,label`, one row per
+test id in any order; a label is a class name (any case, surrounding spaces
+ignored) or its index 0-9, one style for the whole file; UTF-8, with or without
+BOM, LF or CRLF, quoted fields allowed.
 
 The checker reports every problem in a file at once. Row problems are grouped
 by kind, each group with its count and its first few lines, so that a file
@@ -128,7 +128,7 @@ class SubmissionChecker:
         string and array operations. Anything else, valid or not, goes through
         the row-by-row diagnosis, so every message comes from one place.
         """
-        result = Checked(name, classes=self.key.classes)
+        result = Checked(name=name, classes=self.key.classes)
         text = self._decode(data, result)
         if text is None:
             return result
@@ -142,7 +142,7 @@ class SubmissionChecker:
 
     def diagnose_bytes(self, data: bytes, name: str) -> Checked:
         """`check_bytes` without the fast path: the row-by-row diagnosis of any file."""
-        result = Checked(name, classes=self.key.classes)
+        result = Checked(name=name, classes=self.key.classes)
         text = self._decode(data, result)
         if text is not None:
             _FileCheck(self, result).run(text)

@@ -12,8 +12,9 @@ it may not be used:
   its zip header claims (a zip bomb stops at the cap).
 
 Nothing is ever extracted: `read` returns a file's bytes, and the caller
-decides where (and whether) they go. Entries that archivers add on their own
-(`__MACOSX/`, `.DS_Store`, `Thumbs.db`, `desktop.ini`) and tools' folders
+decides where (and whether) they go. Entries that archivers and operating systems
+add on their own (`__MACOSX/`, grader.core.fileio.is_system_file: `.DS_Store`,
+`Thumbs.db`, `desktop.ini`, `._*`, `.~lock.*#`) and tools' folders
 (`.git/` in a GitHub Classroom repository, `.ipynb_checkpoints/`) are skipped. Zip names without
 the UTF-8 flag are decoded as UTF-8 when they are valid UTF-8 (what most
 archivers write), else as cp437 (the zip standard).
@@ -31,8 +32,8 @@ from pathlib import Path
 
 from grader.collect.lms import Zone
 from grader.core.errors import UsageError
+from grader.core.fileio import is_system_file
 
-ARCHIVER_FILES = frozenset({".ds_store", "thumbs.db", "desktop.ini"})
 # Folders of tools, not of students: an archiver's resource forks, git's objects,
 # Jupyter's autosaved copies.
 TOOL_FOLDERS = frozenset({"__MACOSX", ".git", ".ipynb_checkpoints"})
@@ -155,7 +156,7 @@ def _archiver_entry(info: zipfile.ZipInfo) -> bool:
     return (
         name.endswith("/")
         or not parts
-        or parts[-1].lower() in ARCHIVER_FILES
+        or is_system_file(parts[-1])
         or any(p in TOOL_FOLDERS for p in parts[:-1])
     )
 
@@ -181,7 +182,13 @@ def _zip_item(info: zipfile.ZipInfo, tz: Zone) -> Item:
         when = tz.aware(datetime(*info.date_time))
     except (ValueError, OverflowError, OSError):  # a zip can hold any bytes here
         when = datetime(1980, 1, 1, tzinfo=timezone.utc)
-    return Item(shown or name, info.file_size, when.astimezone(timezone.utc), problem, info)
+    return Item(
+        path=shown or name,
+        size=info.file_size,
+        when=when.astimezone(timezone.utc),
+        problem=problem,
+        ref=info,
+    )
 
 
 # ----------------------------------------------------------------------------
@@ -203,7 +210,7 @@ def _folder_items(root: Path) -> list[Item]:
             n for n in subfolders if n not in TOOL_FOLDERS and not (here / n).is_symlink()
         )
         for name in sorted(files):
-            if name.lower() in ARCHIVER_FILES:
+            if is_system_file(name):
                 continue
             items.append(_file_item(here / name, rel / name))
     return items
@@ -215,11 +222,11 @@ def _raise(exc: OSError) -> None:
 
 def _link_item(path: Path, rel: Path) -> Item:
     return Item(
-        rel.as_posix(),
-        0,
-        datetime.fromtimestamp(0, tz=timezone.utc),
-        "a symbolic link; links are never followed. Not copied.",
-        path,
+        path=rel.as_posix(),
+        size=0,
+        when=datetime.fromtimestamp(0, tz=timezone.utc),
+        problem="a symbolic link; links are never followed. Not copied.",
+        ref=path,
     )
 
 
@@ -231,7 +238,7 @@ def _file_item(path: Path, rel: Path) -> Item:
         problem = "a symbolic link; links are never followed. Not copied."
     elif not stat.S_ISREG(info.st_mode):
         problem = "not a regular file; not copied."
-    return Item(rel.as_posix(), info.st_size, when, problem, path)
+    return Item(path=rel.as_posix(), size=info.st_size, when=when, problem=problem, ref=path)
 
 
 def _read_regular(path: Path, limit: int) -> bytes:

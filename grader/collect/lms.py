@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
 
 from grader.core.constants import LMS_FORMATS
-from grader.folder.layout import after_timestamp, participant_named, time_in_name
+from grader.folder.layout import after_timestamp, participant_named, time_in_name, upload_suffix
 
 FORMATS = LMS_FORMATS
 LABEL = {
@@ -156,16 +156,23 @@ def _canvas(parts: list[str], tz: Zone) -> Parsed | None:
     if m and m.re is _CANVAS_ANON:
         anon = m["anon"]
         return Parsed(
-            "canvas",
-            anon,
-            f"anon_{anon}",
-            m["rest"],
-            None,
-            bool(m["late"]),
+            format="canvas",
+            lms_id=anon,
+            display=f"anon_{anon}",
+            original=m["rest"],
+            time=None,
+            late=bool(m["late"]),
             id_column="canvas_anon_id",
         )
     if m:
-        return Parsed("canvas", m["user"], m["name"], m["rest"], None, bool(m["late"]))
+        return Parsed(
+            format="canvas",
+            lms_id=m["user"],
+            display=m["name"],
+            original=m["rest"],
+            time=None,
+            late=bool(m["late"]),
+        )
     return None
 
 
@@ -181,7 +188,7 @@ def _moodle(parts: list[str], tz: Zone) -> Parsed | None:
             original = m["rest"]
         else:
             return None
-        return Parsed("moodle", m["id"], m["name"], original)
+        return Parsed(format="moodle", lms_id=m["id"], display=m["name"], original=original)
     return None
 
 
@@ -199,7 +206,15 @@ def _blackboard(parts: list[str], tz: Zone) -> Parsed | None:
     except ValueError:
         return None
     original = parts[-1] if receipt else rest[1:]
-    return Parsed("blackboard", "", m["head"], original, when, None, receipt)
+    return Parsed(
+        format="blackboard",
+        lms_id="",
+        display=m["head"],
+        original=original,
+        time=when,
+        late=None,
+        receipt=receipt,
+    )
 
 
 def _classroom(parts: list[str], top: int) -> Parsed | None:
@@ -209,7 +224,9 @@ def _classroom(parts: list[str], top: int) -> Parsed | None:
         return None
     if len(parts) - top < 2:
         return None
-    return Parsed("classroom", "", parts[top], "_".join(parts[top + 1 :]))
+    return Parsed(
+        format="classroom", lms_id="", display=parts[top], original="_".join(parts[top + 1 :])
+    )
 
 
 def classroom_top(paths: list[list[str]], export_stem: str) -> int | None:
@@ -229,14 +246,22 @@ def classroom_top(paths: list[list[str]], export_stem: str) -> int | None:
 
 def _folder(parts: list[str], tz: Zone) -> Parsed | None:
     name, top = parts[-1], len(parts) == 1
-    if top and not name.lower().endswith(".csv"):
+    suffix = upload_suffix(name)
+    if top and not suffix:
         return None  # names no participant in the submissions layout
-    when = time_in_name(name, top) if name.lower().endswith(".csv") else None
+    when = time_in_name(name, top) if suffix else None
     original = name
     if when is not None:  # the time is kept apart: the copy's name starts with it again
-        original = (after_timestamp(name[: -len(".csv")]) or "submission") + name[-len(".csv") :]
+        cut = len(name) - len(suffix)
+        original = (after_timestamp(name[:cut]) or "submission") + name[cut:]
     participant = participant_named(name) if top else parts[0]
-    return Parsed("folder", "", participant, "_".join([*parts[1:-1], original]), when)
+    return Parsed(
+        format="folder",
+        lms_id="",
+        display=participant,
+        original="_".join([*parts[1:-1], original]),
+        time=when,
+    )
 
 
 _PARSERS = {

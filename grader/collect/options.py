@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from grader.core.constants import DEFAULT_MAX_MB
+from grader.core.constants import DEFAULT_INTO, DEFAULT_MAX_MB
 
 
 @dataclass(frozen=True)
@@ -17,7 +17,7 @@ class CollectOptions:
     """What `grader collect` was asked to do; the fields mirror its flags."""
 
     exports: tuple[Path, ...]
-    into: Path = Path("submissions")
+    into: Path = Path(DEFAULT_INTO)
     roster: Path | None = None
     format: str = "auto"  # or one of grader.collect.lms.FORMATS
     timezone: str = "local"  # of Blackboard's attempt times and zip entries' times

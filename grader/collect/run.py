@@ -11,7 +11,8 @@ student through the roster (grader.folder.roster) and copies, never moves, every
 names carry no time: such a file gets the time of its entry in the export
 (usually the export's own time) and is marked "time unknown" in the manifest
 `DIR/collected.csv` (grader.folder.collected), so that deadline rules use the LMS's late
-mark instead.
+mark instead. Its modification time is set to that time too, the stamp by which grader
+score knows it for an export's time when its manifest row is gone.
 
 * Idempotent: a file whose content the participant already has (in the manifest
   or in their folder) is not copied again; a later export adds only what is new.
@@ -21,8 +22,10 @@ mark instead.
   atomically and never replaces a file; the manifest is replaced atomically; a
   lock beside DIR keeps a second run out; Ctrl-C lands between two files (it is
   held back while one is placed) and keeps what was copied, listed.
-* Honest: every file of an export is accounted for: copied, already there,
-  listed (not a CSV: receipts, notes, online-text entries), refused (a compressed
+* Honest: every file of an export is accounted for: copied (a CSV file, or a
+  spreadsheet a student uploaded for one: .csv.txt, .tsv, .xlsx, .xls, .ods, which
+  grader score lists with the fix), already there, listed (receipts, notes,
+  online-text entries), refused (a compressed
   file too: Kaggle takes a zipped CSV, grader score does not), or matched to no
   roster student. Exit 0 when every CSV was placed, 1 when a file was refused or
   unmatched, 2 for a usage error (nothing copied) or a manifest that could not be
@@ -33,16 +36,19 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Literal
 
 from grader.collect.exports import Export, Item, TooLarge, open_export
 from grader.collect.lms import (
     FORMATS,
     ID_COLUMN,
     LABEL,
+    SEPARATOR,
     Parsed,
     User,
     Zone,
@@ -57,14 +63,15 @@ from grader.core.errors import UsageError
 from grader.core.fileio import (
     exclusive_lock,
     file_digest,
+    is_system_file,
     relation,
     signals_held,
     write_bytes_atomically,
     write_text_atomically,
 )
-from grader.core.text import columns, pad, terminal_text, time_text
+from grader.core.text import table, terminal_text, time_text
 from grader.folder.collected import MANIFEST_NAME, ManifestError, Row, manifest_text, read_manifest
-from grader.folder.layout import participant_named, timestamp_text
+from grader.folder.layout import participant_named, timestamp_text, upload_suffix
 from grader.folder.roster import Roster, Student, key_problem, read_roster
 
 MAX_TOTAL = 2 << 30  # bytes read from all exports of one run (a zip bomb of many entries)
@@ -73,13 +80,18 @@ COMPRESSED = (".zip", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar", ".tar")
 MAX_NAME_BYTES = 150  # of the original name kept in the copy's name (file names: 255 bytes)
 
 
+# What became of a file of an export ("" until decided): copied; already in DIR; listed
+# (not a CSV, not copied); refused; unmatched (no student).
+OutcomeKind = Literal["", "copied", "already", "listed", "refused", "unmatched"]
+
+
 @dataclass
 class Outcome:
     """One file of an export and what became of it."""
 
     export: str
     entry: str
-    kind: str  # copied | already | listed | refused | unmatched
+    kind: OutcomeKind
     reason: str = ""
     participant: str = ""
     file: str = ""  # where it is in DIR (copied or already there)
@@ -121,7 +133,7 @@ def collect(
         )
     _check_into(options)
     roster = read_roster(options.roster, warn) if options.roster is not None else None
-    result = Collection(options, zone, roster)
+    result = Collection(options=options, zone=zone, roster=roster)
     exports = _open_all(options.exports, zone)
     try:
         with exclusive_lock(options.into, "--into", "grader collect"):
@@ -193,6 +205,9 @@ class _Run:
         self.listed = set(r.file for r in self.rows)
         self.on_disk: dict[str, dict[str, str]] = {}  # participant -> sha256 -> file
         self.shared_names: dict[str, list[str]] = {}  # see _shared_names
+        self.conflicts: dict[tuple[str, str], str] = {}  # see _user_conflicts
+        # Spelled as on disk: an NFD folder copied from a Mac is not the NFC name a roster
+        # gives, though grader score reads both as one participant (and refuses the pair).
         self.spelled = {names.clash_key(p): p for p in _top_participants(self.into)}
         self.now = datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -217,6 +232,7 @@ class _Run:
             readings = [self._read_export(export) for export in exports]
             if self.result.roster is None:
                 self.shared_names = self._shared_names(readings)
+                self.conflicts = self._user_conflicts(readings)
             for export, reading in zip(exports, readings, strict=True):
                 if reading is not None:
                     self._place_export(export, reading)
@@ -286,6 +302,60 @@ class _Run:
                 ids.setdefault(names.clash_key(p.display), set()).add(p.lms_id)
         return {key: sorted(v, key=lambda i: (len(i), i)) for key, v in ids.items() if len(v) > 1}
 
+    def _user_conflicts(self, readings: list[_Reading | None]) -> dict[tuple[str, str], str]:
+        """Without a roster, a Blackboard or GitHub Classroom user name is read from the
+        export's names (lms.settle_users), and another export can read the same name
+        another way. Refused, by (format, LMS name), with the reason: a name read as
+        another user than collected.csv records for it, and a user name that two LMS
+        names read as (in this run, or one here and one in collected.csv)."""
+        earlier: dict[tuple[str, str], str] = {}  # (format, LMS name) -> participant
+        for row in self.rows:
+            if not row.student_id and row.format in SEPARATOR:
+                parts = row.entry.split("/")
+                # A GitHub Classroom entry below the export's own -submissions folder.
+                wrapped = len(parts) > 2 and parts[0].endswith("-submissions")
+                top = int(row.format == "classroom" and wrapped)
+                parsed = parse(row.format, parts, self.result.zone, top)
+                if parsed is not None:
+                    earlier.setdefault((row.format, parsed.display), row.participant)
+        now: dict[tuple[str, str], str] = {}
+        for reading in readings:
+            for p in reading.parsed.values() if reading else ():
+                user = reading.users.get(p.display, User("")) if p else User("")
+                if p and p.format in SEPARATOR and not p.receipt and user.name:
+                    now[(p.format, p.display)] = names.identity(user.name)
+        holders: dict[tuple[str, str], set[str]] = {}  # (format, user) -> LMS names
+        for (fmt, display), participant in [*earlier.items(), *now.items()]:
+            holders.setdefault((fmt, names.clash_key(participant)), set()).add(display)
+        found = {}
+        for (fmt, display), participant in now.items():
+            what, column = LABEL[fmt], ID_COLUMN[fmt]
+            fix = (
+                "Without --roster a user name cannot be told apart from the assignment's part "
+                f"of the name: pass --roster with their {column}; not copied."
+            )
+            old = earlier.get((fmt, display))
+            others = sorted(holders[(fmt, names.clash_key(participant))] - {display})
+            if old is not None and old != participant:
+                found[(fmt, display)] = (
+                    f"the {what} name {display!r} reads as the user name {participant!r} in "
+                    f"this export, but collected.csv has it as {old!r}. {fix}"
+                )
+            elif old is None and (before := [d for d in others if (fmt, d) in earlier]):
+                found[(fmt, display)] = (
+                    f"the {what} name {display!r} reads as the user name {participant!r}, "
+                    f"which collected.csv already has for the {what} name {before[0]!r}: one "
+                    f"student or two? {fix}"
+                )
+            elif others:
+                every = sorted([display, *others])
+                listed = ", ".join(repr(d) for d in every[:-1]) + f" and {every[-1]!r}"
+                found[(fmt, display)] = (
+                    f"the {what} names {listed} {'both' if len(every) == 2 else 'all'} read "
+                    f"as the user name {participant!r}: one student or two? {fix}"
+                )
+        return found
+
     def _users(self, fmt: str, parsed: list[Parsed]) -> dict[str, User]:
         """Blackboard's and GitHub Classroom's user names, settled over the export."""
         if fmt not in ("blackboard", "classroom"):
@@ -297,12 +367,12 @@ class _Run:
         return settle_users(files or parsed, known, fmt)
 
     def _item(self, export: Export, item: Item, parsed: Parsed | None, reading) -> Outcome:
-        outcome = Outcome(export.label, names.shown(item.path), "")
+        outcome = Outcome(export=export.label, entry=names.shown(item.path), kind="")
         if item.problem:
             return _set(outcome, "refused", item.problem)
         if item.name.lower().endswith(COMPRESSED):
             return _set(outcome, "refused", self._compressed(parsed, reading))
-        if not item.name.lower().endswith(".csv"):
+        if not upload_suffix(item.name):  # a spreadsheet that is no CSV is copied: 2.2
             what = "a Blackboard receipt" if parsed and parsed.receipt else "not a .csv file"
             return _set(outcome, "listed", f"{what}; not copied.")
         if parsed is None:
@@ -341,6 +411,8 @@ class _Run:
         if roster is None:
             if ids := self.shared_names.get(names.clash_key(parsed.display)):
                 return None, "", _shared_name(parsed, ids), ""
+            if conflict := self.conflicts.get((parsed.format, parsed.display)):
+                return None, "", conflict, ""
             name = {"blackboard": user, "classroom": user}.get(parsed.format, parsed.display)
             if not name:
                 why = f"cannot tell the user name in {parsed.display!r}; pass --roster."
@@ -371,15 +443,16 @@ class _Run:
         )
 
     def _clash(self, participant: str) -> str:
-        """A folder or file in DIR whose name differs from `participant` only by case or
-        normalisation: grader score would refuse both."""
+        """A folder or file in DIR whose name, as spelled on disk, differs from
+        `participant` only by case, spaces or normalisation: grader score would refuse
+        both. Names are shown with non-ASCII characters spelled out (names.spelled)."""
         key = names.clash_key(participant)
         other = self.spelled.setdefault(key, participant)
         if other != participant:
             return (
-                f"{self.into}/ already has the participant {other!r}, and grader score "
-                "refuses names that differ only by letter case, spaces or normalisation "
-                f"({participant!r}). Rename one of them; not copied."
+                f"{self.into}/ already has the participant {names.spelled(other)}, and grader "
+                "score refuses names that differ only by letter case, spaces or normalisation "
+                f"({names.spelled(participant)}). Rename one of them; not copied."
             )
         return ""
 
@@ -414,24 +487,27 @@ class _Run:
         if not found:
             folder.mkdir(exist_ok=True)
             file = self._write(folder, name, data)
+            if not known:  # the stamp that tells an export's time without collected.csv
+                stamp = moment.replace(microsecond=0).timestamp()
+                os.utime(self.into / file, (stamp, stamp), follow_symlinks=False)
         outcome.file = file
         self.have[(participant, digest)] = file
         if found and (file in self.listed or not _own_copy(file, f"{participant}/{name}")):
             return _set(outcome, "already", f"the same file is already there as {file}.")
         self.rows.append(
             Row(
-                file,
-                participant,
-                student.student_id if student else "",
-                moment.astimezone(timezone.utc).isoformat(timespec="seconds"),
-                "yes" if known else "no",
-                "" if parsed.late is None else ("yes" if parsed.late else "no"),
-                parsed.format,
-                export.label,
-                names.shown(item.path),
-                names.shown(parsed.original),
-                digest,
-                self.now,
+                file=file,
+                participant=participant,
+                student_id=student.student_id if student else "",
+                submitted_at=moment.astimezone(timezone.utc).isoformat(timespec="seconds"),
+                time_known="yes" if known else "no",
+                lms_late="" if parsed.late is None else ("yes" if parsed.late else "no"),
+                format=parsed.format,
+                export=export.label,
+                entry=names.shown(item.path),
+                original_name=names.shown(parsed.original),
+                sha256=digest,
+                collected_at=self.now,
             )
         )
         self.listed.add(file)
@@ -446,7 +522,8 @@ class _Run:
             folder = self.into / participant
             if folder.is_dir() and not folder.is_symlink():
                 for path in sorted(folder.iterdir()):
-                    if path.is_file() and not path.is_symlink() and not path.name.startswith("."):
+                    hidden = path.name.startswith(".") or is_system_file(path.name)
+                    if path.is_file() and not path.is_symlink() and not hidden:
                         found.setdefault(file_digest(path), f"{participant}/{path.name}")
             self.on_disk[participant] = found
         return self.on_disk[participant]
@@ -465,8 +542,10 @@ MAX_NUMBER = 9_999  # copies of one name in one folder
 
 
 def numbered(name: str, n: int) -> str:
-    """The name of the n-th copy of `name` (a .csv name): itself, then <stem>-2.csv, ..."""
-    stem, suffix = name[: -len(".csv")], name[-len(".csv") :]
+    """The name of the n-th copy of `name` (a .csv name, or another upload_suffix): itself,
+    then <stem>-2.csv, ..."""
+    cut = len(name) - len(upload_suffix(name))
+    stem, suffix = name[:cut], name[cut:]
     return name if n == 1 else f"{stem}-{n}{suffix}"
 
 
@@ -476,7 +555,8 @@ def _own_copy(file: str, name: str) -> bool:
     file of other name, placed by hand, is not."""
     if file == name:
         return True
-    number = file[len(name) - len(".csv") + 1 : len(file) - len(".csv")]
+    suffix = len(upload_suffix(name))
+    number = file[len(name) - suffix + 1 : len(file) - suffix]
     return (
         number.isascii()
         and number.isdigit()
@@ -503,23 +583,22 @@ def _shared_name(parsed: Parsed, ids: list[str]) -> str:
     )
 
 
-def _set(outcome: Outcome, kind: str, reason: str) -> Outcome:
+def _set(outcome: Outcome, kind: OutcomeKind, reason: str) -> Outcome:
     outcome.kind, outcome.reason = kind, reason
     return outcome
 
 
 def _top_participants(folder: Path) -> list[str]:
     """The participants DIR already has, named by grader score's rule
-    (layout.participant_named); hidden entries and the manifest aside."""
+    (layout.participant_named) and spelled as on disk (not normalised); hidden entries,
+    what an OS leaves behind and the manifest aside."""
     try:
-        items = sorted(p for p in folder.iterdir() if not p.name.startswith("."))
+        items = sorted(
+            p for p in folder.iterdir() if not (p.name.startswith(".") or is_system_file(p.name))
+        )
     except OSError:
         return []
-    return [
-        names.identity(participant_named(p.name, p.is_dir()))
-        for p in items
-        if p.name != MANIFEST_NAME
-    ]
+    return [participant_named(p.name, p.is_dir()) for p in items if p.name != MANIFEST_NAME]
 
 
 def _match(roster: Roster, parsed: Parsed, user: str) -> tuple[Student | None, str]:
@@ -577,12 +656,14 @@ def _match(roster: Roster, parsed: Parsed, user: str) -> tuple[Student | None, s
 def safe_name(original: str) -> str:
     """The student's file name made safe to keep in the copy's name: one name (no
     folders), no control or invisible characters (shown as '_'), no leading dot, at
-    most MAX_NAME_BYTES bytes, ending in .csv."""
+    most MAX_NAME_BYTES bytes, ending in .csv or the other suffix it has of those a
+    student uploads as a CSV (`upload_suffix`: .csv.txt, .tsv, .xlsx, ...)."""
     text = names.shown(original).replace(names.REPLACEMENT, "_")
     text = text.replace("/", "_").replace("\\", "_").strip().lstrip(".") or "submission.csv"
-    if not text.lower().endswith(".csv"):
+    if not upload_suffix(text):
         text += ".csv"
-    stem, suffix = text[: -len(".csv")], text[-len(".csv") :]
+    cut = len(text) - len(upload_suffix(text))
+    stem, suffix = text[:cut], text[cut:]
     while len(stem.encode("utf-8")) > MAX_NAME_BYTES:
         stem = stem[:-1]
     return (stem or "submission") + suffix
@@ -602,6 +683,8 @@ def collect_summary(result: Collection) -> str:
             + [f"  {terminal_text(label)}: {fmt} ({note})" for label, fmt, note in result.exports]
         )
     ]
+    if result.roster is not None and result.roster.summary:
+        parts.append(f"Roster: {terminal_text(result.roster.summary)}")
     parts.append(_table(result))
     copied = [o for o in result.outcomes if o.kind == "copied"]
     already = [o for o in result.outcomes if o.kind == "already"]
@@ -667,7 +750,7 @@ def _table(result: Collection) -> str:
         return "No file collected yet."
     with_ids = any(r.student_id for r in result.manifest)
     heads = ["student"] * with_ids + ["participant", "new", "files", "latest (UTC)"]
-    table = []
+    body = []
     for participant in sorted(rows_of):
         rows = rows_of[participant]
         latest = max(rows, key=lambda r: r.moment)
@@ -676,12 +759,5 @@ def _table(result: Collection) -> str:
             when += " (time unknown: export's time)"
         student = next((r.student_id for r in rows if r.student_id), "")
         cells = [terminal_text(participant, 30), str(new.get(participant, 0)), str(len(rows))]
-        table.append([terminal_text(student, 20)] * with_ids + [*cells, when])
-    widths = [max(len(h), *(columns(r[i]) for r in table)) for i, h in enumerate(heads)]
-    numeric = {len(heads) - 3, len(heads) - 2}
-    return "\n".join(
-        "  ".join(
-            pad(c, w, right=i in numeric) for i, (c, w) in enumerate(zip(row, widths, strict=True))
-        ).rstrip()
-        for row in [heads, *table]
-    )
+        body.append([terminal_text(student, 20)] * with_ids + [*cells, when])
+    return table(heads, body, numeric={len(heads) - 3, len(heads) - 2})

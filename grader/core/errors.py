@@ -4,7 +4,7 @@
 class GraderError(Exception):
     """A problem with the user's input, explained in one or two sentences.
 
-    `exit_code` follows DESIGN.md: 1 when the input was judged bad,
+    `exit_code` follows docs/architecture.md ("Exit codes"): 1 when the input was judged bad,
     2 for a usage error (a flag or path the user must change).
     """
 

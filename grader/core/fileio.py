@@ -1,12 +1,14 @@
 """File helpers shared by the grader's commands: digests, atomic writes, locks.
 
-The kit's outputs are written in one of two ways: a single file through
-`write_text_atomically` (a temporary file, then a rename), or a whole folder
-through `build_folder_atomically` (a hidden staging folder beside the target,
-renamed into place when complete). A folder being built is private (mode
-0700) until it is complete, so a killed run never leaves a readable
-half-written board. (The SQLite history is atomic by its own transactions;
-lock files hold only a pid.)
+The grader writes its outputs in one of two ways: a single file through
+`write_atomically` (a temporary file, then a rename; `write_bytes_atomically` and
+`write_text_atomically` for data in memory), or a whole folder through
+`build_folder_atomically` (a hidden staging folder beside the target, renamed
+into place when complete). A folder being built is private (mode 0700) until it
+is complete, so a killed run never leaves a readable half-written board. (The
+SQLite history is atomic by its own transactions; lock files hold only a pid.)
+The baseline's checkpoint pointer and best weights go through `write_atomically`
+too.
 """
 
 from __future__ import annotations
@@ -21,10 +23,25 @@ import stat
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from grader.core.errors import UsageError
 
 CHUNK = 1 << 22  # 4 MiB
+# Files an operating system or an office program leaves in any folder a person opens:
+# Finder's .DS_Store, Windows Explorer's Thumbs.db and desktop.ini (compared ignoring
+# case), macOS's ._ resource forks on foreign disks, LibreOffice's .~lock.<file># while
+# a file is open. Never a submission, never a reason to refuse replacing a folder.
+SYSTEM_FILES = frozenset({".ds_store", "thumbs.db", "desktop.ini"})
+
+
+def is_system_file(name: str) -> bool:
+    """Whether `name` is one of the files an OS or office program leaves behind."""
+    return (
+        name.lower() in SYSTEM_FILES
+        or name.startswith("._")
+        or (name.startswith(".~lock.") and name.endswith("#"))
+    )
 
 
 def file_digest(path: Path, algorithm: str = "sha256") -> str:
@@ -51,19 +68,35 @@ def read_head_and_digest(path: Path, limit: int) -> tuple[bytes, str]:
     return bytes(head), digest.hexdigest()
 
 
-def write_text_atomically(path: Path, text: str, mode: int | None = None) -> None:
+def write_text_atomically(
+    path: Path, text: str, mode: int | None = None, fsync: bool = False
+) -> None:
     """Write `text` (UTF-8) through a temporary file beside `path` and a rename.
 
     A kill leaves either the old file or the new one, never half of one. With
-    `mode` (e.g. 0o600) the file has that mode from its creation on.
+    `mode` (e.g. 0o600) the file has that mode from its creation on; `fsync` as
+    in `write_atomically`.
     """
-    write_bytes_atomically(path, text.encode("utf-8"), mode)
+    write_bytes_atomically(path, text.encode("utf-8"), mode, fsync=fsync)
 
 
 def write_bytes_atomically(
-    path: Path, data: bytes, mode: int | None = None, replace: bool = True
+    path: Path, data: bytes, mode: int | None = None, replace: bool = True, fsync: bool = False
 ) -> bool:
-    """Write `data` through a temporary file beside `path`, then put it in place.
+    """Write `data` to `path` as `write_atomically` does (see there)."""
+    return write_atomically(path, lambda f: f.write(data), mode, replace, fsync)
+
+
+def write_atomically(
+    path: Path,
+    write: Callable[[BinaryIO], object],
+    mode: int | None = None,
+    replace: bool = True,
+    fsync: bool = False,
+) -> bool:
+    """Let `write` fill a temporary file beside `path`, then put it in place: the kit's
+    one atomic write (`write_bytes_atomically` and `write_text_atomically` call it;
+    `write` may stream, e.g. torch.save).
 
     With `replace` an existing `path` is replaced by one rename. Without it an
     existing `path` is never touched: the file is put in place by a hard link,
@@ -72,11 +105,20 @@ def write_bytes_atomically(
     file system without hard links (FAT, some network shares) the name is
     claimed by an exclusive create and the complete temporary file renamed over
     it: a kill between the two leaves that name as an empty file.
+
+    A kill of the process is covered either way; a power cut is not, unless
+    `fsync`: without it the file system may persist the rename before the data,
+    leaving `path` empty or short. With it the data reach the disk (os.fsync)
+    before the rename: for a file whose content other files are trusted by, such
+    as a checkpoint pointer.
     """
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(handle, "wb") as f:
-            f.write(data)
+            write(f)
+            if fsync:
+                f.flush()
+                os.fsync(f.fileno())
         Path(temporary).chmod(0o666 & ~_umask() if mode is None else mode)
         if replace:
             Path(temporary).replace(path)
@@ -122,8 +164,8 @@ def build_folder_atomically(
     """Run `build` on a hidden staging folder beside `out`, then rename it to `out`.
 
     The staging folder (`.<out>.partial-*`) is private (0700) while it is
-    built; when complete it gets `mode` (default: what the umask gives a new
-    folder) and takes the place of `out`. An existing `out` is swapped out
+    built; when complete it takes the place of `out` and then gets `mode`
+    (default: what the umask gives a new folder). An existing `out` is swapped out
     only after the new folder is complete, and only if `check_replace()` (run
     just before) does not raise. The swap (two renames, then `on_done()`)
     runs with SIGINT and SIGTERM held back, so Ctrl-C lands before it (and
@@ -137,14 +179,17 @@ def build_folder_atomically(
     retired = staging.with_name(staging.name.replace(".partial-", ".old-"))
     try:
         build(staging)
-        staging.chmod(0o777 & ~_umask() if mode is None else mode)
         if out.exists():
             check_replace()
         with signals_held():
             replacing = out.exists()
             if replacing:
+                out.chmod(0o700)  # private before it takes a leftover's name
                 out.rename(retired)
             staging.rename(out)
+            # Opened up only once in place: a kill at any point leaves every staging or
+            # retired folder private (0700).
+            out.chmod(0o777 & ~_umask() if mode is None else mode)
             on_done()
     except BaseException:
         if retired.exists() and not out.exists():
@@ -180,8 +225,9 @@ def replace_problem(
     It may when it is empty, or when the kit wrote it: it holds the kit's
     `marker` file, every other entry is a file (or a link, of which only the
     link goes) named in `known`, and `reports/` is a folder of the kit's .json
-    reports (each starting with `report_start`). So no file or folder of the
-    user's is ever deleted.
+    reports (each starting with `report_start`). Files an OS or office program
+    leaves behind (`is_system_file`) go with the folder. So no file or folder of
+    the user's is ever deleted.
     """
     if not folder.exists():
         return ""
@@ -196,14 +242,23 @@ def replace_problem(
     for path in entries:
         if path.name == "reports" and path.is_dir() and not path.is_symlink():
             foreign += [
-                f"reports/{p.name}" for p in sorted(path.iterdir()) if not _report(p, report_start)
+                f"reports/{p.name}"
+                for p in sorted(path.iterdir())
+                if not (_report(p, report_start) or _left_behind(p))
             ]
+        elif _left_behind(path):
+            continue
         elif path.name not in known or (path.is_dir() and not path.is_symlink()):
             foreign.append(path.name)
     if foreign:
         shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
         return f"holds files grader score did not write ({shown}), which replacing it would delete"
     return ""
+
+
+def _left_behind(path: Path) -> bool:
+    """A file (not a folder) an OS or office program left in the folder."""
+    return is_system_file(path.name) and (path.is_symlink() or not path.is_dir())
 
 
 def _report(path: Path, start: bytes) -> bool:

@@ -2,7 +2,9 @@
 
 Participant names come from file names and are untrusted. In CSV a cell that
 a spreadsheet would run as a formula (=, +, -, @, tab, CR first) gets a
-leading apostrophe (OWASP's advice for CSV injection); Markdown escapes HTML
+leading apostrophe (OWASP's advice for CSV injection), and so does a cell that
+starts with an apostrophe, so that `+1` and `'+1` stay two cells (`'+1`,
+`''+1`) and `csv_uncell` gives each back; Markdown escapes HTML
 and Markdown syntax; HTML escapes everything; the terminal shows control
 characters as '?'.
 """
@@ -14,13 +16,13 @@ import html
 import io
 import re
 import unicodedata
+from collections.abc import Sequence, Set
 from datetime import datetime
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # Characters that start Markdown syntax inside a table cell (< > & are HTML-escaped).
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 
-METRICS = ("accuracy", "macro_f1")
 LABEL = {"accuracy": "Accuracy", "macro_f1": "Macro-F1"}
 SHORT = {"accuracy": "acc", "macro_f1": "F1"}
 # How the board's intervals and paired tests are made, per ranking metric.
@@ -32,8 +34,15 @@ TEST_METHOD = {"accuracy": "exact McNemar test", "macro_f1": "paired permutation
 
 
 def csv_cell(text: str) -> str:
-    """Neutralise a spreadsheet formula: prefix an apostrophe when it starts like one."""
-    return "'" + text if text.startswith(FORMULA_START) else text
+    """Neutralise a spreadsheet formula: prefix an apostrophe when the cell starts like
+    one, or with an apostrophe (which the prefix would otherwise make ambiguous). Every
+    CSV file the kit writes goes through this one guard."""
+    return "'" + text if text.startswith((*FORMULA_START, "'")) else text
+
+
+def csv_uncell(text: str) -> str:
+    """The text `csv_cell` was given: the guard's apostrophe removed."""
+    return text[1:] if text.startswith("'") else text
 
 
 def markdown_text(text: str) -> str:
@@ -73,6 +82,23 @@ def pad(text: str, width: int, right: bool = False) -> str:
     return space + text if right else text + space
 
 
+def table(
+    headers: Sequence[str], rows: Sequence[Sequence[str]], numeric: Set[int] = frozenset()
+) -> str:
+    """A table for the terminal, the header line first: each column as wide as its widest
+    cell in terminal columns (`columns`), two spaces between columns, the columns whose
+    index is in `numeric` aligned right, trailing spaces cut. The tables grader prints
+    (score's board, collect's summary, history) all go through it."""
+    widths = [max([columns(h), *(columns(row[i]) for row in rows)]) for i, h in enumerate(headers)]
+    return "\n".join(
+        "  ".join(
+            pad(cell, width, right=i in numeric)
+            for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
+        for cells in [headers, *rows]
+    )
+
+
 def csv_text(columns: list[str], rows: list[list]) -> str:
     """A CSV document with a header row and LF line ends."""
     buffer = io.StringIO()
@@ -96,23 +122,29 @@ class CsvError(ValueError):
         )
 
 
-def csv_table(data: bytes) -> tuple[list[str], list[tuple[int, list[str]]]]:
+def csv_table(data: bytes, utf16: bool = False) -> tuple[list[str], list[tuple[int, list[str]]]]:
     """The header (cells stripped) and the non-blank rows after it, each with the line it
     starts on, of a small CSV file the TA gives (a roster, Kaggle's leaderboard).
 
-    Read as UTF-8 with or without a byte-order mark, `,`-separated or `;` (Excel's
-    CSV where the decimal separator is a comma: a first line with `;` and no `,`),
-    quotes strictly. CsvError names the line of: bytes that are not UTF-8, a quote
-    never closed (which would swallow the rest of the file into one cell) or a stray
-    one, a cell holding a line break, a column named twice (ignoring case), a row
+    Read as UTF-8 with or without a byte-order mark, or, when `utf16`, UTF-16 with one
+    (Blackboard's tab-separated Grade Center download); `,`-separated, `;` (Excel's
+    CSV where the decimal separator is a comma: a first line with `;` and no `,`) or
+    tab (a first line with tabs and neither), quotes strictly. CsvError names the
+    line of: bytes that are not UTF-8, a quote never closed (which would swallow the
+    rest of the file into one cell) or a stray one, a cell holding a line break, a
+    column named twice (ignoring case), a row
     with more cells than the header.
     """
     try:
-        text = data.decode("utf-8-sig")
+        # A UTF-16 byte-order mark: no UTF-8 text starts with those bytes.
+        utf16 = utf16 and data.startswith((b"\xff\xfe", b"\xfe\xff"))
+        text = data.decode("utf-16" if utf16 else "utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise CsvError(0, f"not UTF-8 text ({exc}).") from None
+        raise CsvError(0, f"not {'UTF-16' if utf16 else 'UTF-8'} text ({exc}).") from None
     first = text.split("\n", 1)[0]
-    delimiter = ";" if ";" in first and "," not in first else ","
+    delimiter = ","
+    if "," not in first:
+        delimiter = ";" if ";" in first else "\t" if "\t" in first else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     rows: list[tuple[int, list[str]]] = []
     start = 1
@@ -131,7 +163,7 @@ def csv_table(data: bytes) -> tuple[list[str], list[tuple[int, list[str]]]]:
             1, f"the column {repeated!r} appears {names.count(repeated)} times; keep one."
         )
     body = [(line, cells) for line, cells in rows[1:] if any(cell.strip() for cell in cells)]
-    for line, cells in body:
+    for line, cells in rows[:1] + body:
         if any("\n" in cell or "\r" in cell for cell in cells):
             raise CsvError(
                 line, "a cell holds a line break (a quote that was not meant to open one?)."
@@ -140,7 +172,7 @@ def csv_table(data: bytes) -> tuple[list[str], list[tuple[int, list[str]]]]:
             raise CsvError(
                 line,
                 f"{len(cells)} cells, but the header has {len(header)} columns (a "
-                f"'{delimiter}' in a name needs quotes).",
+                f"{'tab' if delimiter == chr(9) else repr(delimiter)} in a name needs quotes).",
             )
     return header, body
 

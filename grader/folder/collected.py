@@ -14,9 +14,10 @@ collected file:
 * `format`, `export` (the export's file name), `entry` (the path inside it),
   `original_name` (the student's own file name), `sha256`, `collected_at`.
 
-Cells that a spreadsheet would run as a formula, or that start with an
-apostrophe, get a leading apostrophe, which reading removes (so every name
-survives the round trip).
+Cells go through the kit's one formula guard (grader.core.text.csv_cell: a cell
+that a spreadsheet would run as a formula, or that starts with an apostrophe, gets
+a leading apostrophe), which reading removes, so every name survives the round
+trip.
 """
 
 from __future__ import annotations
@@ -24,10 +25,10 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
-from grader.core.text import FORMULA_START
+from grader.core.text import csv_cell, csv_uncell
 
 MANIFEST_NAME = "collected.csv"
 
@@ -62,20 +63,12 @@ class ManifestError(ValueError):
     """A manifest that cannot be read: the message names the line."""
 
 
-def _cell(text: str) -> str:
-    return "'" + text if text.startswith((*FORMULA_START, "'")) else text
-
-
-def _uncell(text: str) -> str:
-    return text[1:] if text.startswith("'") else text
-
-
 def manifest_text(rows: list[Row]) -> str:
     """The whole file: the header, then one line per row."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(COLUMNS)
-    writer.writerows([_cell(getattr(r, c)) for c in COLUMNS] for r in rows)
+    writer.writerows([csv_cell(getattr(r, c)) for c in COLUMNS] for r in rows)
     return buffer.getvalue()
 
 
@@ -105,10 +98,11 @@ def read_manifest(path: Path) -> list[Row]:
                 raise ManifestError(
                     f"line {reader.line_num}: {len(cells)} cells, expected {len(COLUMNS)}"
                 )
-            row = Row(*(_uncell(c) for c in cells))
+            row = Row(**{c: csv_uncell(v) for c, v in zip(COLUMNS, cells, strict=True)})
             try:
                 moment = row.moment
-            except ValueError:
+                moment.astimezone(timezone.utc)  # a time that UTC cannot hold is no time
+            except (ValueError, OverflowError):
                 raise ManifestError(
                     f"line {reader.line_num}: submitted_at {row.submitted_at!r} is not an ISO time"
                 ) from None

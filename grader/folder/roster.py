@@ -1,10 +1,14 @@
 """The class roster: one CSV file for `grader collect`, the gradebook and the late rules.
 
-Columns (header names are compared ignoring case and surrounding spaces):
+Two kinds of file are read, told apart by the header:
+
+**The kit's roster.** Columns (header names are compared ignoring case and
+surrounding spaces):
 
 * `student_id` (required): the id the LMS gradebook knows;
 * `kaggle_name`: the student's Kaggle user name;
-* `name`: the full name, as Moodle writes it (Moodle's fallback match);
+* `name`: the full name, as Moodle writes it (Moodle's fallback match); without it,
+  `first_name` and `last_name` joined by a space;
 * `email`;
 * `canvas_id`: the Canvas user id in Canvas's export names;
 * `canvas_anon_id`: the `anon_<id>` of a Canvas export made with anonymous grading;
@@ -13,21 +17,42 @@ Columns (header names are compared ignoring case and surrounding spaces):
   name must agree with it (`Roster.same_name`);
 * `username`: the Blackboard user name;
 * `github`: the GitHub user name (GitHub Classroom);
-* `extension_hours`: extra hours past `--deadline` for this student (default 0).
+* `sis_user_id`, `sis_login_id`, `section`, `first_name`, `last_name`: what the
+  LMS import files of `grader score --gradebook-format` need (grader.grades.lms);
+* `extension_hours`: extra hours past `--deadline` for this student (default 0);
+* `kaggle_notebook`: the student's Kaggle notebook, shared with the TA's account:
+  `owner/slug` or its address (https://www.kaggle.com/code/owner/slug), read by
+  `grader notebooks pull` (grader.provenance).
+
+**An LMS's gradebook export**, so that no roster has to be made by hand (LMS_EXPORTS):
+Canvas's gradebook export (`Student, ID, [SIS User ID,] SIS Login ID, Section,
+...`; its `Points Possible` row and a `Manual Posting` row are skipped), Moodle's
+grade export (`First name, Last name (or Surname), ID number, Institution,
+Department, Email address, ...`) and Blackboard's Grade Center download (`Last
+Name, First Name, Username, Student ID, ...`, comma- or tab-separated, UTF-8 or
+UTF-16). `student_id` is the institution's student number the export holds (SIS
+User ID, ID number, Student ID), else, row by row, the LMS's own id of the student
+(Canvas ID, Moodle email address, Blackboard username); the names and the LMS ids
+fill the columns above. A column named like one of the roster's (`kaggle_name`,
+`extension_hours`, ...) is read as that column: adding `kaggle_name` to the export
+is how a TA names participants by their Kaggle names. Other columns (the
+assignments, totals) are not used. `Roster.summary` says in one line which layout
+was read and what student_id is.
 
 A student's *participant key* is `kaggle_name` when given, else `student_id`:
 their folder in the submissions folder, their row on the board, in the
 gradebook and in the Kaggle reconciliation. A key must pass the identity rule
 of grader.core.names and be usable as a folder name. Rosters of the earlier form
-(`kaggle_name,student_id`) keep working. Unknown columns get a warning;
-a repeated student id, participant key (ignoring case), or LMS id is an error
-naming both lines. Excel's `;`-separated CSV and a byte-order mark are read; a
-quote never closed, a cell holding a line break or a row with more cells than
+(`kaggle_name,student_id`) keep working. Unknown columns of the kit's roster get a
+warning; a repeated student id, participant key (ignoring case), or LMS id is an
+error naming both lines. Excel's `;`-separated CSV and a byte-order mark are read;
+a quote never closed, a cell holding a line break or a row with more cells than
 the header is an error naming its line (grader.core.text.csv_table).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +64,18 @@ from grader.folder.collected import MANIFEST_NAME
 
 REQUIRED = "student_id"
 ID_COLUMNS = ("canvas_id", "canvas_anon_id", "moodle_id", "username", "github")
-COLUMNS = ("student_id", "kaggle_name", "name", "email", *ID_COLUMNS, "extension_hours")
+# What the LMS import files need besides ids (grader.grades.lms).
+LMS_COLUMNS = ("sis_user_id", "sis_login_id", "section", "first_name", "last_name")
+COLUMNS = (
+    "student_id",
+    "kaggle_name",
+    "name",
+    "email",
+    *ID_COLUMNS,
+    *LMS_COLUMNS,
+    "extension_hours",
+    "kaggle_notebook",
+)
 MAX_KEY_LENGTH = 100  # characters: the key is a folder name, and names stay readable
 
 
@@ -54,6 +90,10 @@ class Student:
     ids: dict[str, str] = field(default_factory=dict, compare=False)  # ID_COLUMNS present
     extension_hours: float = 0.0
     line: int = 0
+    kaggle_notebook: str = ""  # owner/slug ('' when the roster names none)
+    # Every non-empty cell of COLUMNS as written (stripped; ids keep their case): what
+    # the LMS import files copy.
+    cells: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property
     def participant(self) -> str:
@@ -68,6 +108,8 @@ class Roster:
     path: Path
     students: list[Student]
     columns: tuple[str, ...]  # the known columns the file has
+    layout: str = "roster"  # or the LMS_EXPORTS key of the export it was read from
+    summary: str = ""  # one line: which export was read, and what student_id is
 
     def __post_init__(self) -> None:
         self._by_id = {
@@ -124,7 +166,7 @@ def read_roster(
     if not path.is_file():
         raise UsageError(f"{where}: no such file. It needs at least the column student_id.")
     try:
-        header, rows = csv_table(path.read_bytes())
+        header, rows = csv_table(path.read_bytes(), utf16=True)
     except OSError as exc:
         raise UsageError(f"{where}: cannot be read ({exc.strerror or exc}).") from None
     except CsvError as exc:
@@ -144,10 +186,14 @@ def _parse(
         raise UsageError(f"{where}: empty. It needs a header line with at least student_id.")
     fields = [cell.lower() for cell in header]
     if REQUIRED not in fields:
-        raise UsageError(
-            f"{where} line 1: needs the column student_id, found "
-            f"{', '.join(cell for cell in header if cell) or 'none'}."
-        )
+        export = _export_of(header)
+        if export is None:
+            raise UsageError(
+                f"{where} line 1: needs the column student_id, or the header of a Canvas, "
+                "Moodle or Blackboard gradebook export (docs/grades-to-lms.md); found "
+                f"{', '.join(cell for cell in header if cell) or 'none'}."
+            )
+        return _parse_export(path, export, header, rows, where)
     unknown = [header[i] for i, f in enumerate(fields) if f and f not in COLUMNS]
     if unknown:
         warn(
@@ -156,7 +202,7 @@ def _parse(
         )
     students = [_student(dict(zip(fields, row, strict=False)), line, where) for line, row in rows]
     _refuse_repeats(students, where)
-    return Roster(path, students, tuple(c for c in COLUMNS if c in fields))
+    return Roster(path=path, students=students, columns=tuple(c for c in COLUMNS if c in fields))
 
 
 def _student(row: dict[str, str], line: int, where: str) -> Student:
@@ -168,14 +214,17 @@ def _student(row: dict[str, str], line: int, where: str) -> Student:
         raise UsageError(f"{where} line {line}: empty student_id; every row needs one.")
     kaggle_name = names.identity(cell("kaggle_name"))
     ids = {c: cell(c).casefold() if c in ("username", "github") else cell(c) for c in ID_COLUMNS}
+    full_name = cell("name") or " ".join(n for n in (cell("first_name"), cell("last_name")) if n)
     student = Student(
-        student_id,
-        kaggle_name,
-        cell("name"),
-        cell("email"),
-        {c: v for c, v in ids.items() if v},
-        _hours(cell("extension_hours"), line, where),
-        line,
+        student_id=student_id,
+        kaggle_name=kaggle_name,
+        name=full_name,
+        email=cell("email"),
+        ids={c: v for c, v in ids.items() if v},
+        extension_hours=_hours(cell("extension_hours"), line, where),
+        line=line,
+        kaggle_notebook=_notebook(cell("kaggle_notebook"), line, where),
+        cells={c: v for c in COLUMNS if (v := full_name if c == "name" else cell(c))},
     )
     column = "kaggle_name" if kaggle_name else "student_id"
     if problem := key_problem(student.participant):
@@ -184,6 +233,166 @@ def _student(row: dict[str, str], line: int, where: str) -> Student:
             f"{problem}; it names the student's folder and board row. Correct it."
         )
     return student
+
+
+# ----------------------------------------------------------------------------
+# An LMS's gradebook export as the roster
+# ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Export:
+    """An LMS's gradebook export: how to tell it and which of its columns is student_id."""
+
+    key: str  # canvas | moodle | blackboard
+    label: str  # as said to the TA
+    institution: str  # the export's column of the institution's student number
+    fallback: str  # the LMS's own id of a student: student_id when `institution` is empty
+
+
+LMS_EXPORTS = {
+    "canvas": Export("canvas", "a Canvas gradebook export", "SIS User ID", "ID"),
+    "moodle": Export("moodle", "a Moodle grade export", "ID number", "Email address"),
+    "blackboard": Export(
+        "blackboard", "a Blackboard Grade Center download", "Student ID", "Username"
+    ),
+}
+# Canvas's importer skips a row whose cells are all empty, "Muted" or "Manual Posting..."
+# (the exporter's row above Points Possible): lib/gradebook_importer.rb in canvas-lms.
+_POSTING_ROW = re.compile(r"\s*(muted|manual posting.*)?\s*", re.I)
+# Canvas writes a name that starts with = as ="name", so a spreadsheet shows it as text.
+_CANVAS_QUOTED = re.compile(r'="(.*)"', re.S)
+
+
+def _export_of(header: list[str]) -> Export | None:
+    """Which LMS export a header is (None: none the kit reads)."""
+    cells = [cell.casefold() for cell in header]
+    present = set(cells)
+    canvas_names = cells[:1] == ["student"] or cells[:2] == ["lastname", "firstname"]
+    if canvas_names and {"id", "section"} <= present:
+        return LMS_EXPORTS["canvas"]
+    if {"first name", "email address"} <= present and present & {"last name", "surname"}:
+        return LMS_EXPORTS["moodle"]
+    # Letter case tells Blackboard's "Last Name" from Moodle's "Last name".
+    if {"Last Name", "First Name", "Username"} <= set(header):
+        return LMS_EXPORTS["blackboard"]
+    return None
+
+
+def _parse_export(
+    path: Path, export: Export, header: list[str], rows: list[tuple[int, list[str]]], where: str
+) -> Roster:
+    """The students of an LMS export, each row mapped to the roster's columns."""
+    index: dict[str, int] = {}
+    for i, cell in enumerate(header):
+        index.setdefault(cell.casefold(), i)
+
+    def get(cells: list[str], *columns: str) -> str:
+        """The first non-empty cell of `columns` (export header names, any case)."""
+        for column in columns:
+            i = index.get(column.casefold())
+            if i is not None and i < len(cells) and cells[i].strip():
+                return cells[i].strip()
+        return ""
+
+    students, skipped, fallbacks = [], 0, 0
+    for line, cells in rows:
+        if export.key == "canvas" and (
+            "Points Possible" in cells[0] or all(_POSTING_ROW.fullmatch(c) for c in cells)
+        ):
+            skipped += 1
+            continue
+        # A column named like one of the roster's (kaggle_name, ...) is read as that column.
+        mapped = {c: get(cells, c) for c in COLUMNS}
+        mapped.update(_EXPORT_ROW[export.key](cells, get))
+        mapped = {c: v for c, v in mapped.items() if v}
+        if not mapped.get("student_id"):
+            raise UsageError(
+                f"{where} line {line}: empty {export.fallback} (and no {export.institution}); "
+                f"every student of {export.label} has one, so this row is no student's. "
+                "Remove it."
+            )
+        fallbacks += not get(cells, export.institution)
+        students.append(_student(mapped, line, where))
+    _refuse_repeats(students, where)
+    columns = tuple(c for c in COLUMNS if any(c in s.cells for s in students))
+    roster = Roster(path=path, students=students, columns=columns, layout=export.key)
+    roster.summary = _export_summary(roster, export, index, skipped, fallbacks, where)
+    return roster
+
+
+def _canvas_row(cells: list[str], get) -> dict[str, str]:
+    canvas_id, sis_user_id = get(cells, "ID"), get(cells, "SIS User ID")
+    first, last = get(cells, "FirstName"), get(cells, "LastName")
+    name = get(cells, "Student")
+    if quoted := _CANVAS_QUOTED.fullmatch(name):
+        name = quoted[1]
+    return {
+        "student_id": sis_user_id or canvas_id,
+        "canvas_id": canvas_id,
+        "sis_user_id": sis_user_id,
+        "sis_login_id": get(cells, "SIS Login ID"),
+        "section": get(cells, "Section"),
+        "name": name or " ".join(n for n in (first, last) if n),
+        "first_name": first,
+        "last_name": last,
+    }
+
+
+def _moodle_row(cells: list[str], get) -> dict[str, str]:
+    email = get(cells, "Email address")
+    return {
+        "student_id": get(cells, "ID number") or email,
+        "email": email,
+        "first_name": get(cells, "First name"),
+        "last_name": get(cells, "Last name", "Surname"),
+    }
+
+
+def _blackboard_row(cells: list[str], get) -> dict[str, str]:
+    username = get(cells, "Username")
+    return {
+        "student_id": get(cells, "Student ID") or username,
+        "username": username,
+        "first_name": get(cells, "First Name"),
+        "last_name": get(cells, "Last Name"),
+    }
+
+
+_EXPORT_ROW = {"canvas": _canvas_row, "moodle": _moodle_row, "blackboard": _blackboard_row}
+
+
+def _export_summary(
+    roster: Roster,
+    export: Export,
+    index: dict[str, int],
+    skipped: int,
+    fallbacks: int,
+    where: str,
+) -> str:
+    """One line: the layout read, the students, what student_id is, and the keys."""
+    n = len(roster.students)
+    if export.institution.casefold() not in index:
+        key = f"student_id is the {export.fallback} (the export has no {export.institution})"
+    elif fallbacks:
+        key = (
+            f"student_id is the {export.institution}, or the {export.fallback} for the "
+            f"{fallbacks} without one"
+        )
+    else:
+        key = f"student_id is the {export.institution}"
+    rows = (
+        f", {skipped} row(s) naming no student skipped (Canvas's Points Possible and "
+        "Manual Posting rows)"
+        if skipped
+        else ""
+    )
+    names_from = (
+        "participants are named by kaggle_name where given, else by student_id"
+        if "kaggle_name" in roster.columns
+        else "no kaggle_name column, so each participant (folder, board row) is named by student_id"
+    )
+    return f"{where}: read as {export.label}: {n} student(s){rows}; {key}; {names_from}."
 
 
 def key_problem(key: str) -> str:
@@ -199,6 +408,33 @@ def key_problem(key: str) -> str:
     if len(key) > MAX_KEY_LENGTH:
         return f"is longer than {MAX_KEY_LENGTH} characters"
     return ""
+
+
+def _notebook(text: str, line: int, where: str) -> str:
+    if not text:
+        return ""
+    ref = notebook_ref(text)
+    if ref is None:
+        raise UsageError(
+            f"{where} line {line}: kaggle_notebook {text!r} names no Kaggle notebook; write "
+            "owner/slug or the notebook's address, https://www.kaggle.com/code/owner/slug."
+        )
+    return ref
+
+
+# owner/slug, or the notebook's address (its /edit page and ?scriptVersionId=... included);
+# a slug has at least five characters (the kaggle client refuses shorter ones).
+_NOTEBOOK = re.compile(
+    r"^(?:https?://(?:www\.)?kaggle\.com/code/)?([A-Za-z0-9][A-Za-z0-9_-]*)/"
+    r"([A-Za-z0-9][A-Za-z0-9_-]{4,})(?:/edit)?/?(?:[?#].*)?$"
+)
+
+
+def notebook_ref(text: str) -> str | None:
+    """`owner/slug` of a Kaggle notebook given as owner/slug or as its address (None when
+    `text` is neither). A version in the address is ignored: the latest is pulled."""
+    match = _NOTEBOOK.match(text.strip())
+    return f"{match.group(1)}/{match.group(2)}" if match else None
 
 
 def _hours(text: str, line: int, where: str) -> float:

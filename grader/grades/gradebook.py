@@ -12,13 +12,14 @@ board's ranking metric (accuracy, or macro-F1 with --rank-by macro_f1):
   macro-F1) below 0.05 with the higher score, which is a one-sided test at
   the 2.5% level.
 
-The graded file is the participant's ranked file on the board, except when it
-is late under a late policy (grader.grades.late): then every file of the student the
-board could rank (on the final board: the selected ones, else the 2 best
-public, of those that keep any points) earns its points times the share the
-policy leaves it (`zero`: 1 on time, 0 late; `penalty`: less per started
-day), and the most points count; on equal points the on-time file, then the
-board's order. The note says which file was graded and why.
+The graded file (docs/grading-rules.md, section 6): under `ignore`, the file on
+the student's board row. Under `zero` and `penalty` (grader.grades.late), the file
+the board would show for the student if their late files had never been
+submitted (on the final board, which leaves them out, the board's own file);
+under `penalty` it competes with each late file the board would choose from if
+late files counted, each earning its points times the share the policy leaves
+it, and the most points count; on equal points the larger share (the on-time
+file first), then the board's order. The note says which file was graded and why.
 
 Without --final the grades rest on the Public split, which students can probe
 with their submissions: every row's note says the grade is provisional.
@@ -29,19 +30,23 @@ none has exactly that name, a participant whose name differs only by letter
 case is matched, if there is exactly one, and the match is reported.
 gradebook.csv (in the review folder) has one row per roster student, for an
 LMS import: student_id, kaggle_name, points, rank, score (the ranking metric),
-p_vs_baseline, note. Participants on the board but not on the roster (staff
-aside) are reported.
+p_vs_baseline, note. Rank, score and p_vs_baseline are the student's row on the
+board (empty without one), so the gradebook's ranks read in the board's order;
+points are the graded file's. Participants on the board but not on the roster
+(staff aside) are reported.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 from grader.core import names
+from grader.core.constants import DEFAULT_RANK_BY
 from grader.core.text import csv_cell, csv_text, p_text
 from grader.folder.roster import Student, match_participants
 from grader.grades.late import IGNORE, Lateness, Policy, factor, penalty_text
-from grader.score.entry import Entry
+from grader.score.entry import Entry, entry_value
 from grader.score.ranking import board_candidates, board_order
 from grader.stats.uncertainty import paired_p
 
@@ -54,6 +59,7 @@ class Gradebook:
     """The rows of gradebook.csv and what the TA should hear about the matching."""
 
     rows: list[list]
+    graded: list[str | None] = field(default_factory=list)  # per row: the graded file
     strangers: list[str] = field(default_factory=list)  # on the board, not on the roster
     case_matches: list[tuple[str, str]] = field(default_factory=list)  # (roster, participant)
     late_changed: int = 0  # students whose grade the late policy changed
@@ -84,7 +90,7 @@ class Grading:
     split: str
     baseline: str
     entries: list[Entry]
-    rank_by: str = "accuracy"
+    rank_by: str = DEFAULT_RANK_BY
     key: object = None  # the AnswerKey: paired tests of files that are not board rows
     late: dict[str, Lateness] = field(default_factory=dict)  # by file (grader.grades.late.judge)
     policy: Policy = IGNORE
@@ -100,9 +106,7 @@ def gradebook(students: list[Student], grading: Grading) -> Gradebook:
     g = grading
     index = {row.participant: i for i, row in enumerate(g.board)}
     base_entry = g.board[index[g.baseline]].entry
-    base = _value(base_entry, g)
-    matched, by_case = match_participants(students, index)
-    participant_of = {id(s): p for p, s in matched.items()}
+    base = entry_value(base_entry, g.split, g.rank_by)
     unscored: dict[str, int] = {}
     for e in g.entries:
         if e.status != "scored" and e.name:
@@ -111,7 +115,11 @@ def gradebook(students: list[Student], grading: Grading) -> Gradebook:
     for e in g.entries:
         if e.status == "scored" and e.identified:
             own.setdefault(e.participant, []).append(e)
-    book = Gradebook([], case_matches=[(s.participant, p) for s, p in by_case])
+    # Every participant with a scored file: under a late policy the final board may
+    # have no row for a student whose files are all late, who is still graded.
+    matched, by_case = match_participants(students, own)
+    participant_of = {id(s): p for p, s in matched.items()}
+    book = Gradebook(rows=[], case_matches=[(s.participant, p) for s, p in by_case])
     for student in students:
         participant = participant_of.get(id(student))
         if participant is None:
@@ -119,25 +127,29 @@ def gradebook(students: list[Student], grading: Grading) -> Gradebook:
             note = "no valid submission" + (
                 f" ({count} file(s) not scored: see scores.csv)" if count else ""
             )
-            book.rows.append(_row(student, 0, "", "", "", [note], g))
+            book.rows.append(_row(student, pts=0, rank="", score="", p="", notes=[note], g=g))
+            book.graded.append(None)
             continue
-        i = index[participant]
+        i = index.get(participant)
         notes = []
         if participant != student.participant:
             notes.append(f"matched participant {participant!r} by letter case")
-        graded, kept, p_value, late_notes = _graded(g, i, own[participant], base_entry, base)
-        notes += late_notes
-        book.late_changed += graded is not g.board[i].entry or kept < 1
-        score = _value(graded, g)
+        choice = _graded(g, i, own[participant], base_entry, base)
+        notes += choice.notes
+        book.late_changed += choice.changed
+        pts = 0
+        if choice.file is not None:
+            pts = points(entry_value(choice.file, g.split, g.rank_by), base, choice.p)
+        book.graded.append(None if choice.file is None else choice.file.file)
         book.rows.append(
             _row(
                 student,
-                points(score, base, p_value) * kept,
-                g.board[i].rank,
-                repr(score),
-                p_text(p_value),
-                notes,
-                g,
+                pts=pts * choice.share,
+                rank="" if i is None else g.board[i].rank,
+                score="" if i is None else repr(entry_value(g.board[i].entry, g.split, g.rank_by)),
+                p="" if i is None else p_text(g.stats[i].p_vs_baseline),
+                notes=notes,
+                g=g,
             )
         )
     known = set(matched) | {g.baseline} | set(g.staff)
@@ -145,11 +157,7 @@ def gradebook(students: list[Student], grading: Grading) -> Gradebook:
     return book
 
 
-def _value(entry: Entry, g: Grading) -> float:
-    return getattr(entry.metrics[g.split], g.rank_by)
-
-
-def _row(student: Student, pts: float, rank, score: str, p: str, notes: list[str], g: Grading):
+def _row(student: Student, *, pts, rank, score: str, p: str, notes: list[str], g: Grading):
     provisional = [PROVISIONAL] if g.split == "public" else []
     return [
         student.student_id,
@@ -162,38 +170,123 @@ def _row(student: Student, pts: float, rank, score: str, p: str, notes: list[str
     ]
 
 
-def _graded(g: Grading, i: int, own: list[Entry], base_entry: Entry, base: float):
-    """(graded file, share of points kept, its p vs the baseline, notes) under the late
-    policy: the ranked file, or, when it is late, the file that earns the most points
-    after the policy (the module docstring's rule)."""
-    ranked = g.board[i].entry
-    lateness = g.late.get(ranked.file)
-    if lateness is None:
-        return ranked, 1.0, g.stats[i].p_vs_baseline, []
-    if not lateness.late or g.policy.kind == "ignore":
-        what = "late" if lateness.late else "undecided"
-        extra = f"; {penalty_text(g.policy, lateness)}" if lateness.late else ""
-        return ranked, 1.0, g.stats[i].p_vs_baseline, [f"{what}: {lateness.reason}{extra}"]
-    late_note = (
-        f"ranked file {ranked.file} is late: {lateness.reason}; {penalty_text(g.policy, lateness)}"
+@dataclass(frozen=True)
+class Choice:
+    """The graded file of one student (None: none counts), the share of its points it
+    keeps, its p vs the baseline, the notes, and whether the late policy changed the
+    grade."""
+
+    file: Entry | None
+    share: Fraction
+    p: float | None
+    notes: list[str]
+    changed: bool
+
+
+def _graded(g: Grading, i: int | None, own: list[Entry], base_entry: Entry, base: float) -> Choice:
+    """The module docstring's rule: which file of `own` (the student's scored files) is
+    graded; `i` is the student's board row (None without one)."""
+    ranked = g.board[i].entry if i is not None else None
+
+    def p_of(e: Entry) -> float | None:
+        return g.stats[i].p_vs_baseline if e is ranked else _p(e, base_entry, g)
+
+    if g.policy.kind == "ignore":
+        return Choice(
+            file=ranked,
+            share=Fraction(1),
+            p=p_of(ranked),
+            notes=_flag_notes(g, ranked),
+            changed=False,
+        )
+    share = {e.file: factor(g.policy, g.late.get(e.file)) for e in own}
+    notes = []
+    if ranked is not None and _late(g, ranked):  # the public board keeps late files
+        lateness = g.late[ranked.file]
+        notes.append(
+            f"ranked file {ranked.file} is late: {lateness.reason}; "
+            f"{penalty_text(g.policy, lateness)}"
+        )
+    options = _options(g, own, share)
+    if not options:
+        return Choice(
+            file=None,
+            share=Fraction(0),
+            p=None,
+            notes=[*notes, "no file was on time"],
+            changed=True,
+        )
+    # The most points win; on equal points the larger share (on time first), then the
+    # board's order (max keeps the first of equals).
+    graded = max(
+        options,
+        key=lambda e: (
+            points(entry_value(e, g.split, g.rank_by), base, p_of(e)) * share[e.file],
+            share[e.file],
+        ),
     )
-    kept = {e.file: factor(g.policy, g.late.get(e.file)) for e in own}
-    candidates = board_candidates([e for e in own if kept[e.file] > 0], g.rank_by, g.final)
-    if not candidates:
-        return ranked, 0.0, g.stats[i].p_vs_baseline, [late_note + "; no file was on time"]
-    options = []
-    for e in sorted(candidates, key=lambda e: board_order(e, g.split, g.rank_by)):
-        p = g.stats[i].p_vs_baseline if e is ranked else _p(e, base_entry, g)
-        options.append((points(_value(e, g), base, p) * kept[e.file], kept[e.file], e, p))
-    # The most points win; on equal points the on-time file, then the board's order.
-    _, share, graded, p = max(options, key=lambda o: o[:2])
-    notes = [late_note]
-    if graded is not ranked and share == 1.0:
+    notes += _choice_notes(g, graded, ranked, own)
+    changed = graded is not _shown(own, g) or share[graded.file] < 1  # _shown: ignore's
+    return Choice(
+        file=graded, share=share[graded.file], p=p_of(graded), notes=notes, changed=changed
+    )
+
+
+def _options(g: Grading, own: list[Entry], share: dict[str, Fraction]) -> list[Entry]:
+    """The files that compete under zero or penalty, in the board's order: the file the
+    board would show without the late files; under penalty also each late file the board
+    would choose from if late files counted (those that keep points)."""
+    on_time = [e for e in own if not _late(g, e)]
+    options = [_shown(on_time, g)] if on_time else []
+    if g.policy.kind == "penalty":
+        keeping = [e for e in own if share[e.file] > 0]
+        options += [e for e in board_candidates(keeping, g.rank_by, g.final) if _late(g, e)]
+    return sorted(options, key=lambda e: board_order(e, g.split, g.rank_by))
+
+
+def _choice_notes(g: Grading, graded: Entry, ranked: Entry | None, own: list[Entry]) -> list[str]:
+    """Why the graded file is graded, when it is not the board's; what zero left out."""
+    notes = []
+    if graded is not ranked and not _late(g, graded):
         notes.append(f"graded the on-time file {graded.file}")
     elif graded is not ranked:
         other = g.late[graded.file]
-        notes.append(f"graded {graded.file}, late: {other.reason}; {penalty_text(g.policy, other)}")
-    return graded, share, p, notes
+        note = f"graded {graded.file}, late: {other.reason}; {penalty_text(g.policy, other)}"
+        if ranked is not None and not _late(g, ranked):
+            note += f"; it keeps more points than the board's file {ranked.file}"
+        notes.append(note)
+    if g.policy.kind == "zero":
+        skipped = [e.file for e in own if _late(g, e) and e is not ranked]
+        if skipped:
+            notes.append(f"not counted, late (--late-policy zero): {', '.join(skipped)}")
+    return notes + _flag_notes(g, graded)
+
+
+def _shown(files: list[Entry], g: Grading) -> Entry:
+    """The file a board row would show, of these files (ranking's rule)."""
+    return min(
+        board_candidates(files, g.rank_by, g.final),
+        key=lambda e: board_order(e, g.split, g.rank_by),
+    )
+
+
+def _late(g: Grading, e: Entry) -> bool:
+    """Whether the late rules judged the file late (undecided counts as on time)."""
+    lateness = g.late.get(e.file)
+    return lateness is not None and lateness.late is True
+
+
+def _flag_notes(g: Grading, e: Entry) -> list[str]:
+    """The note of a graded file that the late rules flagged: late under `ignore`, or
+    undecided (an LMS mark against an extension)."""
+    lateness = g.late.get(e.file)
+    if lateness is None:
+        return []
+    if lateness.late is None:
+        return [f"undecided: {lateness.reason}"]
+    if g.policy.kind == "ignore":
+        return [f"late: {lateness.reason}; {penalty_text(g.policy, lateness)}"]
+    return []
 
 
 def _p(entry: Entry, base_entry: Entry, g: Grading) -> float | None:
@@ -202,7 +295,7 @@ def _p(entry: Entry, base_entry: Entry, g: Grading) -> float | None:
     return paired_p(entry.predicted, base_entry.predicted, g.key, g.split, g.rank_by)
 
 
-def gradebook_csv(rows: list[list], rank_by: str = "accuracy") -> str:
+def gradebook_csv(rows: list[list], rank_by: str = DEFAULT_RANK_BY) -> str:
     """gradebook.csv's text, names neutralised for spreadsheets; the score column is named
     after the ranking metric."""
     return csv_text(
@@ -221,6 +314,7 @@ def gradebook_csv(rows: list[list], rank_by: str = "accuracy") -> str:
     )
 
 
-def points_text(value: float) -> str:
+def points_text(value: float | Fraction) -> str:
     """Points as written: whole numbers without a decimal point, else two decimals."""
-    return str(int(value)) if float(value).is_integer() else f"{value:.2f}"
+    value = float(value)
+    return str(int(value)) if value.is_integer() else f"{value:.2f}"

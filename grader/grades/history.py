@@ -18,6 +18,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from grader import __version__
+from grader.core.text import percent, table
+from grader.score.entry import Entry, entry_value
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS scorings (
@@ -85,13 +87,13 @@ def history_problem(path: Path) -> str:
     return ""
 
 
-def record(path: Path, entries, solution_sha256: str) -> int:
+def record(path: Path, entries: list[Entry], solution_sha256: str) -> int:
     """Store a scoring run; return how many rows were new."""
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     rows = []
     for e in (e for e in entries if e.identified):
         scores = [
-            getattr(e.metrics[s], m) if e.metrics else None
+            entry_value(e, s, m) if e.metrics else None
             for s in ("public", "private", "all")
             for m in ("accuracy", "macro_f1")
         ]
@@ -147,24 +149,20 @@ def history_table(rows: list[dict], private: bool) -> str:
     """The participant's progress: each file, its public score and the best so far."""
     if not rows:
         return "No scorings recorded."
-    lines = [
-        f"{'submitted (UTC)':<19}  {'public acc':>10}  {'best so far':>11}"
-        + (f"  {'private acc':>11}" if private else "")
-        + "  status  file"
-    ]
+    heads = ["submitted (UTC)", "public acc", "best so far", *["private acc"] * private]
+    body = []
     best = None
     for row in rows:
         value = row["public_accuracy"]
         if value is not None:
             best = value if best is None else max(best, value)
-        lines.append(
-            f"{row['submitted_at'][:19].replace('T', ' '):<19}  "
-            f"{_pct(value):>10}  {_pct(best):>11}"
-            + (f"  {_pct(row['private_accuracy']):>11}" if private else "")
-            + f"  {row['status']:<6}  {row['file']}"
+        body.append(
+            [row["submitted_at"][:19].replace("T", " "), _pct(value), _pct(best)]
+            + [_pct(row["private_accuracy"])] * private
+            + [row["status"], row["file"]]
         )
-    return "\n".join(lines)
+    return table([*heads, "status", "file"], body, numeric={1, 2, 3} if private else {1, 2})
 
 
 def _pct(value: float | None) -> str:
-    return "" if value is None else f"{100 * value:.2f}%"
+    return "" if value is None else percent(value)

@@ -12,19 +12,19 @@ A file is judged late in one of two ways:
   is flagged for the TA to decide. A file with neither a time nor a mark cannot
   be judged; the run says how many there are.
 
-`--late-policy` says what the gradebook does with a late file:
+`--late-policy` says what a late file counts for (docs/grading-rules.md, sections
+4 and 6):
 
-* `ignore` (default): nothing; late files are only flagged in flags.csv;
-* `zero`: late files do not count: the grade comes from the student's files that
-  were on time (0 points when there is none);
-* `penalty:P%/day`: a late file's points lose P% per started day after the
-  student's deadline (floored at 0); a file late by the LMS's mark alone counts
-  as one day late.
+* `ignore` (default): as any other file; late files are only flagged in flags.csv;
+* `zero`: as if it had never been submitted: not on the final board
+  (`never_submitted`), and the grade comes from the student's files that were on
+  time (0 points when there is none);
+* `penalty:P%/day`: not on the final board either, but in the gradebook its
+  points lose P% per started day after the student's deadline (floored at 0); a
+  file late by the LMS's mark alone counts as one day late (grader.grades.gradebook).
 
-When the student's ranked file is late, the gradebook takes the most points any
-of their files keeps under the policy (grader.grades.gradebook).
-
-Undecided files (an LMS mark against an extension) count as on time.
+Undecided files (an LMS mark against an extension) count as on time. A student's
+deadline that an extension would carry past the year 9999 makes no file late.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from fractions import Fraction
 
 # P: a decimal number (10, 2.5, .5, 5.); '%' and '/day' may be left out.
 _PENALTY = re.compile(r"^penalty:(\d+\.?\d*|\.\d+)%?(?:/day)?$")
@@ -93,7 +94,8 @@ def judge(
             continue
         hours = extensions.get(e.participant, 0.0)
         if e.time_known:
-            if deadline is not None and e.submitted_at > (own := deadline + timedelta(hours=hours)):
+            own = student_deadline(deadline, hours)
+            if own is not None and e.submitted_at > own:
                 found[e.file] = Lateness(
                     True, _days(e.submitted_at - own), _time_reason(e, deadline, hours, own)
                 )
@@ -102,6 +104,33 @@ def judge(
         elif e.lms_late is None and deadline is not None:
             unjudged += 1
     return found, unjudged
+
+
+def student_deadline(deadline: datetime | None, hours: float) -> datetime | None:
+    """`deadline` plus a student's extension; None (no deadline) when there is none, or
+    when the extension carries it past the last time a datetime holds (year 9999)."""
+    if deadline is None:
+        return None
+    try:
+        return deadline + timedelta(hours=hours)
+    except OverflowError:
+        return None
+
+
+def never_submitted(entries, late: dict[str, Lateness], policy: Policy, staff) -> frozenset[str]:
+    """The files the final board treats as never submitted (docs/grading-rules.md 4.3):
+    under `zero` and `penalty`, every late file of a participant who is not staff."""
+    if policy.kind == "ignore":
+        return frozenset()
+    return frozenset(
+        e.file
+        for e in entries
+        if e.identified and e.participant not in staff and _is_late(late.get(e.file))
+    )
+
+
+def _is_late(lateness: Lateness | None) -> bool:
+    return lateness is not None and lateness.late is True
 
 
 def _days(late_by: timedelta) -> int:
@@ -130,13 +159,16 @@ def _marked(hours: float) -> Lateness:
     return Lateness(True, 1, "marked late by the LMS (its time is unknown)")
 
 
-def factor(policy: Policy, lateness: Lateness | None) -> float:
-    """The share of a file's points it keeps under `policy` (1.0 when on time)."""
+def factor(policy: Policy, lateness: Lateness | None) -> Fraction:
+    """The share of a file's points it keeps under `policy` (1 when on time), exactly:
+    the gradebook compares points x share, and 10 x 0.8 must tie with 8."""
     if lateness is None or not lateness.late or policy.kind == "ignore":
-        return 1.0
+        return Fraction(1)
     if policy.kind == "zero":
-        return 0.0
-    return max(0.0, 1.0 - policy.percent_per_day / 100 * lateness.days)
+        return Fraction(0)
+    # repr gives back the decimal the TA typed (12.5, 0.1), which Fraction reads exactly.
+    percent = Fraction(repr(policy.percent_per_day))
+    return max(Fraction(0), 1 - percent / 100 * lateness.days)
 
 
 def penalty_text(policy: Policy, lateness: Lateness) -> str:

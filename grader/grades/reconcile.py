@@ -37,10 +37,12 @@ import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Literal
 
 from grader.core import names
 from grader.core.errors import UsageError
 from grader.core.text import CsvError, csv_cell, csv_table, csv_text, terminal_text
+from grader.score.entry import Entry, entry_value
 
 TOLERANCE = 0.5e-5 + 1e-12  # half a unit of Kaggle's 5th decimal (plus float slack)
 MAX_BYTES = 64 << 20  # a leaderboard of 100,000 teams is about 10 MB
@@ -54,6 +56,9 @@ NEW_COLUMNS = (
     "TeamMemberUserNames",
 )
 OLD_COLUMNS = ("TeamId", "TeamName", "SubmissionDate", "Score")
+# reconciliation.csv's status: a file gives the team's score; none does; a participant
+# with files but no team; a team with no files.
+ReconcileStatus = Literal["reproduced", "not reproduced", "no Kaggle entry", "no file"]
 CSV_COLUMNS = [
     "participant",
     "student_id",
@@ -181,19 +186,27 @@ def _parse(path: Path, header: list[str], rows: list[tuple[int, list[str]]], whe
             return row[i].strip() if i is not None and i < len(row) else ""
 
         team = Team(
-            cell("teamid"),
-            cell("teamname"),
-            tuple(m.strip() for m in cell("teammemberusernames").split(",") if m.strip()),
-            _score(cell("score"), where, line),
-            cell("score"),
-            line,
+            team_id=cell("teamid"),
+            name=cell("teamname"),
+            members=tuple(m.strip() for m in cell("teammemberusernames").split(",") if m.strip()),
+            score=_score(cell("score"), where, line),
+            score_text=cell("score"),
+            line=line,
         )
         key = team.team_id or names.clash_key(team.name)
         if layout == "newer":  # one row per team
             latest[key] = (datetime.min, team)
             continue
         # Without a date column the last row of a team counts.
-        when = _date(row[date], where, line) if date is not None else datetime.min
+        when = datetime.min
+        if date is not None and date >= len(row):
+            raise UsageError(
+                f"{where} line {line}: no SubmissionDate (the row has {len(row)} cells, the "
+                f"header {len(header)} columns), by which each team's latest row is chosen. "
+                "Pass the file as downloaded from Kaggle."
+            )
+        if date is not None:
+            when = _date(row[date], where, line)
         if key not in latest or when >= latest[key][0]:
             latest[key] = (when, team)
     teams = sorted((team for _, team in latest.values()), key=lambda t: t.line)
@@ -251,7 +264,7 @@ class Reconciliation:
 
 def reconcile(
     board: KaggleBoard,
-    entries,
+    entries: list[Entry],
     split: str,
     rank_by: str,
     students=(),
@@ -266,26 +279,45 @@ def reconcile(
             if e.status == "scored":
                 own[e.participant].append(e)
     team_of = _match_teams(board.teams, own, students)
-    result = Reconciliation(board, split, rank_by)
+    result = Reconciliation(board=board, split=split, rank_by=rank_by)
     result.by_name = [(t, p, how) for p, (t, how) in team_of.items() if how != "user name"]
-    student_id = {s.participant: s.student_id for s in students}
+    student_ids = {s.participant: s.student_id for s in students}
     missed_other: dict[str, int] = {}
     for participant in sorted(own):
         files = own[participant]
+        student_id = student_ids.get(participant, "")
         if participant not in team_of:
             result.rows.append(
                 _row(
-                    participant, student_id, None, "", [], files, split, rank_by, "no Kaggle entry"
+                    participant=participant,
+                    student_id=student_id,
+                    team=None,
+                    how="",
+                    hits=[],
+                    files=files,
+                    split=split,
+                    rank_by=rank_by,
+                    status="no Kaggle entry",
                 )
             )
             if participant not in staff:
                 result.without_entry.append(participant)
             continue
         team, how = team_of[participant]
-        hits = [e for e in files if _same(_value(e, split, rank_by), team.score)]
-        status = "reproduced" if hits else "not reproduced"
+        hits = [e for e in files if _same(entry_value(e, split, rank_by), team.score)]
+        status: ReconcileStatus = "reproduced" if hits else "not reproduced"
         result.rows.append(
-            _row(participant, student_id, team, how, hits, files, split, rank_by, status)
+            _row(
+                participant=participant,
+                student_id=student_id,
+                team=team,
+                how=how,
+                hits=hits,
+                files=files,
+                split=split,
+                rank_by=rank_by,
+                status=status,
+            )
         )
         if hits:
             result.reproduced.append(participant)
@@ -296,11 +328,11 @@ def reconcile(
                 participant,
                 team,
                 closest.file if closest else "",
-                _value(closest, split, rank_by) if closest else None,
+                entry_value(closest, split, rank_by) if closest else None,
             )
         )
         for other in _alternatives(split, rank_by):
-            if any(_same(_value(e, *other), team.score) for e in files):
+            if any(_same(entry_value(e, *other), team.score) for e in files):
                 missed_other[f"{other[0]} {other[1]}"] = (
                     missed_other.get(f"{other[0]} {other[1]}", 0) + 1
                 )
@@ -364,24 +396,33 @@ def _match_teams(teams: list[Team], own: dict[str, list], students) -> dict[str,
     return team_of
 
 
-def _value(entry, split: str, rank_by: str) -> float:
-    return getattr(entry.metrics[split], rank_by)
-
-
 def _same(kit: float, kaggle: float) -> bool:
     return abs(kit - kaggle) <= TOLERANCE
 
 
 def _closest(files, split: str, rank_by: str, score: float):
-    return min(files, key=lambda e: abs(_value(e, split, rank_by) - score), default=None)
+    return min(files, key=lambda e: abs(entry_value(e, split, rank_by) - score), default=None)
 
 
-def _row(participant, student_id, team, how, hits, files, split, rank_by, status) -> list:
+def _row(
+    *,
+    participant: str,
+    student_id: str,
+    team: Team | None,
+    how: str,
+    hits: list,
+    files: list,
+    split: str,
+    rank_by: str,
+    status: ReconcileStatus,
+) -> list:
     closest = _closest(files, split, rank_by, team.score) if team else None
-    closest = closest or (max(files, key=lambda e: _value(e, split, rank_by)) if files else None)
+    closest = closest or (
+        max(files, key=lambda e: entry_value(e, split, rank_by)) if files else None
+    )
     return [
         participant,
-        student_id.get(participant, ""),
+        student_id,
         team.team_id if team else "",
         team.name if team else "",
         ",".join(team.members) if team else "",
@@ -389,7 +430,7 @@ def _row(participant, student_id, team, how, hits, files, split, rank_by, status
         team.score_text if team else "",
         " | ".join(e.file for e in hits),
         closest.file if closest else "",
-        f"{_value(closest, split, rank_by):.5f}" if closest else "",
+        f"{entry_value(closest, split, rank_by):.5f}" if closest else "",
         status,
     ]
 

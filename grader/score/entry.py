@@ -8,10 +8,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from fractions import Fraction
+from typing import Literal, overload
 
 import numpy as np
 
 from grader.stats.metrics import Metrics
+
+# What became of a file: scored; invalid (the validator's problems are the error); error
+# (unreadable, or a name that breaks the identity rule). "valid" between checking and
+# scoring, "" before it is judged.
+EntryStatus = Literal["", "valid", "scored", "invalid", "error"]
 
 
 @dataclass
@@ -28,8 +35,9 @@ class Entry:
     file: str  # path relative to the submissions folder, with /, printable
     submitted_at: datetime
     selected: bool = False
-    status: str = ""  # scored | invalid | error ("valid" between checking and scoring)
+    status: EntryStatus = ""
     error: str = ""
+    note: str = ""  # about a scored file (the sample submission, a .csv.txt name)
     sha256: str = ""
     metrics: dict[str, Metrics] = field(default_factory=dict)
     predicted: np.ndarray | None = None  # class index per test row (scored files only)
@@ -37,6 +45,8 @@ class Entry:
     name: str = field(default="", repr=False)  # the raw name that names the participant
     time_known: bool = True  # False: grader collect gave it the export's time (collected.csv)
     lms_late: bool | None = None  # the LMS's late mark (collected.csv; None: no mark)
+    row_lost: bool = False  # time unknown: collect's copy of an export, no collected.csv row
+    sample: bool = False  # its predictions are the bundle's sample submission's
 
 
 @dataclass(frozen=True)
@@ -49,6 +59,18 @@ class BoardRow:
     entry: Entry
     scored_files: int
     staff: bool = False
+
+
+@overload
+def entry_value(entry: Entry, split: str, metric: str, exact: Literal[False] = False) -> float: ...
+@overload
+def entry_value(entry: Entry, split: str, metric: str, exact: Literal[True]) -> Fraction: ...
+def entry_value(entry: Entry, split: str, metric: str, exact: bool = False) -> float | Fraction:
+    """A scored file's `metric` (accuracy or macro_f1) on `split` (public, private or all):
+    the float every output shows, or with `exact` the fraction of confusion counts that
+    every comparison of scores uses (so equal scores tie whatever the float rounding)."""
+    scores = entry.metrics[split]
+    return scores.exact(metric) if exact else getattr(scores, metric)
 
 
 def board_split(final: bool) -> str:

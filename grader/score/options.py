@@ -11,7 +11,15 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from pathlib import Path
 
-from grader.core.constants import DEFAULT_SOLUTION, HISTORY_NAME, PLAUSIBLE, REVIEW_NAME
+from grader.core.constants import (
+    DEFAULT_ASSIGNMENT,
+    DEFAULT_BOARD,
+    DEFAULT_RANK_BY,
+    DEFAULT_SOLUTION,
+    HISTORY_NAME,
+    PLAUSIBLE,
+    REVIEW_NAME,
+)
 
 
 @dataclass(frozen=True)
@@ -20,10 +28,11 @@ class ScoreOptions:
 
     folder: Path  # the submissions folder
     solution: Path = Path(DEFAULT_SOLUTION)
-    out: Path = Path("leaderboard")  # the board: may be shown to students
+    out: Path = Path(DEFAULT_BOARD)  # the board: may be shown to students
     review: Path | None = None  # default: review/ beside the solution
     final: bool = False  # rank by the Private split (Kaggle's final board)
-    rank_by: str = "accuracy"  # or macro_f1
+    final_before_deadline: bool = False  # allow --final while a deadline is still ahead
+    rank_by: str = DEFAULT_RANK_BY  # or the other of METRICS
     baseline: str | None = None  # participant every other is tested against
     roster: Path | None = None  # kaggle_name,student_id: writes review/gradebook.csv
     history: Path | None = None  # default: history.sqlite beside the solution
@@ -33,6 +42,11 @@ class ScoreOptions:
     staff: tuple[str, ...] = ()  # participants on the board without a rank (baseline, TA files)
     late_policy: str = "ignore"  # ignore | zero | penalty:P%/day: parsed once, by _policy
     kaggle_leaderboard: Path | None = None  # Kaggle's download: review/reconciliation.csv
+    notebooks: Path | None = None  # grader notebooks pull's folder: review/provenance.csv
+    gradebook_format: str = "plain"  # plain | canvas | moodle | blackboard (grader.grades.lms)
+    assignment: str = DEFAULT_ASSIGNMENT  # the grade column's name in the LMS import file
+    assignment_id: str | None = None  # the LMS's id of that column (Canvas, Blackboard)
+    fresh_check: bool = True  # with private/fresh.csv: review/fresh.csv (grader.stats.fresh)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "staff", tuple(self.staff or ()))

@@ -35,7 +35,16 @@ def check_paths(options: ScoreOptions) -> None:
     the module docstring."""
     folder = _resolved(options.folder)
     solution_dir = _resolved(options.solution.parent)
-    files = [("the roster", options.roster), ("the history file", options.history_file)]
+    files = [
+        ("the roster", options.roster),
+        ("the history file", options.history_file),
+        ("the notebooks folder", options.notebooks),
+    ]
+    if options.notebooks is not None and not options.notebooks.is_dir():
+        raise UsageError(
+            f"--notebooks {options.notebooks}: no such folder. Pull the notebooks first: "
+            "grader notebooks pull --roster ROSTER --into DIR."
+        )
     public = solution_dir.parent / "public"
     if (public / CLASSES_TXT).is_file():  # the bundle's Kaggle upload: nothing private in it
         for flag, target in (("--review", options.review_dir), ("--history", options.history_file)):

@@ -30,11 +30,13 @@ computed and wrote. Its guarantees:
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shlex
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 from grader.board.public import write_board
@@ -42,6 +44,7 @@ from grader.board.review import FOLDER_MODE, write_review
 from grader.bundle.answers import AnswerKey, load_solution
 from grader.bundle.submission import SubmissionChecker
 from grader.core import names
+from grader.core.constants import DEFAULT_ASSIGNMENT, GRADEBOOK_FORMATS
 from grader.core.errors import BundleError, UsageError
 from grader.core.fileio import (
     build_folder_atomically,
@@ -52,8 +55,18 @@ from grader.core.fileio import (
 from grader.folder.roster import Roster, match_participants, read_roster
 from grader.grades.gradebook import Grading, gradebook
 from grader.grades.history import record
-from grader.grades.late import IGNORE, Policy, judge, parse_policy
+from grader.grades.late import (
+    IGNORE,
+    Policy,
+    judge,
+    never_submitted,
+    parse_policy,
+    student_deadline,
+)
+from grader.grades.lms import LABEL as LMS_LABEL
+from grader.grades.lms import assignment_problem, lms_gradebook
 from grader.grades.reconcile import KaggleBoard, read_kaggle_board, reconcile
+from grader.provenance.check import TEST_IMAGES, provenance_flags, provenance_rows
 from grader.score.discover import apply_manifest, discover
 from grader.score.entry import BoardRow, Entry, board_split
 from grader.score.options import ScoreOptions
@@ -61,6 +74,7 @@ from grader.score.paths import check_paths, check_replaceable
 from grader.score.ranking import leaderboard
 from grader.score.run import ScoringRun, Stages
 from grader.score.scoring import check_entry, score_entry
+from grader.stats.fresh import fresh_check, fresh_flags
 from grader.stats.integrity import integrity_flags
 from grader.stats.lookup import lookup_flags, lookup_rows
 from grader.stats.uncertainty import (
@@ -94,6 +108,8 @@ def score_submissions(
         students = _roster(options, roster_warnings.append)
         _refuse_students_as_staff(options, students)
         policy = _policy(options, students)
+        _check_gradebook_format(options, students, roster_warnings.append)
+        _final_after_deadline(options, students, roster_warnings.append)
         kaggle = (
             read_kaggle_board(options.kaggle_leaderboard) if options.kaggle_leaderboard else None
         )
@@ -144,7 +160,7 @@ def _compute(
         _baseline_present(options, [entry for entry, _ in found])
         checker = SubmissionChecker(key)
         entries = [check_entry(entry, path, checker) for entry, path in found]
-        if problem := apply_manifest(entries, options.folder):
+        for problem in apply_manifest(entries, options.folder):
             given.warn(problem)
     if say is not None and len(entries) >= LONG_RUN:
         say(
@@ -155,7 +171,13 @@ def _compute(
         for entry in entries:
             score_entry(entry, key)
     with stages("rank"):
-        board = leaderboard(entries, options.rank_by, options.final, staff)
+        # Lateness first: under a late policy the final board leaves late files out.
+        students = given.roster.students if given.roster else []
+        matched, _ = match_participants(students, {e.participant for e in entries if e.identified})
+        extensions = {p: s.extension_hours for p, s in matched.items()}
+        late, unjudged = judge(entries, options.deadline, extensions)
+        dropped = never_submitted(entries, late, given.policy, staff) if options.final else None
+        board = leaderboard(entries, options.rank_by, options.final, staff, dropped or frozenset())
         baseline = _baseline(options, board)
     split = board_split(options.final)
     with stages("intervals and tests"):
@@ -164,10 +186,6 @@ def _compute(
             board, key, split, baseline, intervals=intervals, rank_by=options.rank_by
         )
     with stages("flags"):
-        students = given.roster.students if given.roster else []
-        matched, _ = match_participants(students, {e.participant for e in entries if e.identified})
-        extensions = {p: s.extension_hours for p, s in matched.items()}
-        late, unjudged = judge(entries, options.deadline, extensions)
         marked = any(e.lms_late is not None for e in entries if e.identified)
         if given.policy != IGNORE and options.deadline is None and not marked:
             given.warn(
@@ -179,10 +197,26 @@ def _compute(
     with stages("lookup check"):
         lookup = lookup_rows(board, key.labels)
         flags += lookup_flags(lookup or [])
+    fresh = None
+    if options.fresh_check and key.fresh is not None:
+        with stages("fresh-image check"):
+            fresh = fresh_check(board, key)
+            flags += fresh_flags(fresh)
     run = ScoringRun(
-        options, key, entries, board, intervals, stats, flags, stages=stages, lookup=lookup
+        options=options,
+        key=key,
+        entries=entries,
+        board=board,
+        intervals=intervals,
+        stats=stats,
+        flags=flags,
+        stages=stages,
+        lookup=lookup,
     )
-    run.unjudged = unjudged
+    if options.deadline is not None:
+        run.rowless = sum(1 for e in entries if e.identified and e.row_lost)
+    run.unjudged = unjudged - run.rowless
+    run.fresh = fresh
     ranked = [row for row in board if not row.staff]
     if options.final and len(ranked) >= 2:
         with stages("shake-up"):
@@ -205,12 +239,51 @@ def _compute(
                 staff=staff,
             )
             run.gradebook = gradebook(students, grading)
+            run.roster_summary = given.roster.summary
+            if options.gradebook_format != "plain":
+                run.lms_gradebook = lms_gradebook(
+                    students,
+                    run.gradebook.rows,
+                    options.gradebook_format,
+                    options.assignment,
+                    options.assignment_id,
+                )
     if given.kaggle is not None:
         with stages("reconciliation"):
             run.reconciliation = reconcile(
                 given.kaggle, entries, split, options.rank_by, students, staff
             )
+    if options.notebooks is not None:
+        with stages("provenance"):
+            run.provenance = provenance_rows(
+                options.notebooks,
+                board,
+                checker,
+                _named_notebooks(students, {e.participant for e in entries if e.identified}),
+                _test_images_sha256(options.solution),
+            )
+            run.flags += provenance_flags(run.provenance)
     return run
+
+
+def _named_notebooks(students: list, present: set[str]) -> dict[str, str]:
+    """participant -> the roster's kaggle_notebook (matched as the gradebook matches)."""
+    matched, _ = match_participants(students, present)
+    participant_of = {id(s): p for p, s in matched.items()}
+    return {
+        participant_of.get(id(s), s.participant): s.kaggle_notebook
+        for s in students
+        if s.kaggle_notebook
+    }
+
+
+def _test_images_sha256(solution: Path) -> str | None:
+    """The sha256 of the bundle's public test images, from private/manifest.json."""
+    try:
+        manifest = json.loads((solution.parent / "manifest.json").read_text("utf-8"))
+        return str(manifest["files"][TEST_IMAGES])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _load_key(solution: Path) -> AnswerKey:
@@ -253,6 +326,67 @@ def _policy(options: ScoreOptions, roster: Roster | None) -> Policy:
             f"--late-policy {policy} acts in the gradebook: add --roster CSV and --baseline NAME."
         )
     return policy
+
+
+def _check_gradebook_format(
+    options: ScoreOptions, roster: Roster | None, warn: Callable[[str], None]
+) -> None:
+    """--gradebook-format needs the roster; --assignment(-id) must fit the LMS's column."""
+    fmt = options.gradebook_format
+    if fmt not in GRADEBOOK_FORMATS:
+        raise UsageError(
+            f"--gradebook-format {fmt}: not a format; use one of {', '.join(GRADEBOOK_FORMATS)}."
+        )
+    if fmt == "plain":
+        if options.assignment_id is not None or options.assignment != DEFAULT_ASSIGNMENT:
+            warn(
+                "--assignment and --assignment-id name the grade column of an LMS import "
+                "file; without --gradebook-format canvas, moodle or blackboard none is written."
+            )
+        return
+    if roster is None:
+        raise UsageError(
+            f"--gradebook-format {fmt} writes the roster's grades for {LMS_LABEL[fmt]}'s "
+            "import: add --roster CSV and --baseline NAME."
+        )
+    if problem := assignment_problem(fmt, options.assignment, options.assignment_id):
+        raise UsageError(problem)
+    if fmt == "moodle" and options.assignment_id is not None:
+        warn(
+            f"--assignment-id {options.assignment_id}: Moodle's import file has no column id "
+            "(the grade column is mapped to a grade item when importing), so it is not used."
+        )
+
+
+def _final_after_deadline(
+    options: ScoreOptions, roster: Roster | None, warn: Callable[[str], None]
+) -> None:
+    """--final publishes Private scores: refused while the deadline, or a roster student's
+    extended one, is still ahead, unless --final-before-deadline (docs/grading-rules.md 7)."""
+    if not options.final or options.deadline is None:
+        return
+    now = datetime.now(timezone.utc)
+    latest, what = options.deadline, f"the deadline {options.deadline.isoformat()} (--deadline)"
+    for student in roster.students if roster else []:
+        own = student_deadline(options.deadline, student.extension_hours)
+        if own is not None and own > max(latest, now):
+            latest = own
+            what = (
+                f"student {student.student_id}'s deadline, extended by "
+                f"{student.extension_hours:g} h to {own.isoformat()},"
+            )
+    if latest <= now:
+        return
+    if not options.final_before_deadline:
+        raise UsageError(
+            f"--final: {what} is still ahead, and the final board shows Private scores while "
+            "students can still submit. Score without --final until then, or add "
+            "--final-before-deadline."
+        )
+    warn(
+        f"--final-before-deadline: the deadline {latest.isoformat()} is still ahead; this "
+        "final board shows Private scores before it."
+    )
 
 
 def _staff(options: ScoreOptions, entries: list[Entry]) -> frozenset[str]:

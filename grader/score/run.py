@@ -11,9 +11,12 @@ from dataclasses import dataclass, field
 
 from grader.bundle.answers import AnswerKey
 from grader.grades.gradebook import Gradebook
+from grader.grades.lms import LmsGradebook
 from grader.grades.reconcile import Reconciliation
+from grader.provenance.check import Provenance
 from grader.score.entry import BoardRow, Entry
 from grader.score.options import ScoreOptions
+from grader.stats.fresh import FreshCheck
 from grader.stats.integrity import Flag
 from grader.stats.lookup import LookupRow
 from grader.stats.uncertainty import Interval, RowUncertainty, Shakeup
@@ -59,7 +62,12 @@ class ScoringRun:
     lookup: list[LookupRow] | None = None  # None: too few ranked files for the check
     stages: Stages = field(default_factory=lambda: Stages())
     reconciliation: Reconciliation | None = None  # with --kaggle-leaderboard
+    provenance: list[Provenance] | None = None  # with --notebooks
     unjudged: int = 0  # files a deadline could not be applied to (no time, no LMS mark)
+    lms_gradebook: LmsGradebook | None = None  # with --gradebook-format other than plain
+    roster_summary: str = ""  # a roster read from an LMS export: which, in one line
+    fresh: FreshCheck | None = None  # None: no fresh images, or --no-fresh-check
+    rowless: int = 0  # of those, collect's copies whose collected.csv row is gone
 
     @property
     def exit_code(self) -> int:

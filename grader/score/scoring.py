@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from grader.bundle.answers import AnswerKey
+from grader.bundle.files import sample_labels
 from grader.bundle.submission import SubmissionChecker
 from grader.core.fileio import read_head_and_digest
 from grader.score.discover import discover
@@ -43,11 +44,19 @@ def check_entry(entry: Entry, path: Path | None, checker: SubmissionChecker) -> 
     return entry
 
 
+SAMPLE_NOTE = "sample submission, scored at chance"
+
+
 def score_entry(entry: Entry, key: AnswerKey) -> Entry:
-    """Metrics of a validated file on every split; other entries are left as they are."""
+    """Metrics of a validated file on every split; other entries are left as they are.
+    The untouched sample submission (its predictions, whatever its bytes) is scored like
+    any file and marked, so that it is never taken for a copy (docs/grading-rules.md 2.3)."""
     if entry.status == "valid":
         entry.status = "scored"
         entry.metrics = split_metrics(key, entry.predicted)
+        if np.array_equal(entry.predicted, sample_labels(key.ids, len(key.classes))):
+            entry.sample = True
+            entry.note = "; ".join(n for n in (SAMPLE_NOTE, entry.note) if n)
     return entry
 
 

@@ -4,10 +4,11 @@ None of these decides anything: each flag names the participants and files
 and says why. Some are computed from Private rows (near-identical uses every
 test row), so flags live in the review folder, never in the public board.
 
-* identical: byte-identical files (same sha256) from different participants;
-* near-identical: two participants' ranked files that give the same wrong
-  class on at least 90% of the test images either of them gets wrong (with at
-  least 30 such images). Independent models share hard images, but each also
+* identical: byte-identical files (same sha256) from different participants, the
+  untouched sample submission aside (every student may hand it in);
+* near-identical: two participants' ranked files (sample submissions aside) that
+  give the same wrong class on at least 90% of the test images either of them gets
+  wrong (with at least 30 such images). Independent models share hard images, but each also
   has errors of its own; a copy with a few rows changed shares nearly all.
   A copy whose owner then fixed many of its errors is not caught by this rule
   (the price of finding pairs without comparing every pair);
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from grader.core.constants import PLAUSIBLE
+from grader.score.entry import Entry, entry_value
 
 SAME_ERRORS = 0.90
 MIN_SHARED_ERRORS = 30
@@ -38,46 +40,57 @@ COMPARE_CHUNK = 1024  # candidate pairs compared at once
 class Flag:
     """One row of review/flags.csv."""
 
-    kind: str  # identical | near-identical | implausible | late | lookup (grader.stats.lookup)
+    # identical | near-identical | implausible | late | lookup (grader.stats.lookup)
+    # | fresh-gap (grader.stats.fresh)
+    kind: str
     participants: tuple[str, ...]
     files: tuple[str, ...]
     reason: str
     p_value: float | None = None  # where a test stands behind the flag
 
 
-def integrity_flags(entries, board, key, plausible: float = PLAUSIBLE, late=None) -> list[Flag]:
+def integrity_flags(
+    entries: list[Entry], board, key, plausible: float = PLAUSIBLE, late=None
+) -> list[Flag]:
     """Every flag of a scoring run, in a stable order; `late` maps files to their
     grader.grades.late.Lateness (late or undecided)."""
     late = late or {}
     flags = _identical(entries) + _near_identical(board, key)
     for e in entries:
-        if e.status == "scored" and e.metrics["public"].accuracy >= plausible:
+        if e.status == "scored" and entry_value(e, "public", "accuracy") >= plausible:
             flags.append(
                 Flag(
-                    "implausible",
-                    (e.participant,),
-                    (e.file,),
-                    f"public accuracy {e.metrics['public'].accuracy:.2%} is at or "
+                    kind="implausible",
+                    participants=(e.participant,),
+                    files=(e.file,),
+                    reason=f"public accuracy {entry_value(e, 'public', 'accuracy'):.2%} is at or "
                     f"above {plausible:.0%}; CIFAR-10's test labels are public, "
                     "so check the code behind it",
                 )
             )
         if e.file in late and e.identified:
-            flags.append(Flag("late", (e.participant,), (e.file,), late[e.file].reason))
+            flags.append(
+                Flag(
+                    kind="late",
+                    participants=(e.participant,),
+                    files=(e.file,),
+                    reason=late[e.file].reason,
+                )
+            )
     return flags
 
 
-def _identical(entries) -> list[Flag]:
+def _identical(entries: list[Entry]) -> list[Flag]:
     by_hash: dict[str, list] = defaultdict(list)
     for e in entries:
-        if e.sha256:
+        if e.sha256 and not e.sample:
             by_hash[e.sha256].append(e)
     return [
         Flag(
-            "identical",
-            tuple(dict.fromkeys(e.participant for e in same)),
-            tuple(e.file for e in same),
-            f"byte-identical files (sha256 {digest[:12]}...) from "
+            kind="identical",
+            participants=tuple(dict.fromkeys(e.participant for e in same)),
+            files=tuple(e.file for e in same),
+            reason=f"byte-identical files (sha256 {digest[:12]}...) from "
             f"{len({e.participant for e in same})} participants",
         )
         for digest, same in sorted(by_hash.items(), key=lambda item: item[1][0].file)
@@ -87,7 +100,7 @@ def _identical(entries) -> list[Flag]:
 
 def _near_identical(board, key) -> list[Flag]:
     """Pairs of ranked files that make nearly the same wrong predictions."""
-    rows = [row for row in board if row.entry.predicted is not None]
+    rows = [row for row in board if row.entry.predicted is not None and not row.entry.sample]
     if len(rows) < 2:
         return []
     predicted = np.stack([row.entry.predicted for row in rows])
@@ -98,10 +111,10 @@ def _near_identical(board, key) -> list[Flag]:
             continue  # already flagged as identical
         flags.append(
             Flag(
-                "near-identical",
-                (rows[i].participant, rows[j].participant),
-                (a.file, b.file),
-                f"the same wrong class on {same} of the {either} test images either file "
+                kind="near-identical",
+                participants=(rows[i].participant, rows[j].participant),
+                files=(a.file, b.file),
+                reason=f"the same wrong class on {same} of the {either} test images either file "
                 f"gets wrong (flagged from {SAME_ERRORS:.0%})",
             )
         )

@@ -30,7 +30,7 @@ never changes a rank or a grade. On the evidence of benchmarks/bench_lookup.py (
 real models trained at CPU scale, 17-52% accuracy, and 14 strong files from an error
 model calibrated on them) it flags no honest file, every lookup built from true labels
 or from the real files, and none of the partial lookups built from the error model's
-strong files, which look exactly like stronger honest models (README).
+strong files, which look exactly like stronger honest models (docs/score.md).
 """
 
 from __future__ import annotations
@@ -85,7 +85,15 @@ class LookupRow:
 def lookup_flags(rows: list[LookupRow]) -> list[Flag]:
     """A flag (kind "lookup") for each flagged row."""
     return [
-        Flag("lookup", (r.participant,), (r.file,), r.reason, r.p_value) for r in rows if r.flagged
+        Flag(
+            kind="lookup",
+            participants=(r.participant,),
+            files=(r.file,),
+            reason=r.reason,
+            p_value=r.p_value,
+        )
+        for r in rows
+        if r.flagged
     ]
 
 
@@ -99,33 +107,31 @@ def lookup_rows(board, labels: np.ndarray) -> list[LookupRow] | None:
     correct = np.stack([row.entry.predicted == labels for row in rows])
     found = lookup_statistics(correct)
     return [
-        LookupRow(row.participant, row.entry.file, *stats)
+        LookupRow(participant=row.participant, file=row.entry.file, **stats)
         for row, stats in zip(rows, found, strict=True)
         if not row.staff
     ]
 
 
-def lookup_statistics(correct: np.ndarray) -> list[tuple]:
-    """For each row of `correct` (files x images, bool): (accuracy, right on hardest,
-    expected, wrong on easiest, expected, hardest, easiest, p_value, flagged)."""
+def lookup_statistics(correct: np.ndarray) -> list[dict]:
+    """For each row of `correct` (files x images, bool), LookupRow's numbers by field:
+    accuracy, right on hardest, expected, wrong on easiest, expected, hardest, easiest,
+    p_value, flagged."""
     stats = statistics(correct)
     p_value, flagged = decide(stats)
-    columns = [
-        stats["accuracy"],
-        stats["right_hard"],
-        stats["expected_right"],
-        stats["wrong_easy"],
-        stats["expected_wrong"],
-        stats["n_hard"],
-        stats["n_easy"],
-    ]
-    kinds = (float, int, float, int, float, int, int)
+    columns = {
+        "accuracy": (float, stats["accuracy"]),
+        "right_on_hardest": (int, stats["right_hard"]),
+        "expected_right_on_hardest": (float, stats["expected_right"]),
+        "wrong_on_easiest": (int, stats["wrong_easy"]),
+        "expected_wrong_on_easiest": (float, stats["expected_wrong"]),
+        "hardest": (int, stats["n_hard"]),
+        "easiest": (int, stats["n_easy"]),
+        "p_value": (float, p_value),
+        "flagged": (bool, flagged),
+    }
     return [
-        (
-            *(kind(column[i]) for kind, column in zip(kinds, columns, strict=True)),
-            float(p_value[i]),
-            bool(flagged[i]),
-        )
+        {name: kind(column[i]) for name, (kind, column) in columns.items()}
         for i in range(len(correct))
     ]
 

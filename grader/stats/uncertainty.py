@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from grader.core.constants import DEFAULT_RANK_BY
+from grader.score.entry import Entry, entry_value
 from grader.stats.metrics import competition_ranks, f1_from_counts
 
 RESAMPLES = 1000
@@ -237,7 +239,7 @@ class RowUncertainty:
 
 
 def file_intervals(
-    entries, key, split: str, resamples: int = RESAMPLES
+    entries: list[Entry], key, split: str, resamples: int = RESAMPLES
 ) -> dict[str, dict[str, Interval]]:
     """95% intervals of accuracy and macro-F1 on `split` for every scored file, by file."""
     mask = key.mask(split)
@@ -258,7 +260,7 @@ def board_uncertainty(
     baseline: str | None = None,
     resamples: int = RESAMPLES,
     intervals: dict[str, dict[str, Interval]] | None = None,
-    rank_by: str = "accuracy",
+    rank_by: str = DEFAULT_RANK_BY,
 ) -> list[RowUncertainty]:
     """Intervals, tests and tied groups for every row of a board, on its ranking split.
 
@@ -279,11 +281,11 @@ def board_uncertainty(
         spans = intervals[row.entry.file]
         rows.append(
             RowUncertainty(
-                spans["accuracy"],
-                spans["macro_f1"],
-                test(i, i + 1) if i + 1 < len(board) else None,
-                test(i, reference) if reference is not None else None,
-                groups[i],
+                accuracy=spans["accuracy"],
+                macro_f1=spans["macro_f1"],
+                p_vs_next=test(i, i + 1) if i + 1 < len(board) else None,
+                p_vs_baseline=test(i, reference) if reference is not None else None,
+                group=groups[i],
             )
         )
     return rows
@@ -369,7 +371,7 @@ class Shakeup:
 def shakeup(
     final_board,
     key,
-    rank_by: str = "accuracy",
+    rank_by: str = DEFAULT_RANK_BY,
     resplits: int = RESPLITS,
     seed: int = SEED,
     public_board=None,
@@ -380,7 +382,9 @@ def shakeup(
     each participant's rank on `public_board` (the public leaderboard; default: the
     rank of the final file's public score)."""
     entries = [row.entry for row in final_board]
-    observed = [[e.metrics[split].exact(rank_by) for e in entries] for split in SPLIT_PAIR]
+    observed = [
+        [entry_value(e, split, rank_by, exact=True) for e in entries] for split in SPLIT_PAIR
+    ]
     masks = _resplit_masks(key, resplits, seed)
     public_scores, private_scores = _resplit_scores(entries, key, masks, rank_by)
     taus = np.array(
@@ -392,14 +396,14 @@ def shakeup(
         public_rank = [rank_of[row.participant] for row in final_board]
     tau = kendall_tau(*(np.asarray(_dense(scores)) for scores in observed))
     return Shakeup(
-        [row.participant for row in final_board],
-        public_rank,
-        private_rank,
-        tau,
-        float(np.mean(taus)),
-        float(np.std(taus)),
-        resplits,
-        int(np.count_nonzero(taus <= tau + 1e-12)),
+        participants=[row.participant for row in final_board],
+        public_rank=public_rank,
+        private_rank=private_rank,
+        tau=tau,
+        resplit_tau_mean=float(np.mean(taus)),
+        resplit_tau_sd=float(np.std(taus)),
+        resplits=resplits,
+        at_or_below=int(np.count_nonzero(taus <= tau + 1e-12)),
     )
 
 
