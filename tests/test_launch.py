@@ -200,12 +200,14 @@ TYPO = ("x = random_flip(x, generator)", "x = random_flp(x, generator)")
 
 
 def test_a_code_mistake_in_one_process_is_a_few_lines(bundle, tmp_path, capsys):
-    source = (ROOT / "baseline" / "lesson.py").read_text().replace(*TYPO)
+    """A typo the transform check cannot catch (in loss_fn, first called by the training
+    loop): the run starts, then stops with the error, the student's two lines, the log."""
+    typo = ("return F.cross_entropy(logits, targets,", "return cross_entropy(logits, targets,")
+    source = (ROOT / "baseline" / "lesson.py").read_text().replace(*typo)
+    lines = source.splitlines()
     cell = "<cell-typo>"
-    number = source.splitlines().index(
-        "    x = random_flp(x, generator)  # RandomHorizontalFlip(0.5)"
-    )
-    calling = source.splitlines().index("        x = train_transform(images, generator, cfg)")
+    number = next(n for n, line in enumerate(lines, 1) if "return cross_entropy(" in line)
+    calling = lines.index("            loss = loss_fn(logits, targets, cfg)") + 1
     out = tmp_path / "run"
     with pytest.raises(NotebookStop) as info:
         from baseline.launch import launch
@@ -213,11 +215,10 @@ def test_a_code_mistake_in_one_process_is_a_few_lines(bundle, tmp_path, capsys):
         launch(small(bundle, out), as_cells(source, cell), processes=1)
     logs = out / "launch" / "process-0.log"
     assert str(info.value) == (
-        "NameError: name 'random_flp' is not defined (training process 0 of 1)\n"
-        f"  in train_transform, {cell}, line {number + 1}: x = random_flp(x, generator)  "
-        "# RandomHorizontalFlip(0.5)\n"
-        f"  called from train_one_epoch, {cell}, line {calling + 1}: x = train_transform(images, "
-        "generator, cfg)\n"
+        "NameError: name 'cross_entropy' is not defined (training process 0 of 1)\n"
+        f"  in loss_fn, {cell}, line {number}: {lines[number - 1].strip()}\n"
+        f"  called from train_one_epoch, {cell}, line {calling}: loss = loss_fn(logits, "
+        "targets, cfg)\n"
         f"The full traceback of each process: {logs}\n"
         "Fix the code, run its cell, then run this cell again."
     )
@@ -225,9 +226,9 @@ def test_a_code_mistake_in_one_process_is_a_few_lines(bundle, tmp_path, capsys):
     # showed as it came (the banner names the edited function).
     log = logs.read_text()
     assert log.index("Training run -> ") < log.index("Traceback (most recent call last):")
-    assert log.rstrip().endswith("NameError: name 'random_flp' is not defined")
-    assert f'File "{cell}", line {number + 1}, in train_transform' in log
-    assert "  code       edited: train_transform " in capsys.readouterr().out
+    assert log.rstrip().endswith("NameError: name 'cross_entropy' is not defined")
+    assert f'File "{cell}", line {number}, in loss_fn' in log
+    assert "  code       edited: loss_fn " in capsys.readouterr().out
     assert info.value.__context__ is None and info.value.__cause__ is None
 
 
@@ -491,7 +492,9 @@ def test_in_one_kernel_a_typo_then_the_fix_then_two_runs(bundle, tmp_path):
     run_kernel(notebook, env, tmp_path)
     code = [c for c in notebook.cells if c.cell_type == "code"]
     errors = [c for c in code if any(o.output_type == "error" for o in c.outputs)]
-    assert errors == [notebook.cells[run]], [cell_text(c)[-2000:] for c in errors]
+    # The picture of what train_transform makes (run in the kernel) fails first, then Run.
+    (picture,) = [c for c in code if "transformed_grid(" in c.source]
+    assert errors == [picture, notebook.cells[run]], [cell_text(c)[-2000:] for c in errors]
     # The failing Run: the error in a few lines, naming the typo, the function, the cell.
     failed = cell_text(notebook.cells[run])
     (error,) = [o for o in notebook.cells[run].outputs if o.output_type == "error"]
@@ -504,21 +507,29 @@ def test_in_one_kernel_a_typo_then_the_fix_then_two_runs(bundle, tmp_path):
     # The number the notebook shows beside the cell (IPython 8 records it; for IPython 7,
     # as on Kaggle, it is read from the kernel's history).
     number = next(c.execution_count for c in code if c.source.startswith("# A transform takes"))
-    assert shown[1].startswith(f"  in train_transform, cell In[{number}], line 9: ")
-    assert shown[1].endswith(": x = random_flp(x, generator)  # RandomHorizontalFlip(0.5)")
-    assert shown[2].startswith("  called from train_one_epoch, ")
-    logs = [out / "launch" / "process-0.log", out / "launch" / "process-1.log"]
-    assert shown[-2] == f"The full traceback of each process: {logs[0]}, {logs[1]}"
+    line = transforms.source.splitlines().index(
+        "    x = random_flp(x, generator)  # RandomHorizontalFlip(0.5)"
+    )
+    line += 1  # counted from 1, as the notebook shows
+    # The engine calls train_transform on 16 images before training (baseline/built.py),
+    # so the typo stops the run there: the one line of the student's is the cell's.
+    assert shown[1:] == [
+        f"  in train_transform, cell In[{number}], line {line}: x = random_flp(x, generator)  "
+        "# RandomHorizontalFlip(0.5)",
+        f"The full traceback of each process: {out}/launch/process-0.log, "
+        f"{out}/launch/process-1.log",
+        "Fix the code, run its cell, then run this cell again.",
+    ]
     # Each log holds that process's full traceback, with the cell's lines (read before
     # the next run replaces the logs).
     assert cell_text(notebook.cells[run + 1]) == "logs 2 True\n"
-    # All the cell showed, but for the banner (its settings, however many): <= 25 lines.
+    # All the cell showed, but for a banner (the run's settings, however many): <= 25 lines.
     lines = failed.splitlines()
-    banner = lines.index(next(line for line in lines if line.startswith("Training run -> ")))
-    end = banner + 1
-    while end < len(lines) and lines[end].startswith("  "):
+    starts = [n for n, line in enumerate(lines) if line.startswith("Training run -> ")]
+    end = starts[0] + 1 if starts else 0
+    while starts and end < len(lines) and lines[end].startswith("  "):
         end += 1
-    assert len(lines) - (end - banner) <= 25, failed
+    assert len(lines) - (end - starts[0] if starts else 0) <= 25, failed
     # The fix, then two runs in a row: both train, to the same submission.
     good = [cell_text(c) for c in notebook.cells[run + 4 : run + 6]]
     for printed in good:
