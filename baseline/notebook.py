@@ -18,7 +18,10 @@ The same notebook runs on Kaggle and locally:
 * `$CIFAR10_KIT_SMOKE=1` shrinks the run to a CPU-sized smoke test (resnet18,
   random init, 32 px, 500 images, 1 epoch, batch 64), which is how the tests
   execute the notebooks;
-* `launch` trains with Accelerate's notebook_launcher: one process per GPU.
+* hardware: `preflight` (baseline/preflight.py) says how Run will train on this
+  machine, and stops on a GPU the installed torch cannot use;
+* `launch` (baseline/launch.py) trains in fresh processes, one per GPU, with the
+  notebook's functions.
 
 Nothing here imports torch at import time: the first cell must be able to
 upgrade it before it is loaded.
@@ -28,18 +31,31 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
-import re
 import socket
 import subprocess
 import sys
 from collections.abc import Callable, Container, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from baseline.config import TrainConfig
-from baseline.errors import OneLineError, TrainingError
+from baseline.errors import NotebookStop
 from baseline.kit import loaded_kit
+from baseline.launch import launch
+from baseline.preflight import preflight, version_tuple
+
+# What the notebook's cells import from here (the set-up cell, the plumbing cell).
+__all__ = [
+    "NotebookStop",
+    "check_kit",
+    "check_packages",
+    "find_data",
+    "launch",
+    "output_dir",
+    "preflight",
+    "smoke_if_asked",
+    "version_tuple",
+]
 
 KAGGLE_INPUT = Path("/kaggle/input")
 KAGGLE_WORKING = Path("/kaggle/working")
@@ -53,19 +69,9 @@ SMOKE = {
 }
 
 
-class NotebookStop(OneLineError):
-    """A problem the student can fix, shown in a notebook as its one line (no traceback)."""
-
-
 # ----------------------------------------------------------------------------
 # Packages
 # ----------------------------------------------------------------------------
-
-
-def version_tuple(text: str) -> tuple[int, ...]:
-    """The leading numbers of a version: "2.5.1+cu121" -> (2, 5, 1), "0.30" -> (0, 30)."""
-    match = re.match(r"\d+(\.\d+)*", text)
-    return tuple(int(part) for part in match.group(0).split(".")) if match else ()
 
 
 def installed_version(name: str) -> str | None:
@@ -182,53 +188,3 @@ def smoke_if_asked(cfg: TrainConfig) -> TrainConfig:
         )
         return replace(cfg, **SMOKE)
     return cfg
-
-
-# ----------------------------------------------------------------------------
-# Launch
-# ----------------------------------------------------------------------------
-
-
-def _reset_accelerate() -> None:
-    """Forget the previous run's Accelerate state in this process, so that a run with
-    other settings (mixed precision, gradient accumulation) can start: Accelerate keeps
-    it per process, and refuses to change it."""
-    from accelerate.state import AcceleratorState, GradientState
-
-    AcceleratorState._reset_state(reset_partial_state=True)
-    GradientState._reset_state()
-
-
-def launch(cfg: TrainConfig, lesson: Mapping[str, Any], processes: int | None = None) -> Path:
-    """Train with the notebook's own functions (`lesson`: its globals()), one process per
-    GPU (or `processes`) through Accelerate's notebook_launcher; return the run's folder.
-
-    Running it again starts the run over in the same folder: the earlier run's files are
-    replaced once the new run's set-up has passed every check. With resume=True in the
-    settings, it continues the earlier run from its last finished epoch instead.
-    """
-    import torch
-    from accelerate import notebook_launcher
-
-    from baseline.train import run
-
-    if processes is None:
-        processes = max(torch.cuda.device_count(), 1) if not cfg.cpu else 1
-    if processes > 1 and torch.cuda.is_initialized():
-        raise NotebookStop(
-            "a cell above already used the GPU (.cuda(), .to('cuda'), an Accelerator...), so "
-            f"the {processes}-GPU launch cannot start its processes: Run > Restart & clear "
-            "cell outputs, then Run All, keeping GPU work inside the training functions."
-        )
-    if processes == 1:
-        _reset_accelerate()
-    try:
-        notebook_launcher(run, (cfg, dict(lesson), None, True), num_processes=processes)
-    except TrainingError as exc:
-        raise NotebookStop(str(exc)) from None
-    except Exception as exc:  # a child process's error arrives wrapped, with its traceback
-        found = re.search(r"TrainingError: (.+)", str(exc))
-        if found is None:
-            raise
-        raise NotebookStop(found.group(1)) from None
-    return Path(cfg.out)

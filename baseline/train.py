@@ -320,7 +320,10 @@ def run(
     reports it to Optuna there and may stop the run by raising). `replace`: an earlier
     run in --out is replaced rather than refused (the notebook's Run cell, run again).
     """
-    pieces = Pieces.of(default_lesson if lesson is None else lesson)
+    if isinstance(lesson, Pieces):  # baseline.worker passes them ready
+        pieces = lesson
+    else:
+        pieces = Pieces.of(default_lesson if lesson is None else lesson)
     setup = set_up(cfg, pieces, replace)
     fit(setup.training, pieces, setup.out, on_epoch)
     return predict_and_write(setup, pieces)

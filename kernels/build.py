@@ -52,7 +52,17 @@ NOTEBOOKS = {"baseline": "baseline", "improved": "improved"}  # notebook -> reci
 MAX_CELL_LINES = 60
 KEPT_TAGS = ("parameters", "run")  # tags the notebooks keep, each on exactly one cell
 # The packages the notebooks run on, checked by their first cell (minimums: pyproject.toml).
-CHECKED = ("torch", "torchvision", "accelerate", "timm", "numpy", "pandas", "matplotlib", "tqdm")
+CHECKED = (
+    "torch",
+    "torchvision",
+    "accelerate",
+    "timm",
+    "numpy",
+    "pandas",
+    "matplotlib",
+    "tqdm",
+    "cloudpickle",  # sends the notebook's functions to the training processes
+)
 # What the settings cell lists, by topic (every field a student has a reason to change).
 SETTINGS = {
     "모델 / the model": ("model", "weights", "image_size"),
@@ -143,7 +153,7 @@ def setup_cell() -> str:
         [
             "# Packages first: one older than the kit needs is upgraded with pip when the",
             "# kernel has internet, else the notebook stops and says what to do. Then the",
-            "# kit's plumbing (Accelerate launch, checkpoints, the grader's validator, plots):",
+            "# kit's plumbing (the launch, checkpoints, the grader's validator, plots):",
             "# the packages baseline/ and grader/ of the cifar10-kit, attached to this notebook",
             '# as the Kaggle dataset "cifar10-kit": Python imports them straight from its',
             "# cifar10_kit.zip, or from the folder Kaggle unpacked it into.",
@@ -164,7 +174,7 @@ def setup_cell() -> str:
             "if kits:",
             "    sys.path.insert(0, str(kits[0]))",
             "try:",
-            "    from baseline.notebook import check_kit, check_packages",
+            "    from baseline.notebook import check_kit, check_packages, preflight",
             "except ModuleNotFoundError:",
             "    raise SystemExit(",
             '        "The kit is missing: add the dataset cifar10-kit to this notebook "',
@@ -173,6 +183,10 @@ def setup_cell() -> str:
             "",
             "check_packages(MINIMUM)",
             "check_kit(KIT_SHA256)",
+            "# The GPUs (read without starting CUDA) and how Run will use them: one training",
+            "# process per GPU; a GPU the installed torch cannot use stops here, saying what",
+            "# to pick instead.",
+            "preflight()",
         ]
     )
 

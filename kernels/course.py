@@ -114,12 +114,15 @@
 # %% [markdown]
 # ## 준비 / Set-up
 #
-# 첫 셀은 패키지 버전을 확인하고, 고칠 필요가 없는 키트 코드(학습 엔진, 채점기,
-# 그림)를 불러옵니다.
+# 첫 셀은 패키지 버전을 확인하고, GPU와 *Run*이 GPU를 쓰는 방식을 출력합니다(설치된
+# torch가 쓸 수 없는 GPU, 예를 들어 Kaggle의 P100이면 멈추고 무엇을 고를지 알려
+# 줍니다). 그다음 고칠 필요가 없는 키트 코드(학습 엔진, 채점기, 그림)를 불러옵니다.
 #
-# The first cell prints the versions this notebook runs on and checks them;
+# The first cell prints the versions this notebook runs on and checks them,
+# and the GPUs and how *Run* will use them (it stops on a GPU the installed
+# torch cannot use, such as Kaggle's P100, and says what to pick instead);
 # then it loads the kit's plumbing, code you have no reason to change: the
-# launch on both GPUs (`baseline/notebook.py`), the engine around your
+# launch on both GPUs (`baseline/launch.py`), the engine around your
 # functions (`baseline/engine.py`: seeded batches on the GPU, evaluation
 # after each epoch, early stopping, checkpoints, the records), `grader/`
 # (the course's validator and metrics) and the plots. Its source: the
@@ -305,19 +308,28 @@ display(Image(transformed_grid(images.numpy(), seen, names)))
 # %% [markdown]
 # ### 실행 / Run
 #
-# 아래 셀이 학습을 시작합니다(GPU마다 프로세스 하나, 위에서 정의한 함수 그대로).
-# 에폭마다 한 줄을 출력하고, 학습 곡선과 체크포인트를 저장하며, 마지막에 테스트
-# 이미지를 예측해 `submission.csv`를 씁니다.
+# 아래 셀이 학습을 시작합니다(GPU마다 새 Python 프로세스 하나, 위에서 정의한 함수
+# 그대로). 에폭마다 한 줄을 출력하고, 학습 곡선과 체크포인트를 저장하며, 마지막에
+# 테스트 이미지를 예측해 `submission.csv`를 씁니다.
 #
-# `launch` starts one process per GPU (Accelerate's `notebook_launcher`) and
-# trains with the functions defined above (`globals()`): each epoch it prints
-# one line, writes the learning curves and a checkpoint; at the end it predicts
-# the test images and writes `submission.csv`. The first lines settle every
-# choice (batch per GPU, mixed precision, crop) and name the functions you
+# `launch` starts one fresh Python process per GPU and trains with the functions
+# defined above (`globals()`, sent to the processes with cloudpickle): each epoch
+# it prints one line, writes the learning curves and a checkpoint; at the end it
+# predicts the test images and writes `submission.csv`. The first lines settle
+# every choice (batch per GPU, mixed precision, crop) and name the functions you
 # edited. Running it again starts the run over (the earlier run's files are
 # replaced once the new one has passed its checks); with `resume=True` it
 # continues the earlier run from its last finished epoch. Errors name the
 # settings as the command line's flags: `--lr` is `lr =` in *Settings*.
+#
+# 코드에 오류가 있으면 이 셀이 몇 줄로 알려 줍니다: 오류, 함수와 셀과 줄, 그리고
+# 프로세스마다 전체 traceback을 적은 로그 파일(실행 폴더의 `launch/process-N.log`).
+# 그때 학습 프로세스는 이미 멈춰 있으니, 셀을 고쳐 실행한 뒤 이 셀을 다시 실행하면
+# 됩니다(Ctrl-C로도 멈춥니다). If your code fails, this cell says where in a few
+# lines: the error, your function, its cell and line, and the log of each process
+# (the run's `launch/process-N.log`) with the full traceback. The processes are
+# stopped by then: fix the cell, run it, and run this cell again (Ctrl-C stops
+# them too).
 
 # %% tags=["run"]
 out = launch(cfg, globals())

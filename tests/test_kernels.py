@@ -211,8 +211,14 @@ def execute(notebook, bundle: Path, out: Path) -> str:
 
 
 def command_line(bundle: Path, out: Path, *flags: str) -> bytes:
-    """submission.csv of `python -m baseline.train` with the smoke settings and `flags`."""
+    """submission.csv of `python -m baseline.train` with the smoke settings and `flags`; with
+    CIFAR10_KIT_PROCESSES=N (the notebook's Run then trains in N CPU processes), of
+    `torchrun --nproc_per_node N -m baseline.train --cpu`, the same training."""
+    processes = int(os.environ.get("CIFAR10_KIT_PROCESSES") or 1)
     command = [sys.executable, "-m", "baseline.train", "--data", str(bundle), "--out", str(out)]
+    if processes > 1:
+        torchrun = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={processes}"]
+        command = [*torchrun, *command[1:], "--cpu"]
     done = subprocess.run(
         [*command, *SMOKE_FLAGS, *flags],
         capture_output=True,
@@ -427,23 +433,6 @@ def test_the_first_cell_finds_the_kit_dataset_as_kaggle_attaches_it(layout, tmp_
     assert printed[1].startswith("Kit: cifar10-kit ") and printed[1].endswith(f"from {where}")
 
 
-def test_cuda_used_before_a_two_gpu_launch_is_one_line_with_the_fix(monkeypatch, tmp_path):
-    import torch
-
-    from baseline.config import TrainConfig
-    from baseline.notebook import NotebookStop, launch
-
-    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
-    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
-    with pytest.raises(NotebookStop) as info:
-        launch(TrainConfig(out=str(tmp_path / "run")), {})
-    assert str(info.value) == (
-        "a cell above already used the GPU (.cuda(), .to('cuda'), an Accelerator...), so the "
-        "2-GPU launch cannot start its processes: Run > Restart & clear cell outputs, then "
-        "Run All, keeping GPU work inside the training functions."
-    )
-
-
 def broken(name: str):
     """A lesson namespace with one student's mistake, by name."""
     import numpy as np
@@ -572,8 +561,8 @@ except NotebookStop as stop:
 def test_the_two_process_launch_trains_and_brings_a_childs_error_back_as_one_line(
     smoke_bundle, tmp_path
 ):
-    """The T4 x2 path of the Run cell (Accelerate's notebook_launcher forking two
-    processes), on two CPU processes."""
+    """The T4 x2 path of the Run cell (two fresh training processes, baseline/launch.py),
+    on two CPU processes."""
     results = []
     for lr in ("0.001", "1e30"):
         done = subprocess.run(
@@ -749,7 +738,7 @@ def test_the_minimum_versions_leg_imports_the_minimums():
     from baseline.notebook import version_tuple
 
     minimum = minimum_versions()
-    for name in ("accelerate", "timm", "numpy", "pandas", "matplotlib"):
+    for name in ("accelerate", "timm", "numpy", "pandas", "matplotlib", "cloudpickle"):
         found = version_tuple(importlib.metadata.version(name))
         wanted = version_tuple(minimum[name])
         assert found[: len(wanted)] == wanted and not any(found[len(wanted) :]), (name, found)
