@@ -394,6 +394,10 @@ pd.read_csv(out / "submission.csv").head()
 # 2. Click **Share** (top right) > **Add collaborators**, type the TA's Kaggle
 #    user name (on the course page) and give **Can view** (or **Can edit** if
 #    the TA asks for it).
-# 3. Submit the notebook's `submission.csv` to the competition (Output >
+# 3. **Save Version > Save & Run All** 로 저장하세요. Save with *Save Version >
+#    Save & Run All* (not *Quick Save*, which keeps no output): the saved version
+#    then holds this run's `submission.csv`, which the TA compares with the file
+#    you hand in.
+# 4. Submit that version's `submission.csv` to the competition (Output >
 #    Submit), and hand in the same file on the LMS: the TA checks that the
 #    two are the same file.
