@@ -30,7 +30,7 @@ from baseline.transforms import (
     resize,
     to_float,
 )
-from grader.bundle.prepare import stratified_mask
+from grader.bundle.split import stratified_mask
 from grader.stats.metrics import score
 
 NUM_CLASSES = 10  # CIFAR-10
