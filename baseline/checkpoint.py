@@ -29,7 +29,7 @@ from accelerate import Accelerator
 from baseline.config import TrainConfig, flag_text
 from baseline.errors import TrainingError
 from baseline.outputs import OUTPUT_FILES
-from baseline.recipe import EarlyStopping, Plateau
+from baseline.schedules import EarlyStopping, Plateau
 from grader.core.fileio import write_atomically, write_text_atomically
 
 CHECKPOINT = "checkpoint"  # out/checkpoint.NNNN folders, one complete per epoch saved

@@ -62,7 +62,7 @@ from baseline.checkpoint import (
     remove_run,
     saved_config,
 )
-from baseline.config import TrainConfig, parse_config
+from baseline.config import TrainConfig, check_settings, parse_config
 from baseline.data import check_split, load_competition
 from baseline.devices import (
     device_name,
@@ -84,7 +84,6 @@ from baseline.outputs import (
     write_run_json,
     write_text,
 )
-from baseline.recipe import check_recipe
 from baseline.transforms import CROP_RATIO, CROP_SCALE
 from grader.bundle.files import Bundle
 
@@ -93,21 +92,9 @@ from grader.bundle.files import Bundle
 # ----------------------------------------------------------------------------
 
 
-def check_batch(cfg: TrainConfig, processes: int) -> None:
-    """Refuse batch settings that cannot train, naming the flag."""
-    for flag, value in (
-        ("--batch-size", cfg.batch_size),
-        ("--grad-accum", cfg.grad_accum),
-        ("--epochs", cfg.epochs),
-        ("--image-size", cfg.image_size),
-    ):
-        if value < 1:
-            raise TrainingError(f"{flag} {value}: must be at least 1.")
-    if cfg.train_limit is not None and cfg.train_limit < 2:
-        raise TrainingError(
-            f"--train-limit {cfg.train_limit}: must be at least 2 (one image "
-            "to train on, one to validate with)."
-        )
+def check_batch_split(cfg: TrainConfig, processes: int) -> None:
+    """Refuse a global batch that does not split among the run's `processes` (known once
+    Accelerate has started) and --grad-accum, naming the flags. After check_settings."""
     share = processes * cfg.grad_accum
     if cfg.batch_size % share == 0 and cfg.batch_size // share < 2:
         raise TrainingError(
@@ -120,6 +107,9 @@ def check_batch(cfg: TrainConfig, processes: int) -> None:
             f"--batch-size {cfg.batch_size}: must be divisible by processes x --grad-accum "
             f"({processes} x {cfg.grad_accum} = {share}), since the batch is global."
         )
+    per_process = cfg.batch_size // share
+    if (cfg.mixup or cfg.cutmix) and per_process % 2:
+        raise TrainingError(f"--mixup/--cutmix need an even batch per process, not {per_process}.")
 
 
 def prepare_out(cfg: TrainConfig, replace: bool = False) -> Path:
@@ -173,9 +163,9 @@ def set_up(cfg: TrainConfig, pieces: Pieces, replace: bool = False) -> Setup:
     optimizer and the loaders, and restore a checkpoint with --resume. With `replace`,
     the files of an earlier run in --out are removed, once all of that has worked."""
     started = time.perf_counter()
+    check_settings(cfg)  # the settings alone: before anything starts
     acc = make_accelerator(cfg)
-    check_batch(cfg, acc.num_processes)
-    check_recipe(cfg, cfg.batch_size // acc.num_processes // cfg.grad_accum)
+    check_batch_split(cfg, acc.num_processes)
     out = prepare_out(cfg, replace)
     seed_everything(cfg.seed, cfg.deterministic)  # before the split and the model
     bundle = load_competition(cfg.data)

@@ -327,10 +327,13 @@ def test_gradient_accumulation_keeps_the_global_batch(bundle, tmp_path):
     ],
 )
 def test_batch_settings_that_cannot_train(settings, message):
-    from baseline.train import check_batch
+    from baseline.config import check_settings
+    from baseline.train import check_batch_split
 
+    cfg = TrainConfig(**settings)
     with pytest.raises(TrainingError) as info:
-        check_batch(TrainConfig(**settings), processes=1)
+        check_settings(cfg)
+        check_batch_split(cfg, processes=1)
     assert str(info.value) == message
 
 
