@@ -31,11 +31,11 @@ from baseline.checkpoint import (
     restore_best,
     save_best,
     save_checkpoint,
-    sync_ema,
 )
 from baseline.config import TrainConfig
 from baseline.data import EpochShuffle, ImageRows, make_loader
 from baseline.devices import derived_seed
+from baseline.ema import sync_ema
 from baseline.errors import TrainingError
 from baseline.outputs import plot_learning_curves, write_metrics_csv, write_text
 from grader.bundle.files import Bundle

@@ -58,7 +58,6 @@ from baseline.checkpoint import (
     epochs_in_checkpoint,
     fail_point,
     load_checkpoint,
-    make_ema,
     remove_run,
     saved_config,
 )
@@ -70,6 +69,7 @@ from baseline.devices import (
     precision_reason,
     seed_everything,
 )
+from baseline.ema import make_ema
 from baseline.engine import Pieces, Training, evaluated, fit, guard_memory, make_loaders
 from baseline.errors import TrainingError
 from baseline.model import check_model, load_pretrained, resolve_weights, summary

@@ -87,7 +87,7 @@
 # | augmentation (데이터 증강) | `augment`, {{line:augment}}; `mixup`, `cutmix` | *Transforms*: `train_transform`, {{def:train_transform}} |
 # | loss, label smoothing | `label_smoothing`, {{line:label_smoothing}} | *Loss*: `loss_fn`, {{def:loss_fn}} |
 # | mixup, cutmix | `mixup`, {{line:mixup}}; `cutmix`, {{line:cutmix}} | *Loss*: `mix_batch`, {{def:mix_batch}} |
-# | weight averaging (EMA) | `ema`, {{line:ema}} | the engine (`baseline/checkpoint.py`: `make_ema`) |
+# | weight averaging (EMA) | `ema`, {{line:ema}} | the engine (`baseline/ema.py`: `make_ema`) |
 # | test-time augmentation | `tta`, {{line:tta}} | *Validation*: `predict`, {{def:predict}} |
 # | image size (resize) | `image_size`, {{line:image_size}} | *Transforms*: `eval_transform`, {{def:eval_transform}} |
 # | the training loop | | *The training loop*: `train_one_epoch`, {{def:train_one_epoch}} |

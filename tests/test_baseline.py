@@ -562,7 +562,7 @@ def test_precision_follows_the_compute_capability(capability, precision):
 def test_the_ema_follows_the_model_early():
     import torch
 
-    from baseline.checkpoint import make_ema
+    from baseline.ema import make_ema
 
     ema = make_ema(torch.nn.Linear(2, 2), 0.999)
     # At optimizer step t the average keeps min(0.999, 1 - t^(-2/3)) of itself.
