@@ -1,4 +1,4 @@
-"""What survives a kill: the resumable state, checkpoints, the best epoch's weights, the EMA.
+"""What survives a kill: the resumable state, checkpoints, the best epoch's weights.
 
 A checkpoint becomes current in one atomic step. Each save writes Accelerate's
 state and progress.json into checkpoint.partial/, renames it checkpoint.NNNN/
@@ -29,7 +29,7 @@ from accelerate import Accelerator
 from baseline.config import TrainConfig, flag_text
 from baseline.errors import TrainingError
 from baseline.outputs import OUTPUT_FILES
-from baseline.recipe import EarlyStopping, Plateau
+from baseline.schedules import EarlyStopping, Plateau
 from grader.core.fileio import write_atomically, write_text_atomically
 
 CHECKPOINT = "checkpoint"  # out/checkpoint.NNNN folders, one complete per epoch saved
@@ -223,7 +223,7 @@ def saved_config(out: Path) -> dict[str, Any] | None:
 
 
 # ----------------------------------------------------------------------------
-# The best epoch's weights (early stopping) and the moving average (--ema)
+# The best epoch's weights (early stopping)
 # ----------------------------------------------------------------------------
 
 
@@ -238,28 +238,3 @@ def save_best(acc: Accelerator, model: torch.nn.Module, out: Path) -> None:
 def restore_best(acc: Accelerator, model: torch.nn.Module, out: Path) -> None:
     state = torch.load(out / BEST, map_location="cpu", weights_only=True)
     acc.unwrap_model(model).load_state_dict(state)
-
-
-def make_ema(model: torch.nn.Module, decay: float) -> torch.nn.Module:
-    """timm's ModelEmaV3 with warm-up: at optimizer step t the average keeps
-    min(decay, 1 - t ** -2/3) of itself (0 at the first step, 0.37 at the second, 0.98
-    after one baseline epoch of 351 steps), so it follows the model early instead of
-    holding the initial weights for thousands of steps."""
-    from timm.utils import ModelEmaV3
-
-    return ModelEmaV3(model, decay=decay, use_warmup=True)
-
-
-def sync_ema(acc: Accelerator, ema: torch.nn.Module | None) -> None:
-    """Give every process rank 0's moving average.
-
-    The average is kept outside DDP, and each process's BatchNorm statistics
-    follow its own images: without this, processes would evaluate (and resume)
-    with different weights.
-    """
-    if ema is None or acc.num_processes == 1:
-        return
-    import torch.distributed as dist
-
-    for tensor in ema.module.state_dict().values():
-        dist.broadcast(tensor, src=0)

@@ -16,8 +16,19 @@ Settled ambiguities (printed at the start of every run):
 * Mixed precision "auto": fp16 below compute capability 8.0 (Kaggle's T4 is
   7.5), bf16 from 8.0, none (fp32) on the CPU.
 
-A flag value outside its range (`RANGES`) is refused before anything runs,
-with one `Error:` line naming the flag and the range (exit 2).
+Validation, in two steps, both before anything runs:
+
+* `TrainConfig` itself refuses a value of the wrong kind, not among its choices
+  or outside its range (`RANGES`): `ConfigError`, one `Error:` line naming the
+  flag and what it must be (exit 2).
+* `check_settings`, the first step of a run, refuses values that each fit but
+  cannot train (`--epochs 0`) or cannot work together (`--nesterov` with Adam):
+  every problem in one `TrainingError` (exit 1).
+
+What needs more than the settings is checked where it becomes known: the
+processes (baseline.train.check_batch_split), the data (baseline.data.
+check_split, baseline.engine.make_loaders), the checkpoint (baseline.checkpoint.
+load_checkpoint) and --out (baseline.train.prepare_out).
 """
 
 from __future__ import annotations
@@ -30,7 +41,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from baseline.errors import OneLineError
+from baseline.errors import OneLineError, TrainingError
 
 # Allowed values of numeric flags: (low, high, low included, high included).
 RANGES: dict[str, tuple[float, float, bool, bool]] = {
@@ -205,6 +216,38 @@ class TrainConfig:
     def for_recipe(cls, recipe: str = "baseline", **overrides: Any) -> TrainConfig:
         """The recipe's settings (RECIPES), then `overrides`."""
         return cls(**{**RECIPES[recipe], "recipe": recipe, **overrides})
+
+
+def check_settings(cfg: TrainConfig) -> None:
+    """Refuse settings that each fit their field but cannot train or cannot work together,
+    naming the flags, every problem at once (TrainingError). A run's first check; each
+    value's own kind and range is TrainConfig's (RANGES)."""
+    problems = [
+        f"{flag} {value}: must be at least 1."
+        for flag, value in (
+            ("--batch-size", cfg.batch_size),
+            ("--grad-accum", cfg.grad_accum),
+            ("--epochs", cfg.epochs),
+            ("--image-size", cfg.image_size),
+        )
+        if value < 1
+    ]
+    if cfg.train_limit is not None and cfg.train_limit < 2:
+        problems.append(
+            f"--train-limit {cfg.train_limit}: must be at least 2 (one image to train on, "
+            "one to validate with)."
+        )
+    if cfg.nesterov and (cfg.optimizer != "sgd" or cfg.momentum <= 0):
+        problems.append("--nesterov needs --optimizer sgd and --momentum above 0.")
+    if cfg.model.startswith("timm/") and cfg.weights_file:
+        problems.append(
+            "--weights-file works with torchvision models only (timm/ models take their "
+            "weights from the Hugging Face cache)."
+        )
+    if cfg.model.startswith("timm/") and cfg.bn_head:
+        problems.append("--bn-head works with torchvision models only.")
+    if problems:
+        raise TrainingError(" ".join(problems))
 
 
 def get_parser() -> argparse.ArgumentParser:

@@ -2,8 +2,9 @@
 
 baseline/lesson.py holds what decides the numbers (transforms, model, loss,
 optimizer, schedule, the training loop, evaluation); this module holds what a
-student has no reason to change: `Pieces` (the lesson's functions, taken from
-the module or from a notebook's cells), `Training` (what the lesson's loop is
+student has no reason to change: `Pieces` (the lesson's entry points, the
+functions the engine calls, taken from the module or from a notebook's cells),
+`Training` (what the lesson's loop is
 given: the prepared model, optimizer and loaders, seeded batches, running
 metrics, the NaN check, the EMA update) and `fit` (epochs, evaluation,
 plateau and early stopping, records, checkpoints).
@@ -14,7 +15,7 @@ from __future__ import annotations
 import inspect
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +32,11 @@ from baseline.checkpoint import (
     restore_best,
     save_best,
     save_checkpoint,
-    sync_ema,
 )
 from baseline.config import TrainConfig
 from baseline.data import EpochShuffle, ImageRows, make_loader
 from baseline.devices import derived_seed
+from baseline.ema import sync_ema
 from baseline.errors import TrainingError
 from baseline.outputs import plot_learning_curves, write_metrics_csv, write_text
 from grader.bundle.files import Bundle
@@ -44,14 +45,66 @@ from grader.core.progress import bars
 NAN_CHECK_EVERY = 25  # steps between host syncs that check the loss is finite
 
 
-# Every function the lesson defines: the engine calls split_data, cpu_augmentation,
-# build_model, build_optimizer, train_one_epoch, predict, evaluate and write_submission,
-# and those call the others by name.
-LESSON_FUNCTIONS = tuple(
-    name
-    for name, value in vars(default_lesson).items()
-    if inspect.isfunction(value) and value.__module__ == default_lesson.__name__
-)
+@dataclass(frozen=True)
+class Pieces:
+    """The lesson's entry points: the functions the engine calls, by these names, and no
+    others. Taken from baseline/lesson.py or a notebook's cells (`of`); the lesson's own
+    helpers (loss_fn, lr_at, new_head, ...) are called by these, never by the engine, so
+    a lesson may rename, drop or add helpers as it likes.
+    """
+
+    split_data: Callable  # (labels, cfg) -> (training rows, validation rows)
+    cpu_augmentation: Callable  # (cfg) -> a per-image policy on the CPU, or None
+    train_transform: Callable  # (uint8 batch on the device, generator, cfg) -> float batch
+    eval_transform: Callable  # (uint8 batch on the device, cfg) -> float batch
+    build_model: Callable  # (cfg, pretrained state dict or None) -> the network
+    build_optimizer: Callable  # (model, cfg) -> the optimizer
+    train_one_epoch: Callable  # (t, epoch) -> t.epoch_summary()
+    predict: Callable  # (t, loader) -> (rows, predicted, labels, losses)
+    evaluate: Callable  # (t, loader) -> (dict of loss, acc and f1, confusion matrix)
+    write_submission: Callable  # (path, ids, predicted, classes) writes submission.csv
+    # name -> source of the lesson's functions (entry points or helpers) that this run's
+    # code changed: the banner names them and edited_code.py keeps them.
+    edited: dict[str, str] = field(default_factory=dict, compare=False)
+
+    @property
+    def functions(self) -> dict[str, Callable]:
+        """The entry points by name (what the notebook's Run sends to its processes)."""
+        return {name: getattr(self, name) for name in ENTRY_POINTS}
+
+    @classmethod
+    def of(cls, lesson: Any) -> Pieces:
+        """The entry points from a module (baseline.lesson) or a namespace (a notebook's
+        globals()); missing ones are one line naming them."""
+        get = lesson.get if isinstance(lesson, Mapping) else lambda n: getattr(lesson, n, None)
+        missing = [name for name in ENTRY_POINTS if not callable(get(name))]
+        if missing:
+            raise TrainingError(
+                f"the training code defines no {', '.join(missing)}: run the notebook's "
+                "cells from the top (Run All), or put back the cells that defined them "
+                "(baseline/lesson.py has the originals)."
+            )
+        return cls(**{name: get(name) for name in ENTRY_POINTS}, edited=edited_code(get))
+
+
+ENTRY_POINTS = tuple(f.name for f in fields(Pieces) if f.name != "edited")
+
+
+def edited_code(get: Callable[[str], Any]) -> dict[str, str]:
+    """name -> source of each function of baseline/lesson.py, in its order, that `get`
+    gives in another version (a notebook cell's copy of the same text is not an edit).
+    Helpers the code does not define are not edits: only the entry points are required."""
+    edited = {}
+    for name, shipped in vars(default_lesson).items():
+        if not inspect.isfunction(shipped) or shipped.__module__ != default_lesson.__name__:
+            continue
+        function = get(name)
+        if function is shipped or not callable(function):
+            continue
+        source = _source(function)
+        if source is None or source != _source(shipped):
+            edited[name] = source or f"# {name}: its source could not be read"
+    return edited
 
 
 def _source(function: Callable) -> str | None:
@@ -59,48 +112,6 @@ def _source(function: Callable) -> str | None:
         return inspect.getsource(function).strip()
     except (OSError, TypeError):
         return None
-
-
-@dataclass(frozen=True)
-class Pieces:
-    """The lesson's functions for one run, and which of them differ from baseline/lesson.py.
-
-    The lesson's functions call one another by name (train_one_epoch calls
-    train_transform, loss_fn, lr_at, ...), so in a notebook the versions its
-    cells define are the ones that run.
-    """
-
-    functions: dict[str, Callable]
-    edited: dict[str, str]  # name -> source, for the functions that differ from the lesson's
-
-    def __getattr__(self, name: str) -> Callable:  # pieces.evaluate(...), ...
-        functions = self.__dict__.get("functions", {})
-        if name in functions:
-            return functions[name]
-        raise AttributeError(name)
-
-    @classmethod
-    def of(cls, lesson: Any) -> Pieces:
-        """The lesson's functions from a module (baseline.lesson) or a namespace (a
-        notebook's globals()); missing ones are one line naming them."""
-        get = lesson.get if isinstance(lesson, Mapping) else lambda n: getattr(lesson, n, None)
-        missing = [name for name in LESSON_FUNCTIONS if not callable(get(name))]
-        if missing:
-            raise TrainingError(
-                f"the training code defines no {', '.join(missing)}: run the notebook's "
-                "cells from the top (Run All), or put back the cells that defined them "
-                "(baseline/lesson.py has the originals)."
-            )
-        functions = {name: get(name) for name in LESSON_FUNCTIONS}
-        edited = {}
-        for name, function in functions.items():
-            shipped = getattr(default_lesson, name)
-            if function is shipped:
-                continue
-            source = _source(function)  # a notebook's copy: the same text is not an edit
-            if source is None or source != _source(shipped):
-                edited[name] = source or f"# {name}: its source could not be read"
-        return cls(functions, edited)
 
 
 @dataclass

@@ -47,6 +47,7 @@ import sys
 import sysconfig
 import threading
 import time
+import types
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -134,29 +135,49 @@ def pickled(cfg: TrainConfig, pieces: Pieces) -> bytes:
 
 
 def unpicklable(functions: Mapping[str, Any]) -> str:
-    """Which function, and which global it uses, cannot be pickled; what to do."""
+    """Which function, and which global it uses, cannot be pickled; what to do. The
+    functions the entry points call (the lesson's helpers) are searched too: they travel
+    with them."""
     import cloudpickle
 
+    seen: set[int] = set()
     for name, function in functions.items():
-        if _pickle_error(cloudpickle, function) is None:
-            continue
-        code = getattr(function, "__code__", None)
-        names = code.co_names if code is not None else ()
-        namespace = getattr(function, "__globals__", {})
-        for used in names:
-            if used in namespace:
-                error = _pickle_error(cloudpickle, namespace[used])
-                if error is not None:
-                    return (
-                        f"{name} uses {used} (a {type(namespace[used]).__name__}), which "
-                        f"cannot be sent to the training processes ({error}): create it "
-                        f"inside {name}, or in a function it calls."
-                    )
-        return (
-            f"{name} cannot be sent to the training processes "
-            f"({_pickle_error(cloudpickle, function)}): define it with `def` in a cell."
-        )
+        problem = _why_unpicklable(cloudpickle, name, function, seen)
+        if problem is not None:
+            return problem
     return "the notebook's functions cannot be sent to the training processes."
+
+
+def _why_unpicklable(cloudpickle: Any, name: str, function: Any, seen: set[int]) -> str | None:
+    """Why `function` cannot travel, naming the global it uses that cannot (searching the
+    functions it calls first), or None when it can (or was searched already)."""
+    error = _pickle_error(cloudpickle, function)
+    if error is None or id(function) in seen:
+        return None
+    seen.add(id(function))
+    code = getattr(function, "__code__", None)
+    names = code.co_names if code is not None else ()
+    namespace = getattr(function, "__globals__", {})
+    for used in names:
+        if used not in namespace:
+            continue
+        value = namespace[used]
+        if isinstance(value, types.FunctionType):  # a helper: the culprit may be its global
+            problem = _why_unpicklable(cloudpickle, used, value, seen)
+            if problem is not None:
+                return problem
+            continue
+        used_error = _pickle_error(cloudpickle, value)
+        if used_error is not None:
+            return (
+                f"{name} uses {used} (a {type(value).__name__}), which "
+                f"cannot be sent to the training processes ({used_error}): create it "
+                f"inside {name}, or in a function it calls."
+            )
+    return (
+        f"{name} cannot be sent to the training processes ({error}): define it with `def` "
+        "in a cell."
+    )
 
 
 def _pickle_error(cloudpickle: Any, value: Any) -> str | None:

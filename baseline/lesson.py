@@ -4,12 +4,28 @@
 # and lr schedule, the training loop, evaluation and the submission file.
 #
 # The notebooks in kernels/ show this file as cells (kernels/build.py copies
-# each `# %%` cell), and the engine (baseline/engine.py: Accelerate,
-# checkpoints, early stopping, records) calls these functions by name:
-# `python -m baseline.train` calls this module's, a notebook calls the ones its
-# cells define. So a student's edited cell is what trains, and the command
-# line and the notebook train the same way (tested byte for byte on the CPU).
-# Every setting they read is a field of `cfg` (baseline/config.py TrainConfig).
+# each `# %%` cell). The engine (baseline/engine.py: Accelerate, checkpoints,
+# early stopping, records) calls ten of these functions by name, its entry
+# points (engine.Pieces): split_data, cpu_augmentation, train_transform,
+# eval_transform, build_model, build_optimizer, train_one_epoch, predict,
+# evaluate and write_submission. The other functions are helpers those call:
+# rename, drop or add helpers as you like. `python -m baseline.train` calls
+# this module's functions, a notebook the ones its cells define, so an edited
+# cell is what trains, and the command line and the notebook train the same
+# way (tested byte for byte on the CPU). Every setting they read is a field
+# of `cfg` (baseline/config.py TrainConfig).
+#
+# What the engine gives train_one_epoch, predict and evaluate (`t`):
+#   t.cfg, t.accelerator          the settings; Accelerate
+#   t.model, t.optimizer          the model and optimizer, prepared by Accelerate
+#   t.batches(epoch)              each batch: uint8 images and labels on the
+#                                 device, and a seeded random generator
+#   t.note(loss, logits, labels)  after each batch: running loss and accuracy,
+#                                 a stop on a NaN loss, the EMA update
+#   t.epoch_summary()             what train_one_epoch returns
+#   t.steps_done, t.steps_per_epoch, t.lr_factor   what the lr schedule needs
+#   t.eval_model                  the weights to evaluate (the EMA with cfg.ema)
+#   t.progress(loader)            `loader` with a progress bar
 
 # %% tags=["imports"]
 import math
@@ -30,7 +46,7 @@ from baseline.transforms import (
     resize,
     to_float,
 )
-from grader.bundle.prepare import stratified_mask
+from grader.bundle.split import stratified_mask
 from grader.stats.metrics import score
 
 NUM_CLASSES = 10  # CIFAR-10

@@ -1,4 +1,5 @@
-"""Files a training run writes (metrics.csv, curves, confusion matrix, submission, run.json),
+"""Files a training run writes (metrics.csv, curves, confusion matrix, submission, run.json;
+what run.json holds is baseline.record's),
 and the pictures a notebook shows: sample images with their labels, what train_transform
 makes of them, per-class accuracy.
 
@@ -11,8 +12,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import platform
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +19,9 @@ import numpy as np
 
 from baseline.errors import TrainingError
 from grader.bundle.answers import AnswerKey
-from grader.bundle.files import Bundle, resolve_public_dir
+from grader.bundle.files import Bundle
 from grader.bundle.submission import SubmissionChecker
-from grader.core.fileio import file_digest, write_bytes_atomically, write_text_atomically
+from grader.core.fileio import write_bytes_atomically, write_text_atomically
 
 EDITED_CODE = "edited_code.py"  # a notebook's edited lesson functions, as they ran
 # The files a run writes in --out besides its checkpoints (baseline.checkpoint).
@@ -210,64 +209,6 @@ def check_submission(staged: Path, bundle: Bundle, final: Path) -> None:
             f"write_submission wrote a file for {final} that the grader refuses: "
             f"{' '.join(checked.problems)} {again}"
         )
-
-
-def library_versions() -> dict[str, str]:
-    """Versions of Python and the libraries that decide a run's numbers."""
-    import accelerate
-    import torch
-    import torchvision
-
-    return {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "torchvision": torchvision.__version__,
-        "accelerate": accelerate.__version__,
-        "numpy": np.__version__,
-        "cuda": torch.version.cuda or "none",
-        "cudnn": str(torch.backends.cudnn.version()) if torch.cuda.is_available() else "none",
-    }
-
-
-def git_commit() -> str | None:
-    """The kit's git commit (with '+dirty' when it has local changes), or None."""
-    here = Path(__file__).resolve().parent
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=here,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=here,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return commit + ("+dirty" if dirty.strip() else "")
-
-
-def kit_record() -> dict[str, str]:
-    """Which kit ran: its version and sha256 (the notebooks' check, baseline.notebook), so a
-    TA can tell from a notebook's output what trained it (grader.provenance)."""
-    from baseline.kit import loaded_kit
-    from grader import __version__
-
-    digest, where = loaded_kit()
-    return {"version": __version__, "sha256": digest, "from": where}
-
-
-def input_digests(data: Path) -> dict[str, str]:
-    """sha256 of the public test files the run predicted: a TA compares them with the
-    bundle's manifest to tell whether the run read this competition's test images."""
-    public = resolve_public_dir(data)
-    return {name: file_digest(public / name) for name in ("test_images.npy", "test.csv")}
 
 
 def write_run_json(path: Path, record: dict[str, Any]) -> None:

@@ -58,34 +58,24 @@ from baseline.checkpoint import (
     epochs_in_checkpoint,
     fail_point,
     load_checkpoint,
-    make_ema,
     remove_run,
     saved_config,
 )
-from baseline.config import TrainConfig, parse_config
+from baseline.config import TrainConfig, check_settings, parse_config
 from baseline.data import check_split, load_competition
-from baseline.devices import (
-    device_name,
-    make_accelerator,
-    precision_reason,
-    seed_everything,
-)
+from baseline.devices import make_accelerator, seed_everything
+from baseline.ema import make_ema
 from baseline.engine import Pieces, Training, evaluated, fit, guard_memory, make_loaders
 from baseline.errors import TrainingError
 from baseline.model import check_model, load_pretrained, resolve_weights, summary
 from baseline.outputs import (
     EDITED_CODE,
     check_submission,
-    git_commit,
-    input_digests,
-    kit_record,
-    library_versions,
     write_confusion,
     write_run_json,
     write_text,
 )
-from baseline.recipe import check_recipe
-from baseline.transforms import CROP_RATIO, CROP_SCALE
+from baseline.record import banner, run_record
 from grader.bundle.files import Bundle
 
 # ----------------------------------------------------------------------------
@@ -93,21 +83,9 @@ from grader.bundle.files import Bundle
 # ----------------------------------------------------------------------------
 
 
-def check_batch(cfg: TrainConfig, processes: int) -> None:
-    """Refuse batch settings that cannot train, naming the flag."""
-    for flag, value in (
-        ("--batch-size", cfg.batch_size),
-        ("--grad-accum", cfg.grad_accum),
-        ("--epochs", cfg.epochs),
-        ("--image-size", cfg.image_size),
-    ):
-        if value < 1:
-            raise TrainingError(f"{flag} {value}: must be at least 1.")
-    if cfg.train_limit is not None and cfg.train_limit < 2:
-        raise TrainingError(
-            f"--train-limit {cfg.train_limit}: must be at least 2 (one image "
-            "to train on, one to validate with)."
-        )
+def check_batch_split(cfg: TrainConfig, processes: int) -> None:
+    """Refuse a global batch that does not split among the run's `processes` (known once
+    Accelerate has started) and --grad-accum, naming the flags. After check_settings."""
     share = processes * cfg.grad_accum
     if cfg.batch_size % share == 0 and cfg.batch_size // share < 2:
         raise TrainingError(
@@ -120,6 +98,9 @@ def check_batch(cfg: TrainConfig, processes: int) -> None:
             f"--batch-size {cfg.batch_size}: must be divisible by processes x --grad-accum "
             f"({processes} x {cfg.grad_accum} = {share}), since the batch is global."
         )
+    per_process = cfg.batch_size // share
+    if (cfg.mixup or cfg.cutmix) and per_process % 2:
+        raise TrainingError(f"--mixup/--cutmix need an even batch per process, not {per_process}.")
 
 
 def prepare_out(cfg: TrainConfig, replace: bool = False) -> Path:
@@ -173,9 +154,9 @@ def set_up(cfg: TrainConfig, pieces: Pieces, replace: bool = False) -> Setup:
     optimizer and the loaders, and restore a checkpoint with --resume. With `replace`,
     the files of an earlier run in --out are removed, once all of that has worked."""
     started = time.perf_counter()
+    check_settings(cfg)  # the settings alone: before anything starts
     acc = make_accelerator(cfg)
-    check_batch(cfg, acc.num_processes)
-    check_recipe(cfg, cfg.batch_size // acc.num_processes // cfg.grad_accum)
+    check_batch_split(cfg, acc.num_processes)
     out = prepare_out(cfg, replace)
     seed_everything(cfg.seed, cfg.deterministic)  # before the split and the model
     bundle = load_competition(cfg.data)
@@ -225,82 +206,6 @@ def set_up(cfg: TrainConfig, pieces: Pieces, replace: bool = False) -> Setup:
     return Setup(training, bundle, out, sizes, started, sorted(pieces.edited), built)
 
 
-def banner(
-    cfg: TrainConfig,
-    acc: Accelerator,
-    sizes: dict[str, int],
-    steps: int,
-    built: Built,
-    edited: list[str] | None = None,
-) -> str:
-    """The start-of-run summary: the model, optimizer and transforms as built and called
-    (`built`), the settings that decide the rest, and which of the lesson's functions the
-    run's code changed."""
-    if acc.device.type == "cuda":
-        device = f"{acc.num_processes} x cuda ({device_name(acc)})"
-    else:
-        device = f"{acc.num_processes} x cpu"
-    per_process = cfg.batch_size // acc.num_processes
-    micro = f", in {cfg.grad_accum} micro-batches" if cfg.grad_accum > 1 else ""
-    rows = {
-        "recipe": f"{cfg.recipe} (baseline.config.RECIPES; flags override it)",
-        "code": f"edited: {', '.join(edited)} (in {EDITED_CODE})"
-        if edited
-        else "baseline/lesson.py as shipped",
-        "model": built.model_text(),
-        "weights": (
-            f"{cfg.model}, timm's {'pretrained' if cfg.weights != 'none' else 'no'} weights"
-            if cfg.model.startswith("timm/")
-            else f"torchvision {cfg.model}, weights {cfg.weights}"
-        ),
-        "data": f"{cfg.data}: {sizes['train']:,} train / {sizes['val']:,} validation "
-        f"(stratified, seed {cfg.seed}) / {sizes['test']:,} test",
-        "devices": f"{device}, {acc.distributed_type.value}, mixed precision "
-        f"{acc.mixed_precision} ({precision_reason(cfg, acc)})",
-        "batch": f"{cfg.batch_size} global per optimizer step = {per_process} per process x "
-        f"{acc.num_processes} process(es){micro}",
-        "steps": f"{steps:,} per epoch x {cfg.epochs} epochs = {steps * cfg.epochs:,} "
-        "optimizer steps (an epoch's last incomplete batch is dropped)",
-        "optimizer": built.optimizer_text() + " (as built; the schedule sets the lr each step)",
-        "schedule": _schedule_text(cfg)
-        + (" (the settings; lr_at is edited)" if "lr_at" in (edited or []) else ""),
-        "regularise": f"dropout {cfg.dropout:g}, "
-        f"batch-norm head {'on' if cfg.bn_head else 'off'}, label smoothing "
-        f"{cfg.label_smoothing:g}, mixup {cfg.mixup:g}, cutmix {cfg.cutmix:g}, EMA "
-        f"{cfg.ema or 'off'}, early stopping "
-        f"{f'patience {cfg.patience}' if cfg.patience else 'off'}, flip TTA "
-        f"{'on' if cfg.tta else 'off'}",
-        "train": _train_text(built),
-        "crop": f"random_resized_crop = RandomResizedCrop({cfg.image_size}, scale={CROP_SCALE}, "
-        "ratio=(3/4, 4/3)) of the 32x32 image, bilinear antialias, on the device"
-        if "random_resized_crop" in built.transforms["train_transform"]
-        else None,
-        "eval": built.transform_text("eval_transform"),
-        "seed": f"{cfg.seed}, deterministic kernels {'on' if cfg.deterministic else 'off'}",
-    }
-    shown = [f"  {key:<10} {value}" for key, value in rows.items() if value is not None]
-    return "\n".join([f"Training run -> {cfg.out}", *shown])
-
-
-def _schedule_text(cfg: TrainConfig) -> str:
-    warm = f"linear warm-up {cfg.warmup_epochs:g} epochs, then " if cfg.warmup_epochs else ""
-    decay = {
-        "none": "constant",
-        "step": f"x{cfg.gamma:g} every {cfg.step_size} epochs",
-        "exponential": f"x{cfg.gamma:g} per epoch (smoothly)",
-        "plateau": f"x{cfg.gamma:g} after {cfg.plateau_patience} epochs without a better "
-        "validation loss",
-        "cosine": "cosine decay to 0",
-    }[cfg.sched]
-    return f"{warm}{decay}; set every optimizer step (global step count)"
-
-
-def _train_text(built: Built) -> str:
-    policy = built.cpu_augmentation
-    extra = f"cpu_augmentation: {policy} on each 32x32 image (CPU), then " if policy else ""
-    return extra + built.transform_text("train_transform")
-
-
 # ----------------------------------------------------------------------------
 # The run
 # ----------------------------------------------------------------------------
@@ -348,13 +253,9 @@ def predict_and_write(setup: Setup, pieces: Pieces) -> dict:
         check_submission(staged, bundle, final)  # every test id once, known labels
         staged.replace(final)
         write_confusion(out, confusion, bundle.classes)
-        record = run_record(setup, predict_start)
-        record["validation"] = {  # of the weights that made the submission
-            "val_loss": final_val["loss"],
-            "val_acc": final_val["acc"],
-            "val_macro_f1": final_val["f1"],
-        }
-        record["early_stopping"] = vars(t.state.stopper) if cfg.patience else None
+        record = run_record(
+            t, setup.built, setup.sizes, setup.edited, final_val, setup.started, predict_start
+        )
         write_run_json(out / "run.json", record)
         acc.print(
             f"Wrote {out}/submission.csv ({len(rows):,} rows), metrics.csv, "
@@ -363,47 +264,6 @@ def predict_and_write(setup: Setup, pieces: Pieces) -> dict:
     acc.wait_for_everyone()
     acc.end_training()
     return record
-
-
-def run_record(setup: Setup, predict_start: float) -> dict:
-    """run.json: config, seed, what was settled and built, hardware, versions, timings,
-    history."""
-    t = setup.training
-    cfg, acc, history = t.cfg, t.accelerator, t.state.history
-    return {
-        "config": cfg.to_dict(),
-        "seed": cfg.seed,
-        "settled": {
-            "batch": f"{cfg.batch_size} global per optimizer step, "
-            f"{cfg.batch_size // acc.num_processes} per process",
-            "crop": f"RandomResizedCrop({cfg.image_size}, scale={CROP_SCALE}, "
-            f"ratio={tuple(round(r, 4) for r in CROP_RATIO)}) of the 32x32 image"
-            if "random_resized_crop" in setup.built.transforms["train_transform"]
-            else None,  # train_transform called no random_resized_crop
-            "mixed_precision": acc.mixed_precision,
-            "mixed_precision_why": precision_reason(cfg, acc),
-        },
-        "hardware": {
-            "processes": acc.num_processes,
-            "device": acc.device.type,
-            "device_name": device_name(acc),
-            "distributed": acc.distributed_type.value,
-        },
-        "data": setup.sizes,
-        "steps_per_epoch": t.steps_per_epoch,
-        "edited_code": setup.edited,
-        "built": setup.built.to_dict(),
-        "versions": library_versions(),
-        "git_commit": git_commit(),
-        "kit": kit_record(),
-        "inputs": input_digests(Path(cfg.data)),
-        "timings_s": {
-            "total": round(time.perf_counter() - setup.started, 3),
-            "epochs": [round(row["seconds"], 3) for row in history],
-            "predict_test": round(time.perf_counter() - predict_start, 3),
-        },
-        "history": history,
-    }
 
 
 def interrupted_text(out: Path) -> str:

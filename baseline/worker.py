@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         kernel = load_kernel(folder)
         cfg, functions, edited = pickle.loads((folder / PAYLOAD).read_bytes())
         restore_code_files(list(functions.values()), kernel["code_files"])
-        run(cfg, Pieces(functions, edited), None, True)
+        run(cfg, Pieces(**functions, edited=edited), None, True)
         _leave_process_group()
     except OneLineError as exc:  # an expected failure (NaN loss, a bad submission, ...)
         write_report(folder, rank, {"kind": "stop", "message": str(exc)})

@@ -46,7 +46,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from grader.bundle.prepare import stratified_mask
+from grader.bundle.split import stratified_mask
 from grader.stats.fresh import (
     MIN_SPREAD,
     REFERENCE_SLOPE,

@@ -80,14 +80,14 @@
 # | momentum (모멘텀), Nesterov; Adam, AdamW | `momentum`, {{line:momentum}}; `optimizer`, {{line:optimizer}} | *Optimizer and learning-rate schedule*: `build_optimizer`, {{def:build_optimizer}} |
 # | weight decay (가중치 감쇠, L2 규제) | `weight_decay`, {{line:weight_decay}} | `build_optimizer` |
 # | batch size (배치 크기), epochs (에폭) | `batch_size`, {{line:batch_size}}; `epochs`, {{line:epochs}} | |
-# | early stopping (조기 종료) | `patience`, {{line:patience}} | the kit's engine (`baseline/recipe.py`: `EarlyStopping`) |
-# | lr drop on a plateau | `sched="plateau"`, `plateau_patience`, {{line:plateau_patience}} | the engine (`baseline/recipe.py`: `Plateau`), times `lr_at` |
+# | early stopping (조기 종료) | `patience`, {{line:patience}} | the kit's engine (`baseline/schedules.py`: `EarlyStopping`) |
+# | lr drop on a plateau | `sched="plateau"`, `plateau_patience`, {{line:plateau_patience}} | the engine (`baseline/schedules.py`: `Plateau`), times `lr_at` |
 # | dropout (드롭아웃), batch normalisation (배치 정규화) | `dropout`, {{line:dropout}}; `bn_head`, {{line:bn_head}} | *Model summary*: `new_head`, {{def:new_head}} |
 # | the model, pretrained weights (전이 학습) | `model`, {{line:model}}; `weights`, {{line:weights}} | *Model summary*: `build_model`, {{def:build_model}} |
 # | augmentation (데이터 증강) | `augment`, {{line:augment}}; `mixup`, `cutmix` | *Transforms*: `train_transform`, {{def:train_transform}} |
 # | loss, label smoothing | `label_smoothing`, {{line:label_smoothing}} | *Loss*: `loss_fn`, {{def:loss_fn}} |
 # | mixup, cutmix | `mixup`, {{line:mixup}}; `cutmix`, {{line:cutmix}} | *Loss*: `mix_batch`, {{def:mix_batch}} |
-# | weight averaging (EMA) | `ema`, {{line:ema}} | the engine (`baseline/checkpoint.py`: `make_ema`) |
+# | weight averaging (EMA) | `ema`, {{line:ema}} | the engine (`baseline/ema.py`: `make_ema`) |
 # | test-time augmentation | `tta`, {{line:tta}} | *Validation*: `predict`, {{def:predict}} |
 # | image size (resize) | `image_size`, {{line:image_size}} | *Transforms*: `eval_transform`, {{def:eval_transform}} |
 # | the training loop | | *The training loop*: `train_one_epoch`, {{def:train_one_epoch}} |

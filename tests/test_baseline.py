@@ -327,10 +327,13 @@ def test_gradient_accumulation_keeps_the_global_batch(bundle, tmp_path):
     ],
 )
 def test_batch_settings_that_cannot_train(settings, message):
-    from baseline.train import check_batch
+    from baseline.config import check_settings
+    from baseline.train import check_batch_split
 
+    cfg = TrainConfig(**settings)
     with pytest.raises(TrainingError) as info:
-        check_batch(TrainConfig(**settings), processes=1)
+        check_settings(cfg)
+        check_batch_split(cfg, processes=1)
     assert str(info.value) == message
 
 
@@ -559,7 +562,7 @@ def test_precision_follows_the_compute_capability(capability, precision):
 def test_the_ema_follows_the_model_early():
     import torch
 
-    from baseline.checkpoint import make_ema
+    from baseline.ema import make_ema
 
     ema = make_ema(torch.nn.Linear(2, 2), 0.999)
     # At optimizer step t the average keeps min(0.999, 1 - t^(-2/3)) of itself.

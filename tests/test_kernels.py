@@ -15,7 +15,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from baseline.engine import LESSON_FUNCTIONS, Pieces
+from baseline.engine import ENTRY_POINTS, Pieces, Training
 from kernels.build import MAX_CELL_LINES, SETTINGS, build_notebook, minimum_versions, targets
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -87,7 +87,7 @@ def test_the_code_that_decides_the_numbers_is_in_the_notebook(name):
     assert all(len(source.splitlines()) <= MAX_CELL_LINES == 60 for source in cells)
     # Each function the engine calls is defined in a cell the student reads.
     text = "\n".join(cells)
-    for piece in LESSON_FUNCTIONS:
+    for piece in ENTRY_POINTS:
         assert re.search(rf"^def {piece}\(", text, re.MULTILINE), piece
     # No archive, no base64: the longest line a student meets is a settings comment.
     assert not re.search(r"[A-Za-z0-9+/=]{120,}", text)
@@ -583,22 +583,60 @@ def test_the_two_process_launch_trains_and_brings_a_childs_error_back_as_one_lin
     )
 
 
-def test_a_missing_piece_is_named():
+def test_a_missing_piece_is_named_and_a_helper_is_not_required():
     from baseline import lesson
     from baseline.errors import TrainingError
 
-    namespace = {name: getattr(lesson, name) for name in LESSON_FUNCTIONS}
+    namespace = {name: value for name, value in vars(lesson).items() if callable(value)}
     pieces = Pieces.of(namespace)
     assert pieces.evaluate is lesson.evaluate and pieces.edited == {}
-    # The engine calls eight of them; the others are called by name, so all are needed.
-    assert len(LESSON_FUNCTIONS) == 15 and "loss_fn" in LESSON_FUNCTIONS
-    del namespace["evaluate"], namespace["loss_fn"]
+    # The engine calls these ten; the lesson's helpers are the lesson's business.
+    assert ENTRY_POINTS == (
+        "split_data",
+        "cpu_augmentation",
+        "train_transform",
+        "eval_transform",
+        "build_model",
+        "build_optimizer",
+        "train_one_epoch",
+        "predict",
+        "evaluate",
+        "write_submission",
+    )
+    del namespace["loss_fn"], namespace["new_head"]  # helpers: not required
+    assert Pieces.of(namespace).functions == {name: getattr(lesson, name) for name in ENTRY_POINTS}
+    del namespace["evaluate"], namespace["split_data"]
     with pytest.raises(TrainingError) as info:
         Pieces.of(namespace)
     assert str(info.value) == (
-        "the training code defines no loss_fn, evaluate: run the notebook's cells from the top "
-        "(Run All), or put back the cells that defined them (baseline/lesson.py has the "
+        "the training code defines no split_data, evaluate: run the notebook's cells from the "
+        "top (Run All), or put back the cells that defined them (baseline/lesson.py has the "
         "originals)."
+    )
+
+
+def test_an_edited_helper_is_named_as_edited():
+    from baseline import lesson
+
+    namespace = {name: getattr(lesson, name) for name in ENTRY_POINTS}
+    exec("def lr_at(step, cfg, steps_per_epoch):\n    return cfg.lr\n", namespace)
+    assert list(Pieces.of(namespace).edited) == ["lr_at"]
+
+
+def test_the_lesson_header_lists_the_entry_points_and_what_t_offers():
+    text = (ROOT / "baseline" / "lesson.py").read_text(encoding="utf-8")
+    header, code = text.split('# %% tags=["imports"]')
+    flat = re.sub(r"\n#\s*", " ", header)  # the comment's lines as one text
+    named = re.search(r"entry points \(engine\.Pieces\): (.*?)\. ", flat)
+    assert named, "the header names the entry points: 'entry points (engine.Pieces): ...'"
+    listed = named.group(1).replace(" and ", ", ").split(", ")
+    assert tuple(listed) == ENTRY_POINTS
+    # Every member of `t` the lesson's code uses is in the header, and Training has it.
+    used = set(re.findall(r"\bt\.(\w+)", code))
+    offered = set(re.findall(r"\bt\.(\w+)", header))
+    assert used == offered
+    assert all(
+        hasattr(Training, name) or name in Training.__init__.__code__.co_names for name in used
     )
 
 

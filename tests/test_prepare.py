@@ -15,8 +15,9 @@ import pytest
 
 from grader.bundle import prepare as prepare_module
 from grader.bundle.files import CIFAR10_CLASSES, load_bundle
-from grader.bundle.prepare import prepare, split_dataset, stratified_mask
+from grader.bundle.prepare import prepare, split_dataset
 from grader.bundle.sources import RawDataset
+from grader.bundle.split import stratified_mask
 from grader.core.errors import UsageError
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -369,7 +369,7 @@ def test_allowed_downloads_and_a_train_set_load_are_no_notes(tmp_path):
 
 def test_run_json_names_the_kit_and_the_test_files_it_read(training_bundle, tmp_path):
     from baseline.kit import loaded_kit
-    from baseline.outputs import input_digests, kit_record
+    from baseline.record import input_digests, kit_record
 
     digests = input_digests(training_bundle)
     public = training_bundle  # the public folder itself

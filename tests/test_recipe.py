@@ -11,11 +11,12 @@ import pytest
 import torch
 from torch import nn
 
-from baseline.config import TrainConfig
+from baseline.config import TrainConfig, check_settings
 from baseline.errors import TrainingError
 from baseline.lesson import build_model, lr_at
 from baseline.model import check_model
-from baseline.recipe import EarlyStopping, Plateau, check_recipe
+from baseline.schedules import EarlyStopping, Plateau
+from baseline.train import check_batch_split
 from tests.test_baseline import TINY, read_csv, torchrun_launcher, train
 
 
@@ -79,16 +80,18 @@ def test_early_stopping_counts_epochs_without_a_better_loss():
     [
         ({"nesterov": True}, "--nesterov needs --optimizer sgd and --momentum above 0."),
         ({"mixup": 0.2}, "--mixup/--cutmix need an even batch per process, not 7."),
-        (
-            {"nesterov": True, "cutmix": 1.0},
-            "--nesterov needs --optimizer sgd and --momentum above 0; --mixup/--cutmix need "
-            "an even batch per process, not 7.",
+        (  # every problem of the settings at once; the batch split is checked after them
+            {"nesterov": True, "cutmix": 1.0, "epochs": 0},
+            "--epochs 0: must be at least 1. --nesterov needs --optimizer sgd and --momentum "
+            "above 0.",
         ),
     ],
 )
 def test_settings_that_cannot_work_together(settings, message):
+    cfg = TrainConfig(batch_size=7, **settings)  # 7 images per process
     with pytest.raises(TrainingError) as info:
-        check_recipe(TrainConfig(**settings), per_process_batch=7)
+        check_settings(cfg)
+        check_batch_split(cfg, processes=1)
     assert str(info.value) == message
 
 
@@ -291,7 +294,7 @@ def test_a_timm_model_trains_end_to_end(bundle, tmp_path):
 
 def test_a_weights_file_with_a_timm_model_is_refused():
     with pytest.raises(TrainingError) as info:
-        check_recipe(TrainConfig(model="timm/resnet10t", weights_file="w.pth"), 8)
+        check_settings(TrainConfig(model="timm/resnet10t", weights_file="w.pth"))
     assert str(info.value) == (
         "--weights-file works with torchvision models only (timm/ models take their weights "
         "from the Hugging Face cache)."

@@ -191,8 +191,9 @@ def test_a_readable_solution_folder_is_pointed_out(competition, tmp_path):
 def test_the_mask_has_a_generator_of_its_own(sources, tmp_path):
     import json
 
-    from grader.bundle.prepare import derived_mask_seed, prepare, split_dataset, stratified_mask
+    from grader.bundle.prepare import derived_mask_seed, prepare, split_dataset
     from grader.bundle.sources import load_source
+    from grader.bundle.split import stratified_mask
 
     raw = load_source(str(sources["imagefolder-zip"]), progress=False)
     a, b = split_dataset(raw, 5, 0.3, mask_seed=1), split_dataset(raw, 5, 0.3, mask_seed=2)

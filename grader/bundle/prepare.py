@@ -63,6 +63,7 @@ from grader.bundle.files import (
     sample_labels,
 )
 from grader.bundle.sources import FreshImages, RawDataset, check_new, load_fresh, load_source
+from grader.bundle.split import stratified_mask
 from grader.core.constants import (
     DEFAULT_BUNDLE,
     DEFAULT_PUBLIC_FRACTION,
@@ -215,24 +216,6 @@ def split_dataset(
         public=public,
         fresh=is_fresh,
     )
-
-
-def stratified_mask(labels: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
-    """Choose round(fraction x n) rows, the same fraction of each class, at random.
-
-    Class quotas are floor(fraction x class count), and the rows still missing
-    from the total go to the classes with the largest remainders.
-    """
-    counts = np.bincount(labels)
-    exact = counts * fraction
-    quota = np.floor(exact).astype(np.int64)
-    missing = round(len(labels) * fraction) - int(quota.sum())
-    quota[np.argsort(quota - exact, kind="stable")[:missing]] += 1
-    mask = np.zeros(len(labels), dtype=bool)
-    for index, k in enumerate(quota):
-        members = np.flatnonzero(labels == index)
-        mask[rng.choice(members, size=min(k, len(members)), replace=False)] = True
-    return mask
 
 
 def _write_bundle(folder: Path, split: Split, manifest: dict) -> None:

@@ -1,11 +1,11 @@
-"""The lecture's techniques the engine keeps state for, and settings that clash.
+"""The engine's stateful schedules: `Plateau` and `EarlyStopping`, both on the validation loss.
 
 The code of each technique a student changes is in baseline/lesson.py (the
 optimizer, the lr schedule, the loss, the transforms, the head); each
 setting is a field of TrainConfig. What lives here needs state across epochs
-and a resume: `Plateau` (--sched plateau: lr drops when the validation loss
-stalls) and `EarlyStopping` (--patience), both on the validation loss; and
-`check_recipe`, which refuses settings that cannot work together.
+and a resume (baseline.checkpoint.TrainState saves it): `Plateau` (--sched
+plateau: lr drops when the validation loss stalls) and `EarlyStopping`
+(--patience).
 
 The lr of every step is `lesson.lr_at(step) x Plateau.factor`: a function of
 the GLOBAL optimizer step, set on the optimizer before each step and never
@@ -19,26 +19,6 @@ import math
 from dataclasses import dataclass
 
 from baseline.config import TrainConfig
-from baseline.errors import TrainingError
-
-
-def check_recipe(cfg: TrainConfig, per_process_batch: int) -> None:
-    """Refuse settings that cannot work together, naming the flags (each value's own
-    range is TrainConfig's: config.RANGES)."""
-    problems = []
-    if cfg.nesterov and (cfg.optimizer != "sgd" or cfg.momentum <= 0):
-        problems.append("--nesterov needs --optimizer sgd and --momentum above 0")
-    if (cfg.mixup or cfg.cutmix) and per_process_batch % 2:
-        problems.append(f"--mixup/--cutmix need an even batch per process, not {per_process_batch}")
-    if cfg.model.startswith("timm/") and cfg.weights_file:
-        problems.append(
-            "--weights-file works with torchvision models only (timm/ models take their "
-            "weights from the Hugging Face cache)"
-        )
-    if cfg.model.startswith("timm/") and cfg.bn_head:
-        problems.append("--bn-head works with torchvision models only")
-    if problems:
-        raise TrainingError("; ".join(problems) + ".")
 
 
 @dataclass
