@@ -20,9 +20,8 @@ from grader.core.text import csv_cell
 from grader.folder.roster import read_roster
 from grader.grades.reconcile import read_kaggle_board
 from grader.score.discover import discover
+from tests.helpers import ROOT, grader, review_of, score_cli, tree, write_zip
 from tests.scoring_fixtures import solution_rows, write_predictions
-from tests.test_collect import grader, tree, write_zip
-from tests.test_score import review_of, score_cli
 
 DEADLINE = "2026-11-25T23:59:00Z"
 
@@ -583,7 +582,7 @@ def test_each_spreadsheet_kind_says_how_to_save_it_as_csv(tmp_path, name, reason
 
 def test_every_test_the_rule_page_names_exists():
     """docs/grading-rules.md names a test beside each rule: each must be there."""
-    root = Path(__file__).resolve().parents[1]
+    root = ROOT
     page = (root / "docs" / "grading-rules.md").read_text(encoding="utf-8")
     named = re.findall(r"`(test_\w+\.py)(?:::(test_\w+))?`", page)
     assert len(named) > 30
