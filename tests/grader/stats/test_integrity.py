@@ -3,10 +3,16 @@ quadratic (it compares few pairs). The reference here compares every pair, image
 
 from __future__ import annotations
 
+import csv
+import hashlib
+import os
+
 import numpy as np
 import pytest
 
 from grader.stats.integrity import MIN_SHARED_ERRORS, near_identical_pairs
+from tests.helpers import review_of, score_cli
+from tests.scoring_fixtures import solution_rows, write_predictions
 
 N_TEST = 2_000
 
@@ -138,3 +144,86 @@ def test_many_copies_of_one_file_cost_one_search():
     assert {(i, j) for i in range(40) for j in range(i + 1, 40)} <= pairs  # 780 pairs
     assert found.compared <= 20  # the 40 copies were searched as one file
     assert sorted(found.pairs) == every_pair(np.stack(files).astype(np.int16), labels)
+
+
+def other_class(label: str) -> str:
+    return "ship" if label != "ship" else "frog"
+
+
+def test_integrity_flags_name_the_files_and_say_why(competition, tmp_path):
+    rows = solution_rows(competition)
+    ids = [int(r["id"]) for r in rows]
+    subs = tmp_path / "subs"
+    write_predictions(subs / "ann.csv", rows, wrong=set(ids[:35]))  # swaps cat <-> dog
+    write_predictions(subs / "ben.csv", rows, wrong=set(ids[:36]))  # the same wrong classes
+    lines = (
+        ["id,label"]
+        + [  # wrong on the same images, but with other classes
+            f"{r['id']},{other_class(r['label']) if int(r['id']) in ids[:35] else r['label']}"
+            for r in rows
+        ]
+    )
+    (subs / "cy.csv").write_text("\n".join(lines) + "\n")
+    write_predictions(subs / "dee.csv", rows, wrong=set())
+    (subs / "eve.csv").write_bytes((subs / "dee.csv").read_bytes())
+    for name, stamp in (
+        ("ann", 1_790_000_000),
+        ("ben", 1_790_000_100),
+        ("cy", 1_790_000_200),
+        ("dee", 1_790_000_300),
+        ("eve", 1_795_000_000),
+    ):
+        os.utime(subs / f"{name}.csv", (stamp, stamp))
+    out = tmp_path / "board"
+    result = score_cli(
+        subs,
+        competition,
+        out,
+        "--deadline",
+        "2026-11-01T00:00:00+01:00",
+    )
+    assert result.returncode == 0, result.stderr
+    assert not (out / "flags.csv").exists()  # flags use Private rows: review only
+    with (review_of(out) / "flags.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == ["kind", "participants", "files", "reason", "p_value"]
+    assert [(r["participants"], r["p_value"]) for r in rows] == [
+        ("dee | eve", ""),
+        ("ann | ben", ""),
+        ("dee", ""),
+        ("eve", ""),
+        ("eve", ""),
+    ]
+    flags = [(r["kind"], r["files"], r["reason"]) for r in rows]
+    digest = hashlib.sha256((subs / "dee.csv").read_bytes()).hexdigest()
+    assert flags == [
+        (
+            "identical",
+            "dee.csv | eve.csv",
+            f"byte-identical files (sha256 {digest[:12]}...) from 2 participants",
+        ),
+        (
+            "near-identical",
+            "ann.csv | ben.csv",
+            "the same wrong class on 35 of the 36 test images either file gets wrong "
+            "(flagged from 90%)",
+        ),
+        (
+            "implausible",
+            "dee.csv",
+            "public accuracy 100.00% is at or above 99%; CIFAR-10's "
+            "test labels are public, so check the code behind it",
+        ),
+        (
+            "implausible",
+            "eve.csv",
+            "public accuracy 100.00% is at or above 99%; CIFAR-10's "
+            "test labels are public, so check the code behind it",
+        ),
+        (
+            "late",
+            "eve.csv",
+            "submitted 2026-11-18T11:06:40+00:00, after the deadline 2026-11-01T00:00:00+01:00",
+        ),
+    ]
+    assert "Flags for review (5; in the review folder's flags.csv):" in result.stdout
