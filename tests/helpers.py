@@ -73,3 +73,11 @@ def write_zip(path: Path, entries: list[tuple[str, bytes]], when=EXPORTED) -> Pa
 def tree(folder: Path) -> list[str]:
     """Every file under folder, relative to it, sorted."""
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+def score_args(subs: Path, competition: Path, out: Path, review: Path) -> list[str]:
+    """The command line of `grader score` for a subprocess."""
+    solution = str(competition / "private" / "solution.csv")
+    command = [sys.executable, "-m", "grader", "score", str(subs), "--solution", solution]
+    command += ["--out", str(out), "--review", str(review)]
+    return command

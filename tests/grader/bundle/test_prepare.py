@@ -371,3 +371,28 @@ def test_a_killed_run_leaves_no_bundle_and_the_next_run_says_what_is_left(source
         f"{leftover}: left by an interrupted run of grader prepare; delete it to free space."
     ]
     assert load_bundle(out).test_ids.shape == (50,)
+
+
+def test_the_mask_has_a_generator_of_its_own(sources, tmp_path):
+    import json
+
+    from grader.bundle.prepare import derived_mask_seed, prepare, split_dataset, stratified_mask
+    from grader.bundle.sources import load_source
+
+    raw = load_source(str(sources["imagefolder-zip"]), progress=False)
+    a, b = split_dataset(raw, 5, 0.3, mask_seed=1), split_dataset(raw, 5, 0.3, mask_seed=2)
+    assert np.array_equal(a.test_images, b.test_images)  # the same permutations
+    assert not np.array_equal(a.public, b.public)  # a different mask
+    expected = stratified_mask(a.test_labels, 0.3, np.random.default_rng(1))
+    assert np.array_equal(a.public, expected)
+    # The old design drew the mask from the permutations' own stream: not any more.
+    rng = np.random.default_rng(5)
+    rng.permutation(len(raw.train_labels)), rng.permutation(len(raw.test_labels))
+    assert not np.array_equal(
+        split_dataset(raw, 5, 0.3).public, stratified_mask(a.test_labels, 0.3, rng)
+    )
+    manifest = prepare(str(sources["imagefolder-zip"]), tmp_path / "c", progress=False)
+    assert manifest["mask_seed"] != manifest["seed"] and manifest["mask_seed"].bit_length() > 64
+    written = json.loads((tmp_path / "c" / "private" / "manifest.json").read_text())
+    assert written["mask_seed"] == manifest["mask_seed"]
+    assert derived_mask_seed(5) == derived_mask_seed(5) != derived_mask_seed(6)

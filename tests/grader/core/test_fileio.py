@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import stat
+from pathlib import Path
 
 import pytest
 
 from grader.core import fileio
+from grader.core.fileio import build_folder_atomically
 
 
 def test_a_write_that_fails_halfway_leaves_the_old_file_and_no_temporary(tmp_path):
@@ -50,3 +53,39 @@ def test_fsync_puts_the_whole_data_on_disk_before_the_name_changes(tmp_path, mon
     # that very file (its inode) took the name.
     assert seen == [(b"checkpoint.0003\n", "checkpoint.0002\n", path.stat().st_ino)]
     assert path.read_text() == "checkpoint.0003\n"
+
+
+def test_a_folder_is_private_until_it_is_complete(tmp_path):
+    seen = []
+
+    def build(folder: Path) -> None:
+        seen.append(stat.S_IMODE(folder.stat().st_mode))
+        (folder / "a.txt").write_text("x")
+
+    old = os.umask(0o022)
+    try:
+        build_folder_atomically(tmp_path / "out", build, lambda: None)
+        build_folder_atomically(tmp_path / "secret", build, lambda: None, mode=0o700)
+    finally:
+        os.umask(old)
+    assert seen == [0o700, 0o700]
+    assert stat.S_IMODE((tmp_path / "out").stat().st_mode) == 0o755
+    assert stat.S_IMODE((tmp_path / "secret").stat().st_mode) == 0o700
+
+
+def test_a_failed_swap_puts_the_previous_folder_back(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "old.txt").write_text("previous")
+    real_rename = Path.rename
+
+    def rename(self, target):
+        if ".partial-" in self.name:  # the second rename of the swap
+            raise OSError(28, "No space left on device")
+        return real_rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", rename)
+    with pytest.raises(OSError):
+        build_folder_atomically(out, lambda f: (f / "new.txt").write_text("new"), lambda: None)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    assert (out / "old.txt").read_text() == "previous"

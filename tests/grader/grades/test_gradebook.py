@@ -4,8 +4,10 @@ provisional until --final."""
 from __future__ import annotations
 
 import csv
+import unicodedata
 
 from tests.helpers import review_of, score_cli
+from tests.scoring_fixtures import solution_rows, write_predictions
 
 
 def test_points_follow_the_documented_rule():
@@ -74,3 +76,38 @@ def test_a_final_gradebook_is_not_provisional_and_follows_rank_by(
     with (out / "leaderboard.csv").open() as f:
         board = {r["participant"]: r for r in csv.DictReader(f)}
     assert float(rows[0]["macro_f1"]) == float(board["alice"]["private_macro_f1"])
+
+
+def test_the_gradebook_grades_the_right_file(competition, tmp_path):
+    rows = solution_rows(competition)
+    nfc, nfd = unicodedata.normalize("NFC", "José"), unicodedata.normalize("NFD", "José")
+    subs = tmp_path / "subs"
+    write_predictions(subs / "Bob.csv", rows, wrong={int(r["id"]) for r in rows[:10]})
+    write_predictions(subs / "bob" / "copy.csv", rows, wrong={int(r["id"]) for r in rows[:20]})
+    write_predictions(subs / nfd / "a.csv", rows, wrong={int(r["id"]) for r in rows[:5]})
+    write_predictions(subs / "alice.csv", rows, wrong={int(r["id"]) for r in rows[:2]})
+    write_predictions(subs / "base.csv", rows, wrong={int(r["id"]) for r in rows[:30]})
+    roster = tmp_path / "roster.csv"
+    roster.write_text(f"kaggle_name,student_id\nbob,s1\n{nfc},s2\nAlice,s3\n")
+    out = tmp_path / "board"
+    result = score_cli(subs, competition, out, "--roster", str(roster), "--baseline", "base")
+    assert result.returncode == 1
+    with (review_of(out) / "gradebook.csv").open() as f:
+        book = {
+            r["student_id"]: (r["kaggle_name"], r["points"], r["note"]) for r in csv.DictReader(f)
+        }
+    provisional = "; provisional: Public split; the final grade comes from grader score --final"
+    assert book["s1"] == (
+        "bob",
+        "0",
+        "no valid submission (2 file(s) not scored: see scores.csv)" + provisional,
+    )
+    assert book["s2"][0] == nfc and book["s2"][1] in ("6", "8", "10")
+    assert book["s2"][2] == provisional[2:]
+    assert book["s3"][1] in ("6", "8", "10")
+    assert book["s3"][2] == "matched participant 'alice' by letter case" + provisional
+    assert "Matched by letter case only: roster 'Alice' is participant 'alice'." in result.stdout
+    assert "Not on the roster" not in result.stdout
+    with (out / "scores.csv").open() as f:
+        status = {r["file"]: r["status"] for r in csv.DictReader(f)}
+    assert status["Bob.csv"] == status["bob/copy.csv"] == "error"

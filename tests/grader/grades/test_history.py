@@ -14,7 +14,8 @@ import pytest
 from grader.grades.history import history_table, participant_history, record
 from grader.score.entry import Entry
 from grader.stats.metrics import metrics_from_confusion
-from tests.helpers import ROOT, grader
+from tests.helpers import ROOT, grader, score_cli
+from tests.scoring_fixtures import small_folder
 
 
 def test_every_scoring_is_kept_once_in_sqlite(mixed_folder, competition, tmp_path):
@@ -107,3 +108,37 @@ def test_history_lines_up_an_invalid_file(tmp_path):
         "2026-11-20 10:00:00      80.00%       80.00%  scored   bob/first.csv",
         "2026-11-21 10:00:00                   80.00%  invalid  bob/second.csv",
     ]
+
+
+def test_grader_history_refuses_what_it_cannot_read(competition, tmp_path):
+    solution = str(competition / "private" / "solution.csv")
+    result = grader("history", "bob", "--history", solution)
+    assert (result.returncode, result.stderr) == (
+        2,
+        f"Error: --history {solution}: not an SQLite file (file is not a database). Pass the "
+        "history.sqlite that grader score wrote, or a path that does not exist yet.\n",
+    )
+    history = tmp_path / "h.sqlite"
+    score_cli(
+        small_folder(competition, tmp_path), competition, tmp_path / "b", "--history", str(history)
+    )
+    odd = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "grader",
+            "history",
+            os.fsdecode(b"\xff"),
+            "--history",
+            str(history),
+        ],
+        capture_output=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=60,
+    )
+    assert (odd.returncode, odd.stderr) == (
+        2,
+        "Error: \ufffd: not UTF-8 text; no participant has such a name.\n".encode(),
+    )
+    shown = grader("history", "ann", "--history", str(history))
+    assert shown.returncode == 0 and shown.stdout.startswith("ann: 1 scored file(s)\n")

@@ -10,13 +10,17 @@ import json
 import os
 import re
 import stat
+from pathlib import Path
 
 import pytest
 
+from grader.score.options import ScoreOptions
+from grader.score.pipeline import score_submissions
 from tests.helpers import grader, review_of, score_cli
 from tests.scoring_fixtures import (
     HOSTILE_FORMULA,
     HOSTILE_HTML,
+    small_folder,
     solution_rows,
     write_predictions,
 )
@@ -291,4 +295,22 @@ def test_a_long_run_says_as_each_stage_ends(competition, tmp_path):
         "write board",
         "write review",
         "history",
+    ]
+
+
+def test_the_pipeline_is_what_the_command_runs(competition, tmp_path):
+    subs = small_folder(competition, tmp_path)
+    options = ScoreOptions(
+        subs, competition / "private" / "solution.csv", tmp_path / "a", tmp_path / "ra"
+    )
+    written: list[Path] = []
+    run = score_submissions(options, written)
+    cli = score_cli(subs, competition, tmp_path / "b")
+    assert cli.returncode == run.exit_code == 1
+    for name in ("leaderboard.csv", "leaderboard.md", "index.html"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    assert written == [
+        tmp_path / "a",
+        tmp_path / "ra",
+        competition / "private" / "history.sqlite",
     ]

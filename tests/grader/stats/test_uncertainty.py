@@ -6,8 +6,11 @@ import numpy as np
 import pytest
 from scipy.stats import binomtest
 
+from grader.bundle.answers import AnswerKey
+from grader.score.entry import BoardRow, Entry
 from grader.stats.metrics import score
-from grader.stats.uncertainty import Bootstrap, mcnemar, tied_groups
+from grader.stats.uncertainty import Bootstrap, mcnemar, shakeup, tied_groups
+from tests import helpers
 
 
 def correctness(b: int, c: int, both: int = 0, neither: int = 0):
@@ -218,3 +221,32 @@ def test_the_macro_f1_test_is_the_brute_force_permutation_test(seed):
     exact = brute_force_f1_permutation(a, c, truth, 3)
     assert macro_f1_permutation(a, c, truth, 3, permutations=4000) == pytest.approx(exact, abs=0.03)
     assert macro_f1_permutation(a, a.copy(), truth, 3) == 1.0
+
+
+def test_the_shakeup_follows_rank_by():
+    # 20 rows of class 0 (ids 0-19) and 20 of class 1; odd rows are Private. Both files are
+    # right on every Public row. On Private, ann predicts class 0 everywhere: accuracy 10/20,
+    # F1 20/30 and 0, macro 1/3. ben has 8 class-0 and 3 class-1 rows wrong: confusion
+    # [[2, 8], [3, 7]], accuracy 9/20, F1 4/15 and 14/25, macro 0.413.
+    labels = np.repeat([0, 1], 20)
+    public = np.tile([True, False], 20)
+    key = AnswerKey(np.arange(40), ("a", "b"), labels, public)
+    private_rows = np.flatnonzero(~public)
+    ann, ben = labels.copy(), labels.copy()
+    ann[private_rows] = 0
+    wrong = private_rows[[0, 1, 2, 3, 4, 5, 6, 7, 10, 11, 12]]
+    ben[wrong] = 1 - ben[wrong]
+
+    def row(name: str, predicted: np.ndarray) -> BoardRow:
+        e = Entry(name, f"{name}.csv", helpers.when(1), status="scored", predicted=predicted)
+        e.metrics = {
+            s: score(labels[key.mask(s)], predicted[key.mask(s)], 2) for s in ("public", "private")
+        }
+        return BoardRow(1, name, e, 1)
+
+    board = [row("ann", ann), row("ben", ben)]
+    ann_m, ben_m = (r.entry.metrics["private"] for r in board)
+    assert (ann_m.accuracy, ben_m.accuracy) == (0.5, 0.45)
+    assert (ann_m.macro_f1, ben_m.macro_f1) == pytest.approx((1 / 3, (4 / 15 + 14 / 25) / 2))
+    assert shakeup(board, key, "accuracy", resplits=5).private_rank == [1, 2]
+    assert shakeup(board, key, "macro_f1", resplits=5).private_rank == [2, 1]
