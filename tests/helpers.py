@@ -81,3 +81,23 @@ def score_args(subs: Path, competition: Path, out: Path, review: Path) -> list[s
     command = [sys.executable, "-m", "grader", "score", str(subs), "--solution", solution]
     command += ["--out", str(out), "--review", str(review)]
     return command
+
+
+def mark_slow(items: list, folder: Path, slow: dict[str, set[str]]) -> None:
+    """Mark as slow the tests that `slow` names ({file name: test function names}) among the
+    collected items under folder: how a conftest marks tests whose files it leaves as they
+    are. A name that its file no longer defines is an error, so a renamed test cannot drop
+    out of the marker unseen."""
+    import pytest
+
+    for item in items:
+        if item.path.parent != folder or item.path.name not in slow:
+            continue
+        missing = sorted(n for n in slow[item.path.name] if not hasattr(item.module, n))
+        if missing:
+            raise pytest.UsageError(
+                f"{folder.name}/conftest.py marks {', '.join(missing)} of {item.path.name} slow, "
+                "but that file defines no such test; update the list."
+            )
+        if item.originalname in slow[item.path.name]:
+            item.add_marker(pytest.mark.slow)

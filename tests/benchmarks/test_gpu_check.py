@@ -8,6 +8,8 @@ import pytest
 
 from benchmarks.gpu_check import main
 
+pytestmark = pytest.mark.slow  # both train a tiny model on the CPU: 40-50 s each
+
 
 def test_the_gpu_check_dry_run_prints_every_field(tmp_path, capsys):
     out = tmp_path / "result.json"

@@ -120,6 +120,7 @@ def test_chromium_renders_the_page_from_disk(mixed_folder, competition, tmp_path
     assert (pixels < 100).mean() > 0.005  # dark text is drawn
 
 
+@pytest.mark.slow  # scores 200 files and renders them: ~11 s
 @needs_chromium
 def test_two_hundred_participants_get_readable_intervals_on_a_light_page(tmp_path):
     from benchmarks.bench_score import make_folder

@@ -274,6 +274,7 @@ def test_the_board_carries_intervals_tests_and_tied_groups(mixed_folder, competi
     )
 
 
+@pytest.mark.slow  # 1,000 files: ~14 s
 def test_a_long_run_says_as_each_stage_ends(competition, tmp_path):
     rows = solution_rows(competition)
     subs = tmp_path / "subs"
