@@ -102,6 +102,7 @@ def chromium(*args: str) -> subprocess.CompletedProcess:
         )
 
 
+@pytest.mark.slow
 @needs_chromium
 def test_chromium_renders_the_page_from_disk(mixed_folder, competition, tmp_path):
     page(mixed_folder, competition, tmp_path / "board", "--public-details")

@@ -192,6 +192,7 @@ def test_an_imagefolder_of_fresh_images_as_a_folder_or_a_zip(tmp_path):
     assert list(from_folder.sha256) == ["photos/"]
 
 
+@pytest.mark.slow
 def test_a_bundle_of_12000_test_images_loads(tmp_path):
     """CIFAR-10's 10,000 test images and CIFAR-10.1's 2,000: the bundle reader, the
     validator and the sample submission take any number of test rows."""

@@ -402,6 +402,7 @@ def test_hostile_entries_are_refused_and_nothing_lands_outside(tmp_path):
     assert "__MACOSX" not in result.stdout
 
 
+@pytest.mark.slow
 def test_a_zip_bomb_stops_at_the_cap(tmp_path):
     export = tmp_path / "bomb.zip"
     with zipfile.ZipFile(export, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -1017,6 +1018,7 @@ def test_a_manifest_that_cannot_be_written_is_exit_2_and_the_copies_stay(
     assert f"0 new file(s) copied, 3 already there; {into}/collected.csv lists 3" in again.stdout
 
 
+@pytest.mark.slow
 def test_ctrl_c_keeps_what_was_copied_listed_and_exits_130(tmp_path):
     """A real SIGINT in the middle of a long run: the copies made are in the manifest, the
     run says so and exits 130, and the next run adds the rest, copying nothing twice."""

@@ -18,6 +18,7 @@ from tests.helpers import ROOT, grader, score_cli
 from tests.scoring_fixtures import small_folder
 
 
+@pytest.mark.slow
 def test_every_scoring_is_kept_once_in_sqlite(mixed_folder, competition, tmp_path):
     import sqlite3
 
@@ -46,6 +47,7 @@ def test_every_scoring_is_kept_once_in_sqlite(mixed_folder, competition, tmp_pat
     ]
 
 
+@pytest.mark.slow
 def test_two_scoring_runs_at_once_share_the_history_safely(mixed_folder, competition, tmp_path):
     import sqlite3
 
@@ -110,6 +112,7 @@ def test_history_lines_up_an_invalid_file(tmp_path):
     ]
 
 
+@pytest.mark.slow
 def test_grader_history_refuses_what_it_cannot_read(competition, tmp_path):
     solution = str(competition / "private" / "solution.csv")
     result = grader("history", "bob", "--history", solution)

@@ -158,6 +158,7 @@ def gradebook_rows(out: Path) -> list[tuple[str, ...]]:
 PROVISIONAL = "provisional: Public split; the final grade comes from grader score --final"
 
 
+@pytest.mark.slow
 def test_from_exports_to_grades(class_files, competition, tmp_path):
     into = tmp_path / "subs"
     collected = collect_class(class_files, into)

@@ -351,6 +351,7 @@ def score(subs: Path, competition: Path, tmp_path: Path, *extra: str):
     )
 
 
+@pytest.mark.slow
 def test_canvas_export_in_canvas_import_file_out(graded, competition, tmp_path):
     subs = graded(["s1001", "s1002", "1003", "s1004"])
     result = score(

@@ -240,6 +240,7 @@ def test_a_bad_leaderboard_is_refused_before_anything_is_written(handed_in, comp
 # ----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_leaderboard_download_saves_the_zip_kaggle_sends(tmp_path):
     sent = NEWER.read_bytes()
     with KaggleStandIn({"cifar10-class"}, {"cifar10-class": sent}) as kaggle:
@@ -257,6 +258,7 @@ def test_leaderboard_download_saves_the_zip_kaggle_sends(tmp_path):
     assert kaggle.calls[0][2] == {"competitionName": "cifar10-class"}
 
 
+@pytest.mark.slow
 def test_leaderboard_download_of_an_unknown_competition(tmp_path):
     with KaggleStandIn({"cifar10-class"}, {}) as kaggle:
         env = client_env(tmp_path / "home", kaggle.proxy)

@@ -116,6 +116,7 @@ def test_pull_gives_every_status_with_the_real_client(tmp_path):
     assert sorted(p.name for p in (tmp_path / "nb").iterdir()) == ["alice", "bob"]
 
 
+@pytest.mark.slow
 def test_a_refused_pull_keeps_the_previous_one_and_ctrl_c_leaves_no_half(tmp_path):
     roster = write_roster(
         tmp_path / "roster.csv",
@@ -191,6 +192,7 @@ def pulled(into: Path, participant: str, code: str, outputs: dict[str, bytes]) -
     return folder
 
 
+@pytest.mark.slow
 def test_score_says_which_graded_file_each_notebook_wrote(competition, tmp_path):
     rows = solution_rows(competition)
     ids = [int(r["id"]) for r in rows]

@@ -219,6 +219,7 @@ def test_a_folder_is_replaced_only_if_it_holds_nothing_but_the_kits_files(
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) == sorted(files)
 
 
+@pytest.mark.slow
 def test_an_out_that_holds_the_current_folder_is_refused(competition, tmp_path):
     subs, out = small_folder(competition, tmp_path), tmp_path / "board"
     assert score_cli(subs, competition, out, "--public-details").returncode == 1

@@ -135,6 +135,7 @@ def test_a_mixed_folder_end_to_end(mixed_folder, competition, tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_rerunning_gives_identical_outputs(mixed_folder, competition, tmp_path):
     out = tmp_path / "board"
     solution = str(competition / "private" / "solution.csv")
@@ -240,6 +241,7 @@ def test_a_folder_with_no_valid_file_still_gets_its_board(competition, tmp_path)
     )
 
 
+@pytest.mark.slow
 def test_the_board_carries_intervals_tests_and_tied_groups(mixed_folder, competition, tmp_path):
     out = tmp_path / "board"
     result = score_cli(

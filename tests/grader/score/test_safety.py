@@ -12,6 +12,8 @@ import stat
 import subprocess
 import time
 
+import pytest
+
 from grader.core.fileio import exclusive_lock, lock_path
 from tests.helpers import ROOT, grader, review_of, score_args, score_cli
 from tests.scoring_fixtures import small_folder, solution_rows, write_predictions
@@ -34,6 +36,7 @@ def test_a_second_run_on_the_same_out_stops_at_once_naming_the_first(competition
     assert sorted(p.name for p in tmp_path.iterdir()) == ["subs"]  # nothing written, no lock
 
 
+@pytest.mark.slow
 def test_two_runs_at_once_never_collide(competition, tmp_path):
     subs, out = small_folder(competition, tmp_path), tmp_path / "board"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -59,6 +62,7 @@ def test_two_runs_at_once_never_collide(competition, tmp_path):
         assert (out / "scores.csv").is_file()
 
 
+@pytest.mark.slow
 def test_a_killed_run_leaves_private_leftovers_that_the_next_run_names(competition, tmp_path):
     subs, out = small_folder(competition, tmp_path), tmp_path / "board"
     assert score_cli(subs, competition, out).returncode == 1

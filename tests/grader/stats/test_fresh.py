@@ -259,6 +259,7 @@ def test_grader_score_flags_the_partial_lookup_and_no_published_model(published_
     assert not (out / "fresh.csv").exists()
 
 
+@pytest.mark.slow
 def test_the_board_is_byte_identical_with_and_without_the_check(published_class):
     root, subs, solution = published_class
     _, on, _ = score(root, subs, solution, "with")

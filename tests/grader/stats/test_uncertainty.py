@@ -203,6 +203,7 @@ def brute_force_f1_permutation(a, b, truth, k):
     return extreme / 2 ** len(differ)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", range(5))
 def test_the_macro_f1_test_is_the_brute_force_permutation_test(seed):
     from grader.stats.uncertainty import macro_f1_permutation
