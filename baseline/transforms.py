@@ -23,7 +23,7 @@ Why batched twins and not the v2 transforms themselves: a v2 transform given a
 batch (B, 3, H, W) treats it as one image and draws one set of random
 parameters for all of it, so `v2.RandomErasing(p=1)` erases the same box in
 every image of the batch, and `v2.RandomHorizontalFlip()` flips all of them or
-none (tests/test_transforms.py shows it). The twins draw per image.
+none (tests/baseline/test_transforms.py shows it). The twins draw per image.
 
 How the crop works: bilinear resizing is separable and linear, so cropping a
 box and resizing it is `out = Wy @ image @ Wx.T`, with per-image

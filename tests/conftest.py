@@ -15,7 +15,7 @@ from tests.cifar_fixtures import (
     write_official_archive,
     write_official_folder,
 )
-from tests.scoring_fixtures import competition, mixed_folder  # noqa: F401 (fixtures)
+from tests.scoring_fixtures import competition  # noqa: F401 (a fixture)
 
 
 @pytest.fixture(scope="session")

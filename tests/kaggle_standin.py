@@ -23,10 +23,14 @@ check does ("Permission 'kernels.get' was denied"); an unknown one 404.
 from __future__ import annotations
 
 import json
+import os
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import unquote, urlsplit
+
+from tests.helpers import ROOT
 
 
 @dataclass
@@ -233,3 +237,26 @@ class KaggleStandIn:
                 return self._reply(404, {"code": 404, "message": f"no such method {method}"})
 
         return Handler
+
+
+def client_env(home: Path, proxy: str, credentials: bool = True) -> dict[str, str]:
+    """The environment of a student's shell, with Kaggle reached through the stand-in."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("KAGGLE_")
+        and k.lower() not in ("no_proxy", "http_proxy", "https_proxy")
+    }
+    config = home / ".kaggle"
+    config.mkdir(parents=True, exist_ok=True)
+    if credentials:
+        (config / "kaggle.json").write_text(json.dumps({"username": "student", "key": "abc"}))
+        (config / "kaggle.json").chmod(0o600)
+    return {
+        **env,
+        "HOME": str(home),
+        "PYTHONPATH": str(ROOT),
+        "KAGGLE_API_ENVIRONMENT": "LOCALHOST",
+        "HTTP_PROXY": proxy,
+        "http_proxy": proxy,
+    }

@@ -66,3 +66,12 @@ def mixed_folder(competition, tmp_path) -> Path:
     for name in (f"{HOSTILE_FORMULA}.csv", f"{HOSTILE_HTML}.csv"):
         os.utime(subs / name, (1_780_000_000, 1_780_000_000))
     return subs
+
+
+def small_folder(competition: Path, root: Path) -> Path:
+    rows = solution_rows(competition)
+    subs = root / "subs"
+    write_predictions(subs / "ann.csv", rows, wrong=set())
+    write_predictions(subs / "ben.csv", rows, wrong={int(r["id"]) for r in rows[:9]})
+    (subs / "cy.csv").write_text("id;label\n")
+    return subs

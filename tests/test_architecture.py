@@ -11,7 +11,9 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+import pytest
+
+from tests.helpers import ROOT
 
 
 def module_name(path: Path) -> str:
@@ -130,6 +132,7 @@ def record_fields(tree: ast.Module) -> dict[str, int]:
     return found
 
 
+@pytest.mark.slow
 def test_records_with_more_than_four_fields_are_built_by_keyword():
     """Entry(participant, file, when, ...) with twelve positional values is a bug waiting
     for a field to move; every record of more than four fields is built by keyword."""

@@ -119,6 +119,7 @@ def check_outcome(data: bytes) -> None:
         assert result.rows == len(KEY.ids)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(csv_bytes())
 def test_the_validator_never_crashes_on_csv_like_files(data):

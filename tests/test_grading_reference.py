@@ -286,6 +286,7 @@ def classes(draw) -> ref.Class:
     )
 
 
+@pytest.mark.slow  # 500 generated classes: ~14 s
 @settings(
     max_examples=500,
     deadline=None,

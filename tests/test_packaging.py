@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+from tests.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
+tomllib = pytest.importorskip("tomllib")  # Python 3.11+
 
 
 def requirement_lines(path: Path) -> list[str]:

@@ -20,9 +20,8 @@ from grader.core.text import csv_cell
 from grader.folder.roster import read_roster
 from grader.grades.reconcile import read_kaggle_board
 from grader.score.discover import discover
+from tests.helpers import ROOT, grader, review_of, score_cli, tree, write_zip
 from tests.scoring_fixtures import solution_rows, write_predictions
-from tests.test_collect import grader, tree, write_zip
-from tests.test_score import review_of, score_cli
 
 DEADLINE = "2026-11-25T23:59:00Z"
 
@@ -215,6 +214,7 @@ def grade_john(competition, into: Path, out: Path, kaggle_name: str):
                      "--late-policy", "zero")  # fmt: skip
 
 
+@pytest.mark.slow
 def test_a_renamed_folder_keeps_what_collect_learned(canvas_class, competition, tmp_path):
     """Case 3: 15/15 against the baseline's 9/15 (p = 2 x 0.5^6 = 0.031): 10 points, on time
     by Canvas's mark, before and after the folder is renamed to the Kaggle name."""
@@ -233,6 +233,7 @@ def test_a_renamed_folder_keeps_what_collect_learned(canvas_class, competition, 
     )
 
 
+@pytest.mark.slow
 def test_without_collected_csv_an_export_time_is_never_judged(canvas_class, competition, tmp_path):
     """Case 3: with collected.csv deleted, the file's name holds the export's time (after
     the deadline), which is no submission time: it is not judged late, and the run says
@@ -304,6 +305,7 @@ def test_a_late_file_never_tops_the_final_board(competition, tmp_path):
     ]
 
 
+@pytest.mark.slow
 def test_the_gradebook_grades_the_file_the_final_board_chooses(competition, tmp_path):
     """Case 5: A (on time, Public 11/15, Private 21/35 as the baseline: 6 points), B (on
     time, Public 10/15, Private 35/35: 10) and C (late, Public 15/15, Private 25/35: 8).
@@ -333,6 +335,7 @@ def test_the_gradebook_grades_the_file_the_final_board_chooses(competition, tmp_
 # ----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_final_before_the_deadline_is_refused(competition, tmp_path):
     subs = tmp_path / "subs"
     predictions(competition, subs / "ann.csv", 0, 0)
@@ -434,6 +437,7 @@ def test_a_deadline_at_the_end_of_time_is_no_traceback(competition, tmp_path):
 CLUTTER = (".DS_Store", "Thumbs.db", "desktop.ini", ".~lock.leaderboard.csv#")
 
 
+@pytest.mark.slow
 def test_system_files_are_never_in_the_way(competition, tmp_path):
     subs = tmp_path / "subs"
     predictions(competition, subs / "ann" / "2026-11-20T10-00-00_a.csv", 0, 0)
@@ -550,6 +554,7 @@ TA_FILES = st.lists(st.lists(TA_CELLS, max_size=6).map(",".join), min_size=1, ma
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
 @given(TA_FILES, st.booleans())
 def test_a_tas_roster_or_leaderboard_is_read_or_refused_in_one_line(text, roster):
@@ -582,10 +587,11 @@ def test_each_spreadsheet_kind_says_how_to_save_it_as_csv(tmp_path, name, reason
 
 
 def test_every_test_the_rule_page_names_exists():
-    """docs/grading-rules.md names a test beside each rule: each must be there."""
-    root = Path(__file__).resolve().parents[1]
+    """docs/grading-rules.md names a test beside each rule (its path under tests/): each must
+    be there."""
+    root = ROOT
     page = (root / "docs" / "grading-rules.md").read_text(encoding="utf-8")
-    named = re.findall(r"`(test_\w+\.py)(?:::(test_\w+))?`", page)
+    named = re.findall(r"`(?:tests/)?((?:\w+/)*test_\w+\.py)(?:::(test_\w+))?`", page)
     assert len(named) > 30
     for file, function in named:
         source = (root / "tests" / file).read_text(encoding="utf-8")

@@ -32,7 +32,7 @@ For each ranked file (staff files help to fit the line but are never suspects):
 * a file is flagged when z reaches the class's threshold: the larger of `Z_MIN` (3)
   and the z whose one-sided normal tail is `ALPHA` / n, for n files tested
   (Bonferroni's bound): 3.09 for 10 files, 3.40 for 30, 3.72 for 100. In 200
-  simulated classes of 150 honest files (tests/test_fresh.py), a fixed z >= 3 flags
+  simulated classes of 150 honest files (tests/grader/stats/test_fresh.py), a fixed z >= 3 flags
   someone in 31; this rule, in 2.
 
 The check runs when the bundle has private/fresh.csv and at least `MIN_FILES` files
