@@ -147,8 +147,8 @@ def test_the_lesson_is_written_in_korean_with_the_lectures_terms(name):
     markdown = "\n".join(c.source for c in read(name).cells if c.cell_type == "markdown")
     assert len(re.findall("[\uac00-\ud7a3]", markdown)) >= 400  # Hangul syllables
     assert [term for term in LECTURE_TERMS if term not in markdown] == []
-    # What the notebook says of torchvision's v2 transforms on a batch (tests/baseline/test_transforms.py
-    # shows it), in both languages.
+    # What the notebook says of torchvision's v2 transforms on a batch
+    # (tests/baseline/test_transforms.py shows it), in both languages.
     assert "`v2.RandomErasing(p=1)`은 모든 이미지의 같은 위치를 지웁니다" in markdown
     assert (
         "**A v2 transform applied to a batch draws one set of random parameters for\nthe whole "
