@@ -23,8 +23,8 @@ CITED_PATH = re.compile(
     r"(?<![\w./-])((?:\.ci|baseline|benchmarks|docs|grader|kernels|tests)/[\w./-]*?"
     r"\.(?:py|md|txt|json|csv|ipynb|toml|npz))(?![\w])"
 )
-# Top-level files that only exist outside the repository: DESIGN.md and STYLE.md live
-# in ../shared (the team's notes) and are never the repository's.
+# The team's notes beside the repository, never in it: a pointer to one must say
+# where it is (../shared/DESIGN.md, ../shared/STYLE.md), or a reader looks here.
 ROOT_FILE_CITE = re.compile(r"(?<![\w./-])(DESIGN\.md|STYLE\.md)")
 
 
