@@ -50,7 +50,10 @@ class Pieces:
     """The lesson's entry points: the functions the engine calls, by these names, and no
     others. Taken from baseline/lesson.py or a notebook's cells (`of`); the lesson's own
     helpers (loss_fn, lr_at, new_head, ...) are called by these, never by the engine, so
-    a lesson may rename, drop or add helpers as it likes.
+    a lesson may rename, drop or add helpers as it likes. The engine calls the two
+    transforms only to check them on one batch before training (built.check_transforms,
+    which the banner reports); the batches of training and prediction go through
+    whatever the lesson's train_one_epoch and predict call.
     """
 
     split_data: Callable  # (labels, cfg) -> (training rows, validation rows)

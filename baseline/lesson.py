@@ -8,8 +8,10 @@
 # early stopping, records) calls ten of these functions by name, its entry
 # points (engine.Pieces): split_data, cpu_augmentation, train_transform,
 # eval_transform, build_model, build_optimizer, train_one_epoch, predict,
-# evaluate and write_submission. The other functions are helpers those call:
-# rename, drop or add helpers as you like. `python -m baseline.train` calls
+# evaluate and write_submission. The engine calls train_transform and
+# eval_transform once, on 16 training images before training (the check and the
+# banner); while training, train_one_epoch and predict call them. The other
+# functions are helpers: rename, drop or add helpers as you like. `python -m baseline.train` calls
 # this module's functions, a notebook the ones its cells define, so an edited
 # cell is what trains, and the command line and the notebook train the same
 # way (tested byte for byte on the CPU). Every setting they read is a field

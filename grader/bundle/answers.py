@@ -67,6 +67,11 @@ class AnswerKey:
 def load_public_key(public_dir: str | Path) -> AnswerKey:
     """Read test ids and classes from a bundle's public folder."""
     root = resolve_public_dir(public_dir)
+    if root.is_file():
+        raise BundleError(
+            f"--competition {root}: a file, not a folder. Pass the folder that holds the "
+            "competition's public files (test.csv, classes.txt)."
+        )
     if not (root / TEST_CSV).is_file():
         raise BundleError(
             f"{root / TEST_CSV}: missing. Pass --competition the folder that holds the "

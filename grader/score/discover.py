@@ -46,8 +46,9 @@ RENAME_HINT = "rename it with letters, digits, '-' or '_'"
 def discover(folder: Path) -> list[tuple[Entry, Path | None]]:
     """List every submission file in `folder`, with an error entry for each unusable one."""
     if not folder.is_dir():
+        what = "a file, not a folder" if folder.exists() else "no such folder"
         raise UsageError(
-            f"{folder}: no such folder. Pass the folder of collected submissions "
+            f"{folder}: {what}. Pass the folder of collected submissions "
             "(DIR/<participant>.csv or DIR/<participant>/*.csv)."
         )
     root = folder.resolve()

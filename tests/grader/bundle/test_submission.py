@@ -305,3 +305,17 @@ def test_the_size_limit_scales_with_the_test_set():
     # (4 id digits + 10 letters of "automobile" + 4) bytes x 10,000 rows + 16 = 180,016
     assert checker.expected_bytes == 180_016
     assert checker.max_bytes == 16 * 180_016
+
+
+def test_competition_given_a_file_says_it_wants_the_folder(tmp_path):
+    from grader.bundle.answers import load_public_key
+    from grader.core.errors import BundleError
+
+    test_csv = tmp_path / "test.csv"
+    test_csv.write_text("id\n0\n")
+    with pytest.raises(BundleError) as info:
+        load_public_key(test_csv)
+    assert str(info.value) == (
+        f"--competition {test_csv}: a file, not a folder. Pass the folder that holds the "
+        "competition's public files (test.csv, classes.txt)."
+    )

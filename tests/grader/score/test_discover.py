@@ -206,3 +206,11 @@ def test_a_folder_without_submissions_is_a_usage_error(tmp_path):
     with pytest.raises(UsageError) as info:
         discover(tmp_path / "missing")
     assert str(info.value).startswith(f"{tmp_path / 'missing'}: no such folder.")
+    # A TA who passes one CSV file instead of the folder is told so, not "no such folder".
+    (tmp_path / "bob.csv").write_text("id,label\n")
+    with pytest.raises(UsageError) as info:
+        discover(tmp_path / "bob.csv")
+    assert str(info.value) == (
+        f"{tmp_path / 'bob.csv'}: a file, not a folder. Pass the folder of collected "
+        "submissions (DIR/<participant>.csv or DIR/<participant>/*.csv)."
+    )
