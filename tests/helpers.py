@@ -81,3 +81,21 @@ def score_args(subs: Path, competition: Path, out: Path, review: Path) -> list[s
     command = [sys.executable, "-m", "grader", "score", str(subs), "--solution", solution]
     command += ["--out", str(out), "--review", str(review)]
     return command
+
+
+def small(bundle: Path, out: Path, **changes):
+    """The settings of a one-epoch resnet18 run on 200 images at 32 px: the launch and
+    notebook tests' training, where the path matters and not the accuracy."""
+    from baseline.config import TrainConfig
+
+    return TrainConfig(
+        data=str(bundle),
+        out=str(out),
+        model="resnet18",
+        weights="none",
+        image_size=32,
+        train_limit=200,
+        epochs=1,
+        batch_size=32,
+        **changes,
+    )

@@ -20,7 +20,7 @@ from nbclient import NotebookClient
 
 from baseline.errors import NotebookStop
 from baseline.preflight import Gpu, Machine, Plan, detect_machine, plan, preflight, runs_on, visible
-from tests.helpers import ROOT
+from tests.helpers import ROOT, small
 
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
 KAGGLE_TORCH = "2.10.0+cu128"  # googlecolab/backend-info pip-freeze.gpu.txt, May 2026
@@ -168,22 +168,6 @@ def bundle(tmp_path_factory) -> Path:
     from tests.cifar_fixtures import tiny_competition
 
     return tiny_competition(tmp_path_factory.mktemp("launch"), 60, data_seed=5, split_seed=4)
-
-
-def small(bundle: Path, out: Path, **changes):
-    from baseline.config import TrainConfig
-
-    return TrainConfig(
-        data=str(bundle),
-        out=str(out),
-        model="resnet18",
-        weights="none",
-        image_size=32,
-        train_limit=200,
-        epochs=1,
-        batch_size=32,
-        **changes,
-    )
 
 
 def as_cells(source: str, name: str) -> dict:

@@ -17,7 +17,7 @@ from nbclient import NotebookClient
 
 from baseline.engine import ENTRY_POINTS, Pieces, Training
 from kernels.build import MAX_CELL_LINES, SETTINGS, build_notebook, minimum_versions, targets
-from tests.helpers import ROOT
+from tests.helpers import ROOT, small
 
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
 # The course template's sections (and the kit's Set-up, Settings and Data), in order: Korean,
@@ -469,22 +469,6 @@ def broken(name: str):
             "id,label\n0,cat\n"
         )
     return namespace
-
-
-def small(bundle: Path, out: Path, **changes):
-    from baseline.config import TrainConfig
-
-    return TrainConfig(
-        data=str(bundle),
-        out=str(out),
-        model="resnet18",
-        weights="none",
-        image_size=32,
-        train_limit=200,
-        epochs=1,
-        batch_size=32,
-        **changes,
-    )
 
 
 @pytest.mark.parametrize(
