@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import signal
@@ -19,7 +18,7 @@ from grader.bundle.prepare import prepare, split_dataset
 from grader.bundle.sources import RawDataset
 from grader.bundle.split import stratified_mask
 from grader.core.errors import UsageError
-from tests.helpers import ROOT
+from tests.helpers import ROOT, read_rows
 
 PUBLIC_FILES = [
     "README.md",
@@ -38,11 +37,6 @@ def build(source: Path, out: Path, **kwargs) -> dict:
 
 def tree_bytes(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
-
-
-def read_rows(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@ only; what it refuses, in one line."""
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import stat
@@ -22,7 +21,7 @@ from grader.bundle.submission import SubmissionChecker
 from grader.core.errors import BundleError, GraderError, SourceError, UsageError
 from grader.core.fileio import file_digest
 from tests.cifar_fixtures import make_tiny_cifar, write_official_folder
-from tests.helpers import grader
+from tests.helpers import grader, read_rows
 
 N_FRESH = 20
 
@@ -55,11 +54,6 @@ def write_tree(root: Path, images: np.ndarray, labels: np.ndarray) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(png(image))
     return root
-
-
-def read_rows(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
 
 
 def build(source: Path, out: Path, fresh: Path | None, **kwargs) -> dict:
