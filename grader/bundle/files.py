@@ -113,8 +113,9 @@ def load_bundle(path: str | Path) -> Bundle:
     """
     root = resolve_public_dir(path)
     if not root.is_dir():
+        what = "a file, not a folder" if root.exists() else "no such folder"
         raise BundleError(
-            f"{root}: no such folder. Build the competition first with `grader prepare`, "
+            f"{root}: {what}. Build the competition first with `grader prepare`, "
             "or pass the folder that holds classes.txt and the .npy files."
         )
     classes = read_classes(root / CLASSES_TXT)

@@ -49,6 +49,12 @@ def test_missing_folder(tmp_path):
         f"{tmp_path / 'nowhere'}: no such folder. Build the competition first with "
         "`grader prepare`, or pass the folder that holds classes.txt and the .npy files."
     )
+    # One of the bundle's files passed for its folder: said so, as grader score does.
+    (tmp_path / "train.csv").write_text("id,label\n")
+    assert error_of(tmp_path / "train.csv") == (
+        f"{tmp_path / 'train.csv'}: a file, not a folder. Build the competition first with "
+        "`grader prepare`, or pass the folder that holds classes.txt and the .npy files."
+    )
 
 
 def test_missing_file(public):
